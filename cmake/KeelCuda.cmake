@@ -1,0 +1,35 @@
+# Decides whether the CUDA backend (and the cuDNN one) is built: KEEL_CUDA=AUTO|ON|OFF.
+# AUTO builds it when nvcc and cuBLAS are found; ON fails loudly when they are not.
+include(CheckLanguage)
+
+set(KEEL_HAS_CUDA OFF)
+set(KEEL_HAS_CUDNN OFF)
+if(NOT KEEL_CUDA STREQUAL "OFF")
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    find_package(CUDAToolkit)
+  endif()
+  if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND AND TARGET CUDA::cublas)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      # sm_75: the T4 of a cloud VM; sm_90: H100/H200.
+      set(CMAKE_CUDA_ARCHITECTURES "75;90")
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    set(KEEL_HAS_CUDA ON)
+  elseif(KEEL_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "keel: KEEL_CUDA=ON but nvcc or cuBLAS was not found; install the CUDA toolkit "
+                        "or configure with -DKEEL_CUDA=OFF")
+  endif()
+endif()
+keel_status(KEEL_HAS_CUDA "CUDA backend" "(nvcc ${CMAKE_CUDA_COMPILER_VERSION}, cuBLAS; archs ${CMAKE_CUDA_ARCHITECTURES})")
+
+if(KEEL_HAS_CUDA AND KEEL_CUDNN)
+  find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT}/lib)
+  find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  if(CUDNN_LIBRARY AND CUDNN_INCLUDE_DIR)
+    set(KEEL_HAS_CUDNN ON)
+  endif()
+endif()
+keel_status(KEEL_HAS_CUDNN "cuDNN backend" "(${CUDNN_LIBRARY})")

@@ -1,0 +1,22 @@
+// The CUDA backend's host side: every op of ops.h under the same name and argument order, plus
+// device memory. Plain C++ types only; the kernels behind it are in kernels/*.cu.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "keel/ops.h"
+
+namespace keel::cuda {
+#include "keel/op_list.inc"
+
+// Device memory through keel's caching allocator (no cudaMalloc in a training loop).
+float* allocate(size_t count);
+void release(float* ptr, size_t count);
+void copy_to_device(float* dst, const float* src, size_t count);
+void copy_to_host(float* dst, const float* src, size_t count);
+void copy_on_device(float* dst, const float* src, size_t count);
+void fill(float* dst, size_t count, float value);
+void synchronize();
+bool device_present();
+}  // namespace keel::cuda

@@ -1,0 +1,152 @@
+// The one dispatch point of ops.h: checks that an op's input tensors share a device, then calls the
+// backend of that device (keel::cpu or keel::cuda, same name and arguments).
+#include "keel/ops.h"
+
+#include <initializer_list>
+
+#include <fmt/format.h>
+
+#include "backend.h"
+#include "keel/error.h"
+
+namespace keel {
+
+namespace {
+Device common_device(const char* op, std::initializer_list<const Tensor*> inputs) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : inputs) {
+    if (!t || !t->defined()) continue;
+    if (!first) {
+      first = t;
+    } else if (t->device() != first->device()) {
+      throw Error(ErrorKind::runtime,
+                  fmt::format("{}: inputs on different devices ({} and {}); move them with .to()",
+                              op, device_name(first->device()), device_name(t->device())));
+    }
+  }
+  if (!first) throw Error(ErrorKind::runtime, fmt::format("{}: no defined input tensor", op));
+  return first->device();
+}
+}  // namespace
+
+#define KEEL_DISPATCH(op, inputs, ...)                 \
+  switch (common_device(#op, inputs)) {               \
+    case Device::cpu:                                  \
+      return cpu::op(__VA_ARGS__);                     \
+    case Device::cuda:                                 \
+      KEEL_ON_CUDA(op(__VA_ARGS__));                   \
+  }                                                    \
+  throw Error(ErrorKind::runtime, #op ": unknown device")
+#define KEEL_INPUTS(...) (std::initializer_list<const Tensor*>{__VA_ARGS__})
+
+int64_t conv_out_size(int64_t in, int64_t kernel, int stride, int padding) {
+  return (in + 2 * padding - kernel) / stride + 1;
+}
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, Conv2dArgs a) {
+  KEEL_DISPATCH(conv2d_forward, KEEL_INPUTS(&x, &w, &b), x, w, b, y, a);
+}
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
+                     Tensor* db, Conv2dArgs a) {
+  KEEL_DISPATCH(conv2d_backward, KEEL_INPUTS(&x, &w, &dy), x, w, dy, dx, dw, db, a);
+}
+void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
+  KEEL_DISPATCH(linear_forward, KEEL_INPUTS(&x, &w, &b), x, w, b, y);
+}
+void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
+                     Tensor* db) {
+  KEEL_DISPATCH(linear_backward, KEEL_INPUTS(&x, &w, &dy), x, w, dy, dx, dw, db);
+}
+void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                              Tensor& running_mean, Tensor& running_var, float momentum, float eps,
+                              Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  KEEL_DISPATCH(batch_norm_forward_train, KEEL_INPUTS(&x, &gamma, &beta, &running_mean, &running_var),
+                x, gamma, beta, running_mean, running_var, momentum, eps, y, save_mean, save_invstd);
+}
+void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                             const Tensor& running_mean, const Tensor& running_var, float eps,
+                             Tensor& y) {
+  KEEL_DISPATCH(batch_norm_forward_eval, KEEL_INPUTS(&x, &gamma, &beta, &running_mean, &running_var),
+                x, gamma, beta, running_mean, running_var, eps, y);
+}
+void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
+                         const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dgamma,
+                         Tensor& dbeta) {
+  KEEL_DISPATCH(batch_norm_backward, KEEL_INPUTS(&x, &gamma, &save_mean, &save_invstd, &dy), x, gamma,
+                save_mean, save_invstd, dy, dx, dgamma, dbeta);
+}
+void relu_forward(const Tensor& x, Tensor& y) { KEEL_DISPATCH(relu_forward, KEEL_INPUTS(&x), x, y); }
+void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  KEEL_DISPATCH(relu_backward, KEEL_INPUTS(&y, &dy), y, dy, dx);
+}
+void add(const Tensor& a, const Tensor& b, Tensor& y) { KEEL_DISPATCH(add, KEEL_INPUTS(&a, &b), a, b, y); }
+void scale(const Tensor& x, float alpha, Tensor& y) {
+  KEEL_DISPATCH(scale, KEEL_INPUTS(&x), x, alpha, y);
+}
+void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
+  KEEL_DISPATCH(max_pool2d_forward, KEEL_INPUTS(&x), x, y, a);
+}
+void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dArgs a) {
+  KEEL_DISPATCH(max_pool2d_backward, KEEL_INPUTS(&x, &dy), x, dy, dx, a);
+}
+void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
+  KEEL_DISPATCH(avg_pool2d_forward, KEEL_INPUTS(&x), x, y, a);
+}
+void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_h, int64_t in_w) {
+  KEEL_DISPATCH(avg_pool2d_backward, KEEL_INPUTS(&dy), dy, dx, a, in_h, in_w);
+}
+void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
+  KEEL_DISPATCH(adaptive_avg_pool2d_forward, KEEL_INPUTS(&x), x, y, out_h, out_w);
+}
+void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
+  KEEL_DISPATCH(adaptive_avg_pool2d_backward, KEEL_INPUTS(&dy), dy, dx, in_h, in_w);
+}
+void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
+  KEEL_DISPATCH(adaptive_max_pool2d_forward, KEEL_INPUTS(&x), x, y, out_h, out_w);
+}
+void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  KEEL_DISPATCH(adaptive_max_pool2d_backward, KEEL_INPUTS(&x, &dy), x, dy, dx);
+}
+void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
+  KEEL_DISPATCH(concat_channels, KEEL_INPUTS(&a, &b), a, b, y);
+}
+void split_channels(const Tensor& dy, int64_t ca, Tensor& da, Tensor& db) {
+  KEEL_DISPATCH(split_channels, KEEL_INPUTS(&dy), dy, ca, da, db);
+}
+void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor& mask) {
+  KEEL_DISPATCH(dropout_forward, KEEL_INPUTS(&x), x, p, gen, y, mask);
+}
+void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
+  KEEL_DISPATCH(dropout_backward, KEEL_INPUTS(&dy, &mask), dy, mask, dx);
+}
+void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& loss,
+                                   Tensor& probs) {
+  KEEL_DISPATCH(softmax_cross_entropy_forward, KEEL_INPUTS(&logits, &labels), logits, labels, loss,
+                probs);
+}
+void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, Tensor& dlogits) {
+  KEEL_DISPATCH(softmax_cross_entropy_backward, KEEL_INPUTS(&probs, &labels), probs, labels, dlogits);
+}
+void argmax_rows(const Tensor& logits, Tensor& pred) {
+  KEEL_DISPATCH(argmax_rows, KEEL_INPUTS(&logits), logits, pred);
+}
+void resize_bilinear_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
+  KEEL_DISPATCH(resize_bilinear_forward, KEEL_INPUTS(&x), x, y, out_h, out_w);
+}
+void resize_bilinear_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
+  KEEL_DISPATCH(resize_bilinear_backward, KEEL_INPUTS(&dy), dy, dx, in_h, in_w);
+}
+void normalize_channels(const Tensor& x, const Tensor& mean, const Tensor& std, Tensor& y) {
+  KEEL_DISPATCH(normalize_channels, KEEL_INPUTS(&x, &mean, &std), x, mean, std, y);
+}
+void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdArgs& a,
+                bool first_step) {
+  KEEL_DISPATCH(sgd_update, KEEL_INPUTS(&param, &grad, &velocity), param, grad, velocity, a,
+                first_step);
+}
+void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& a) {
+  KEEL_DISPATCH(adamw_update, KEEL_INPUTS(&param, &grad, &m, &v), param, grad, m, v, a);
+}
+double sum(const Tensor& x) { KEEL_DISPATCH(sum, KEEL_INPUTS(&x), x); }
+
+}  // namespace keel
