@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sets everything up on a Debian 12 machine and runs every test: the default build (with CUDA when
+# nvcc is found; GPU tests skip without a device) and the AddressSanitizer+UBSan build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh --remote-tests
+if [[ -z "${KEEL_DATA_DIR:-}" ]]; then
+    for candidate in ../shared/data/titanic data/titanic; do
+        if [[ -f "$candidate/train.csv" ]]; then KEEL_DATA_DIR=$(cd "$candidate" && pwd); break; fi
+    done
+fi
+if [[ -z "${KEEL_DATA_DIR:-}" ]]; then
+    echo "test.sh: the Kaggle Titanic CSVs were not found: run data/fetch_titanic.sh or set KEEL_DATA_DIR" >&2
+    exit 2
+fi
+export KEEL_DATA_DIR
+echo "test.sh: data from $KEEL_DATA_DIR"
+
+jobs=$(nproc)
+cmake --preset default -DKEEL_TEST_DATA_DIR="$KEEL_DATA_DIR"
+cmake --build --preset default -j "$jobs"
+ctest --preset default -j "$jobs"
+
+cmake --preset asan -DKEEL_TEST_DATA_DIR="$KEEL_DATA_DIR"
+cmake --build --preset asan -j "$jobs"
+ctest --preset asan -j "$jobs" --label-exclude "gpu|remote"
