@@ -147,6 +147,9 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdAr
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& a) {
   KEEL_DISPATCH(adamw_update, KEEL_INPUTS(&param, &grad, &m, &v), param, grad, m, v, a);
 }
+void gather_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
+  KEEL_DISPATCH(gather_rows, KEEL_INPUTS(&src, &indices), src, indices, dst);
+}
 double sum(const Tensor& x) { KEEL_DISPATCH(sum, KEEL_INPUTS(&x), x); }
 
 }  // namespace keel
