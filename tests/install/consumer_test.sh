@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs keel from a build tree into a temporary prefix, then configures, builds and runs the
+# separate project examples/consumer against it with find_package(Keel CONFIG REQUIRED).
+set -euo pipefail
+build_dir=$1
+source_dir=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.log"
+cmake -S "$source_dir/examples/consumer" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" \
+      -DCMAKE_BUILD_TYPE=Release > "$work/configure.log"
+cmake --build "$work/build" -j 2 > "$work/build.log"
+output=$("$work/build/tiny_train")
+echo "$output"
+grep -q "training accuracy 1.000" <<< "$output"
