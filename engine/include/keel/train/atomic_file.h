@@ -1,0 +1,45 @@
+// AtomicFile: writes an output file so that readers only ever see the old file or the complete new one.
+// Used for checkpoints, submission.csv, summary.json and report.html, so a crash or Ctrl-C never leaves half a file.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace keel::train {
+
+// Bytes go to `<path>.tmp-<pid>-<n>` in the same folder (so the final rename never crosses a file
+// system); commit() flushes, fsyncs and renames it over `path`. Destroying an uncommitted AtomicFile
+// removes the temporary, so an exception between open and commit leaves the previous file untouched.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(std::string_view bytes);
+  // Makes the new contents visible at path(); after this the object holds nothing.
+  void commit();
+
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return temp_path_; }
+  bool committed() const { return committed_; }
+
+ private:
+  void close_and_remove() noexcept;
+
+  std::string path_;
+  std::string temp_path_;
+  std::FILE* file_ = nullptr;
+  bool committed_ = false;
+};
+
+// The whole of `bytes` becomes the contents of `path`, or (on error) nothing changes.
+void write_file_atomically(const std::string& path, std::string_view bytes);
+
+// Creates `path` and its parents when missing; throws keel::Error (runtime) naming the folder
+// when it cannot be created or is not a folder.
+void create_directories(const std::string& path);
+
+}  // namespace keel::train

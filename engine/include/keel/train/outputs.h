@@ -1,0 +1,71 @@
+// The files a training run leaves in --out: submission.csv, probabilities.csv, metrics.csv and
+// summary.json. Each is written atomically, so an interrupted run never leaves half a file.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace keel::train {
+
+inline constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
+
+// One row of metrics.csv: the state at the end of an epoch. The val_* fields are NaN when the run
+// has no validation set (val_fraction 0 and no k-fold). `fold` is 0 for a single run, else 0..k-1
+// (folds of later repeats continue the count, so each (fold, epoch) pair is unique).
+struct EpochRecord {
+  int epoch = 0;  // 1-based
+  int fold = 0;
+  double train_loss = kNoValue;
+  double val_loss = kNoValue;
+  double val_accuracy = kNoValue;
+  double lr = kNoValue;     // learning rate at the end of the epoch (the head's, for groups)
+  double beta1 = kNoValue;  // AdamW beta1 / SGD momentum at the end of the epoch
+  double seconds = kNoValue;
+};
+
+// Everything summary.json records about a run. Doubles left NaN are written as null.
+struct RunSummary {
+  std::string device;          // "cpu" or e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
+  std::string keel_version;
+  std::string git_commit;
+  std::string config_path;
+  uint64_t seed = 0;
+  int epochs = 0;              // epochs per model
+  int64_t steps = 0;           // optimizer steps over all models
+  double train_seconds = kNoValue;
+  double ms_per_step = kNoValue;
+  double val_accuracy = kNoValue;  // of the kept (best) epoch; the fold mean under k-fold
+  double val_loss = kNoValue;
+  bool has_cv = false;         // k-fold ran: the cv_* fields below are meaningful
+  double cv_mean = kNoValue;
+  double cv_std = kNoValue;
+  int cv_folds = 0;
+  std::vector<double> fold_accuracies;
+  int best_epoch = 0;          // 0 when no epoch was selected (no validation set)
+  std::string best_metric;
+  int64_t parameters = 0;      // trainable parameter count
+  int64_t train_rows = 0;
+  int64_t val_rows = 0;
+  int64_t test_rows = 0;
+  int ensemble_members = 1;    // models whose predictions were averaged for the submission
+};
+
+// `PassengerId,Survived`, one row per passenger in the given order; labels must be 0 or 1.
+void write_submission(const std::string& path, const std::vector<int>& passenger_ids,
+                      const std::vector<int>& labels);
+
+// `PassengerId,Survived_probability`: P(survived) per passenger, 6 decimals.
+void write_probabilities(const std::string& path, const std::vector<int>& passenger_ids,
+                         const std::vector<double>& prob_survived);
+
+// `epoch,fold,train_loss,val_loss,val_accuracy,val_error_rate,lr,beta1,seconds`, one row per
+// record; NaN values are left empty so spreadsheet and pandas readers see missing data.
+void write_metrics_csv(const std::string& path, const std::vector<EpochRecord>& records);
+
+// summary.json as text (pretty-printed) and written atomically to `path`.
+std::string summary_json(const RunSummary& summary);
+void write_summary_json(const std::string& path, const RunSummary& summary);
+
+}  // namespace keel::train
