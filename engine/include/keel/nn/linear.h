@@ -1,0 +1,37 @@
+// Linear: a fully connected layer y = x wᵀ + b over (N, features) inputs.
+// Forward and backward call ops.h, so it runs on any device.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "keel/nn/module.h"
+
+namespace keel::nn {
+
+class Linear : public Module {
+ public:
+  // Weights from PyTorch's default initialisation (default_init_ in init.h), drawn from gen.
+  Linear(Generator& gen, int64_t in_features, int64_t out_features, bool bias = true);
+
+  // x: (N, in) -> y: (N, out)
+  const Tensor& forward(const Tensor& x) override;
+  // dy: (N, out) -> dx: (N, in); fills weight().grad (out, in) and the bias grad (out)
+  const Tensor& backward(const Tensor& dy) override;
+  std::string describe() const override;
+  void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
+
+  Parameter& weight() { return weight_; }
+  Parameter* bias() { return has_bias_ ? &bias_ : nullptr; }
+  int64_t in_features() const { return in_features_; }
+  int64_t out_features() const { return out_features_; }
+
+ private:
+  int64_t in_features_, out_features_;
+  bool has_bias_;
+  Parameter weight_, bias_;
+  Tensor input_;
+  Tensor y_, dx_, none_;
+};
+
+}  // namespace keel::nn

@@ -1,0 +1,75 @@
+// ReLU, Dropout and Flatten (see keel/nn/activation.h). The pass-through cases (eval-mode dropout,
+// flatten) hand on views, so they neither copy nor allocate.
+#include "keel/nn/activation.h"
+
+#include <fmt/format.h>
+
+#include "keel/error.h"
+#include "keel/ops.h"
+
+namespace keel::nn {
+
+const Tensor& ReLU::forward(const Tensor& x) {
+  // In place: y_ becomes a view of x's storage, which relu_forward then overwrites.
+  if (inplace_) y_ = x;
+  relu_forward(x, y_);
+  return y_;
+}
+
+const Tensor& ReLU::backward(const Tensor& dy) {
+  if (!input_grad()) return none_;
+  if (inplace_) dx_ = dy;
+  relu_backward(y_, dy, dx_);
+  return dx_;
+}
+
+std::string ReLU::describe() const { return inplace_ ? "ReLU(in place)" : "ReLU"; }
+
+Dropout::Dropout(float p) : p_(p) {
+  if (!(p >= 0.0f && p < 1.0f)) {
+    throw Error(ErrorKind::usage, fmt::format("Dropout({}): p must be in [0, 1)", p));
+  }
+}
+
+const Tensor& Dropout::forward(const Tensor& x) {
+  masked_ = training() && p_ > 0.0f;
+  if (!masked_) {
+    y_ = x;
+    return y_;
+  }
+  Generator* gen = generator();
+  if (!gen) {
+    throw Error(ErrorKind::usage,
+                fmt::format("{} in training mode needs a random generator: call "
+                            "set_generator(&gen) on the model before training",
+                            describe()));
+  }
+  dropout_forward(x, p_, *gen, y_, mask_);
+  return y_;
+}
+
+const Tensor& Dropout::backward(const Tensor& dy) {
+  if (!input_grad()) return none_;
+  if (!masked_) {
+    dx_ = dy;
+    return dx_;
+  }
+  dropout_backward(dy, mask_, dx_);
+  return dx_;
+}
+
+std::string Dropout::describe() const { return fmt::format("Dropout(p {:g})", p_); }
+
+const Tensor& Flatten::forward(const Tensor& x) {
+  input_shape_ = x.shape();
+  y_ = x.flatten();
+  return y_;
+}
+
+const Tensor& Flatten::backward(const Tensor& dy) {
+  if (!input_grad()) return none_;
+  dx_ = dy.reshape(input_shape_);
+  return dx_;
+}
+
+}  // namespace keel::nn

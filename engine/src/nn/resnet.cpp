@@ -1,0 +1,176 @@
+// BasicBlock and the ResNet / fastai builders (see keel/nn/resnet.h). Initialisation follows
+// torchvision for the body and fastai v1 for the head, so a from-scratch run starts as theirs does.
+#include "keel/nn/resnet.h"
+
+#include <fmt/format.h>
+
+#include "keel/error.h"
+#include "keel/nn/activation.h"
+#include "keel/nn/init.h"
+#include "keel/nn/linear.h"
+#include "keel/nn/pooling.h"
+#include "keel/ops.h"
+
+namespace keel::nn {
+
+namespace {
+// torchvision's ResNet: kaiming_normal_(mode="fan_out", nonlinearity="relu") for every conv.
+void init_resnet_conv(Conv2d& conv, Generator& gen) {
+  kaiming_normal_(conv.weight().value, gen, 0.0, FanMode::fan_out);
+}
+
+// fastai v1's head: kaiming_normal_ (fan_in) weights, zero bias.
+void init_head_linear(Linear& linear, Generator& gen) {
+  kaiming_normal_(linear.weight().value, gen);
+  if (linear.bias()) zeros_(linear.bias()->value);
+}
+}  // namespace
+
+BasicBlock::BasicBlock(Generator& gen, int64_t in_channels, int64_t out_channels, int stride)
+    : in_channels_(in_channels),
+      out_channels_(out_channels),
+      stride_(stride),
+      conv1_(gen, in_channels, out_channels, 3, stride, 1, false),
+      bn1_(out_channels),
+      conv2_(gen, out_channels, out_channels, 3, 1, 1, false),
+      bn2_(out_channels) {
+  if (stride != 1 || in_channels != out_channels) {
+    downsample_ = std::make_unique<Sequential>();
+    downsample_->emplace<Conv2d>(gen, in_channels, out_channels, 1, stride, 0, false);
+    downsample_->emplace<BatchNorm2d>(out_channels);
+  }
+  init_resnet_conv(conv1_, gen);
+  init_resnet_conv(conv2_, gen);
+  if (downsample_) init_resnet_conv(static_cast<Conv2d&>((*downsample_)[0]), gen);
+}
+
+const Tensor& BasicBlock::forward(const Tensor& x) {
+  mid_ = bn1_.forward(conv1_.forward(x));
+  // In place in bn1's output buffer: batch-norm backward reads its input, not its output.
+  relu_forward(mid_, mid_);
+  const Tensor& main = bn2_.forward(conv2_.forward(mid_));
+  const Tensor& shortcut = downsample_ ? downsample_->forward(x) : x;
+  if (main.shape() != shortcut.shape()) {
+    throw Error(ErrorKind::runtime, fmt::format("{}: residual shapes differ, {} and {}", describe(),
+                                                main.shape().str(), shortcut.shape().str()));
+  }
+  add(main, shortcut, sum_);
+  relu_forward(sum_, sum_);
+  return sum_;
+}
+
+const Tensor& BasicBlock::backward(const Tensor& dy) {
+  relu_backward(sum_, dy, d_sum_);
+  // Main path.
+  const Tensor& g2 = conv2_.backward(bn2_.backward(d_sum_));
+  relu_backward(mid_, g2, d_mid_);
+  conv1_.set_input_grad(input_grad());
+  const Tensor& g_main = conv1_.backward(bn1_.backward(d_mid_));
+  // Shortcut: the downsample's parameters need their gradients even when dx is not wanted.
+  const Tensor* g_short = &d_sum_;
+  if (downsample_) {
+    downsample_->set_input_grad(input_grad());
+    g_short = &downsample_->backward(d_sum_);
+  }
+  if (!input_grad()) return none_;
+  add(g_main, *g_short, dx_);
+  return dx_;
+}
+
+std::string BasicBlock::describe() const {
+  return fmt::format("BasicBlock({} -> {}, stride {}{})", in_channels_, out_channels_, stride_,
+                     downsample_ ? ", downsample" : "");
+}
+
+void BasicBlock::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {
+  conv1_.visit_parameters(prefix + "conv1.", visit);
+  bn1_.visit_parameters(prefix + "bn1.", visit);
+  conv2_.visit_parameters(prefix + "conv2.", visit);
+  bn2_.visit_parameters(prefix + "bn2.", visit);
+  if (downsample_) downsample_->visit_parameters(prefix + "downsample.", visit);
+}
+
+void BasicBlock::visit_buffers(const std::string& prefix, const BufferVisitor& visit) {
+  bn1_.visit_buffers(prefix + "bn1.", visit);
+  bn2_.visit_buffers(prefix + "bn2.", visit);
+  if (downsample_) downsample_->visit_buffers(prefix + "downsample.", visit);
+}
+
+void BasicBlock::visit_children(const std::function<void(Module&)>& visit) {
+  visit(conv1_);
+  visit(bn1_);
+  visit(conv2_);
+  visit(bn2_);
+  if (downsample_) visit(*downsample_);
+}
+
+std::unique_ptr<Sequential> resnet_body(Generator& gen, const std::vector<int>& layers,
+                                        int64_t in_channels) {
+  if (layers.size() != 4) {
+    throw Error(ErrorKind::usage,
+                fmt::format("resnet_body: expected 4 stage depths (e.g. {{3, 4, 6, 3}}), got {}",
+                            layers.size()));
+  }
+  for (int depth : layers) {
+    if (depth <= 0) throw Error(ErrorKind::usage, "resnet_body: every stage needs a block");
+  }
+  auto body = std::make_unique<Sequential>();
+  init_resnet_conv(body->emplace<Conv2d>(gen, in_channels, 64, 7, 2, 3, false), gen);
+  body->emplace<BatchNorm2d>(64);
+  body->emplace<ReLU>(true);
+  body->emplace<MaxPool2d>(3, 2, 1);
+  int64_t channels = 64;
+  for (size_t stage = 0; stage < layers.size(); ++stage) {
+    const int64_t width = int64_t{64} << stage;
+    auto blocks = std::make_unique<Sequential>();
+    for (int b = 0; b < layers[stage]; ++b) {
+      const int stride = (stage > 0 && b == 0) ? 2 : 1;
+      blocks->emplace<BasicBlock>(gen, channels, width, stride);
+      channels = width;
+    }
+    body->add(std::move(blocks));
+  }
+  return body;
+}
+
+std::unique_ptr<Sequential> resnet18_body(Generator& gen, int64_t in_channels) {
+  return resnet_body(gen, {2, 2, 2, 2}, in_channels);
+}
+
+std::unique_ptr<Sequential> resnet34_body(Generator& gen, int64_t in_channels) {
+  return resnet_body(gen, {3, 4, 6, 3}, in_channels);
+}
+
+std::unique_ptr<Sequential> fastai_head(Generator& gen, int64_t features, int64_t num_classes,
+                                        int64_t hidden, float p) {
+  auto head = std::make_unique<Sequential>();
+  head->emplace<AdaptiveConcatPool2d>(1);
+  head->emplace<Flatten>();
+  head->emplace<BatchNorm1d>(2 * features);
+  head->emplace<Dropout>(p / 2);
+  init_head_linear(head->emplace<Linear>(gen, 2 * features, hidden), gen);
+  head->emplace<ReLU>(true);
+  head->emplace<BatchNorm1d>(hidden);
+  head->emplace<Dropout>(p);
+  init_head_linear(head->emplace<Linear>(gen, hidden, num_classes), gen);
+  return head;
+}
+
+std::unique_ptr<Sequential> resnet_classifier(Generator& gen, const std::vector<int>& layers,
+                                              int64_t num_classes, int64_t in_channels) {
+  auto body = resnet_body(gen, layers, in_channels);
+  auto head = fastai_head(gen, 512, num_classes);
+  body->set_group(0);
+  head->set_group(1);
+  auto model = std::make_unique<Sequential>();
+  model->add(std::move(body));
+  model->add(std::move(head));
+  return model;
+}
+
+std::unique_ptr<Sequential> resnet34_classifier(Generator& gen, int64_t num_classes,
+                                                int64_t in_channels) {
+  return resnet_classifier(gen, {3, 4, 6, 3}, num_classes, in_channels);
+}
+
+}  // namespace keel::nn
