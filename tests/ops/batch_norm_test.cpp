@@ -1,0 +1,211 @@
+// Batch norm 2d and 1d on the CPU: training and evaluation against the float64 loop reference,
+// running-statistics updates, accuracy with a large mean, finite-difference gradients, shape errors.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "keel/error.h"
+#include "keel/ops.h"
+#include "ops/misc_reference.h"
+#include "support/test_util.h"
+
+namespace keel {
+namespace {
+
+using testing::gradient_check_error;
+using testing::random_tensor;
+using testing::relative_error;
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kMomentum = 0.1f;
+constexpr float kEps = 1e-5f;
+
+std::vector<double> invstd_of(const std::vector<double>& var) {
+  std::vector<double> out;
+  for (double v : var) out.push_back(1.0 / std::sqrt(v + kEps));
+  return out;
+}
+
+// Channel-wise parameters and running statistics for `c` channels (variance kept positive).
+struct Params {
+  Tensor gamma, beta, running_mean, running_var;
+  explicit Params(int64_t c, uint64_t seed)
+      : gamma(random_tensor({c}, seed, 0.5f, 1.5f)),
+        beta(random_tensor({c}, seed + 1, -0.5f, 0.5f)),
+        running_mean(random_tensor({c}, seed + 2, -0.2f, 0.2f)),
+        running_var(random_tensor({c}, seed + 3, 0.5f, 2.0f)) {}
+};
+
+// x: (N, C, H, W) or (N, C) with values in [offset - spread, offset + spread).
+void check_train_against_reference(const Shape& shape, float offset, float spread, double tol) {
+  const int64_t n = shape[0], c = shape[1], l = shape.numel() / (n * c);
+  Tensor x = random_tensor(shape, 11, offset - spread, offset + spread);
+  Params p(c, 20);
+  const std::vector<float> rm0 = p.running_mean.to_vector(), rv0 = p.running_var.to_vector();
+  Tensor y = Tensor::full(shape, kNaN), mean = Tensor::full({c}, kNaN), invstd = Tensor::full({c}, kNaN);
+  batch_norm_forward_train(x, p.gamma, p.beta, p.running_mean, p.running_var, kMomentum, kEps, y,
+                           mean, invstd);
+  const auto ref = reference::batch_norm_train(x.to_vector(), n, c, l, p.gamma.to_vector(),
+                                               p.beta.to_vector(), rm0, rv0, kMomentum, kEps);
+  EXPECT_LT(relative_error(y.to_vector(), ref.y), tol) << shape.str();
+  EXPECT_LT(relative_error(mean.to_vector(), ref.mean), tol) << shape.str();
+  EXPECT_LT(relative_error(invstd.to_vector(), invstd_of(ref.var_biased)), tol) << shape.str();
+  EXPECT_LT(relative_error(p.running_mean.to_vector(), ref.running_mean), tol) << shape.str();
+  EXPECT_LT(relative_error(p.running_var.to_vector(), ref.running_var), tol) << shape.str();
+}
+
+TEST(BatchNorm, Train2dMatchesReference) {
+  check_train_against_reference({3, 5, 5, 7}, 0.3f, 1.0f, 1e-5);
+  // Large enough to take the parallel path: the flagship CNN's first block.
+  check_train_against_reference({64, 32, 6, 6}, -0.2f, 2.0f, 1e-5);
+}
+
+TEST(BatchNorm, Train1dMatchesReference) {
+  // 37 channels: two full blocks of 16 and a tail.
+  check_train_against_reference({5, 37}, 0.1f, 1.0f, 1e-5);
+  check_train_against_reference({64, 1024}, 0.0f, 1.0f, 1e-5);
+}
+
+TEST(BatchNorm, LargeMeanDoesNotCancel) {
+  // mean 100, std ~0.06: a one-pass float E[x²] - E[x]² would lose every digit of the variance.
+  // What remains is the rounding of the saved mean to float (~4e-6 / 0.06 relative).
+  check_train_against_reference({3, 5, 5, 7}, 100.0f, 0.1f, 2e-4);
+  check_train_against_reference({7, 19}, 100.0f, 0.1f, 2e-4);
+}
+
+TEST(BatchNorm, RunningVarUsesUnbiasedVariance) {
+  // Two values per channel, 1 and 3: biased variance 1, unbiased 2.
+  Tensor x = Tensor::from_data({2, 1}, std::vector<float>{1.0f, 3.0f});
+  Tensor gamma = Tensor::full({1}, 1.0f), beta = Tensor::zeros({1});
+  Tensor rm = Tensor::zeros({1}), rv = Tensor::full({1}, 1.0f);
+  Tensor y, mean, invstd;
+  batch_norm_forward_train(x, gamma, beta, rm, rv, 0.5f, 0.0f, y, mean, invstd);
+  EXPECT_FLOAT_EQ(rm.item(), 1.0f);          // 0.5 * 0 + 0.5 * 2
+  EXPECT_FLOAT_EQ(rv.item(), 1.5f);          // 0.5 * 1 + 0.5 * 2
+  EXPECT_FLOAT_EQ(invstd.item(), 1.0f);      // 1 / sqrt(biased 1)
+  EXPECT_EQ(y.to_vector(), (std::vector<float>{-1.0f, 1.0f}));
+}
+
+void check_eval_against_reference(const Shape& shape) {
+  const int64_t n = shape[0], c = shape[1], l = shape.numel() / (n * c);
+  Tensor x = random_tensor(shape, 31, -1.5f, 1.5f);
+  Params p(c, 40);
+  Tensor y = Tensor::full(shape, kNaN);
+  batch_norm_forward_eval(x, p.gamma, p.beta, p.running_mean, p.running_var, kEps, y);
+  const auto ref = reference::batch_norm_eval(x.to_vector(), n, c, l, p.gamma.to_vector(),
+                                              p.beta.to_vector(), p.running_mean.to_vector(),
+                                              p.running_var.to_vector(), kEps);
+  EXPECT_LT(relative_error(y.to_vector(), ref), 1e-6) << shape.str();
+}
+
+TEST(BatchNorm, EvalMatchesReference) {
+  check_eval_against_reference({3, 5, 5, 7});
+  check_eval_against_reference({64, 32, 6, 6});
+  check_eval_against_reference({5, 37});
+  check_eval_against_reference({64, 1024});
+}
+
+// Gradients of L = Σ y ⊙ w w.r.t. x, gamma and beta, by central differences in float
+// (h = 1e-2: batch norm is smooth, so the error is the O(h²) term plus float rounding).
+void check_gradients(const Shape& shape) {
+  const int64_t c = shape[1];
+  Tensor x = random_tensor(shape, 51, -1.0f, 1.0f);
+  Params p(c, 60);
+  Tensor weights = random_tensor(shape, 70, -1.0f, 1.0f);
+  auto forward = [&]() {
+    Tensor rm = p.running_mean.clone(), rv = p.running_var.clone();
+    Tensor y, mean, invstd;
+    batch_norm_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y, mean, invstd);
+    return y;
+  };
+  Tensor rm = p.running_mean.clone(), rv = p.running_var.clone();
+  Tensor y, mean, invstd;
+  batch_norm_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y, mean, invstd);
+  Tensor dx = Tensor::full(shape, kNaN), dgamma = Tensor::full({c}, kNaN), dbeta = Tensor::full({c}, kNaN);
+  batch_norm_backward(x, p.gamma, mean, invstd, weights, dx, dgamma, dbeta);
+  EXPECT_LT(gradient_check_error(forward, x, weights, dx), 1e-2) << "dx " << shape.str();
+  EXPECT_LT(gradient_check_error(forward, p.gamma, weights, dgamma), 1e-2) << "dgamma " << shape.str();
+  EXPECT_LT(gradient_check_error(forward, p.beta, weights, dbeta), 1e-2) << "dbeta " << shape.str();
+}
+
+TEST(BatchNorm, Gradients2d) { check_gradients({3, 5, 5, 7}); }
+TEST(BatchNorm, Gradients1d) { check_gradients({6, 19}); }
+
+TEST(BatchNorm, BackwardMatchesClosedFormOnLargeShapes) {
+  // The parallel paths against the analytic formula evaluated in double.
+  for (const Shape& shape : {Shape{64, 32, 6, 6}, Shape{64, 1024}}) {
+    const int64_t n = shape[0], c = shape[1], l = shape.numel() / (n * c);
+    Tensor x = random_tensor(shape, 81, -1.0f, 1.0f), dy = random_tensor(shape, 82, -1.0f, 1.0f);
+    Params p(c, 90);
+    Tensor y, mean, invstd, dx, dgamma, dbeta;
+    batch_norm_forward_train(x, p.gamma, p.beta, p.running_mean, p.running_var, kMomentum, kEps, y,
+                             mean, invstd);
+    batch_norm_backward(x, p.gamma, mean, invstd, dy, dx, dgamma, dbeta);
+    const auto xv = x.to_vector(), gv = dy.to_vector(), gamma = p.gamma.to_vector();
+    const auto ref = reference::batch_norm_train(xv, n, c, l, gamma, p.beta.to_vector(),
+                                                 std::vector<float>(c, 0.0f),
+                                                 std::vector<float>(c, 1.0f), kMomentum, kEps);
+    std::vector<double> rdx(xv.size()), rdg(c, 0.0), rdb(c, 0.0);
+    const double m = static_cast<double>(n * l);
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const double is = 1.0 / std::sqrt(ref.var_biased[ch] + kEps);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < l; ++k) {
+          const int64_t idx = (i * c + ch) * l + k;
+          rdb[ch] += gv[idx];
+          rdg[ch] += gv[idx] * (xv[idx] - ref.mean[ch]) * is;
+        }
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < l; ++k) {
+          const int64_t idx = (i * c + ch) * l + k;
+          const double xhat = (xv[idx] - ref.mean[ch]) * is;
+          rdx[idx] = gamma[ch] * is * (gv[idx] - rdb[ch] / m - xhat * rdg[ch] / m);
+        }
+    }
+    EXPECT_LT(relative_error(dx.to_vector(), rdx), 1e-5) << shape.str();
+    EXPECT_LT(relative_error(dgamma.to_vector(), rdg), 1e-5) << shape.str();
+    EXPECT_LT(relative_error(dbeta.to_vector(), rdb), 1e-5) << shape.str();
+  }
+}
+
+TEST(BatchNorm, SameInputsGiveBitIdenticalResults) {
+  Tensor x = random_tensor({64, 32, 6, 6}, 5);
+  Params p(32, 6);
+  Tensor y1, y2, m, s;
+  Tensor rm = p.running_mean.clone(), rv = p.running_var.clone();
+  batch_norm_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y1, m, s);
+  rm = p.running_mean.clone();
+  rv = p.running_var.clone();
+  batch_norm_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y2, m, s);
+  EXPECT_EQ(y1.to_vector(), y2.to_vector());
+}
+
+TEST(BatchNorm, ShapeErrorsThrow) {
+  Params p(4, 1);
+  Tensor y, m, s, dx, dg, db;
+  Tensor x3 = random_tensor({2, 4, 5}, 2);
+  EXPECT_THROW(batch_norm_forward_train(x3, p.gamma, p.beta, p.running_mean, p.running_var,
+                                        kMomentum, kEps, y, m, s),
+               Error);
+  Tensor x = random_tensor({2, 5, 3, 3}, 3);  // 5 channels, parameters for 4
+  EXPECT_THROW(batch_norm_forward_train(x, p.gamma, p.beta, p.running_mean, p.running_var,
+                                        kMomentum, kEps, y, m, s),
+               Error);
+  EXPECT_THROW(batch_norm_forward_eval(x, p.gamma, p.beta, p.running_mean, p.running_var, kEps, y),
+               Error);
+  // One value per channel cannot be normalised with batch statistics.
+  Tensor single = random_tensor({1, 4}, 4);
+  EXPECT_THROW(batch_norm_forward_train(single, p.gamma, p.beta, p.running_mean, p.running_var,
+                                        kMomentum, kEps, y, m, s),
+               Error);
+  Tensor good = random_tensor({2, 4, 3, 3}, 5);
+  batch_norm_forward_train(good, p.gamma, p.beta, p.running_mean, p.running_var, kMomentum, kEps, y,
+                           m, s);
+  Tensor bad_dy = random_tensor({2, 4, 3, 2}, 6);
+  EXPECT_THROW(batch_norm_backward(good, p.gamma, m, s, bad_dy, dx, dg, db), Error);
+}
+
+}  // namespace
+}  // namespace keel
