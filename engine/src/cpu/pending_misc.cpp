@@ -2,14 +2,6 @@
 #include "cpu/cpu_ops.h"
 #include "keel/error.h"
 namespace keel::cpu {
-void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
-void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dArgs a) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
-void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
-void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_h, int64_t in_w) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
-void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
-void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
-void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
-void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
 void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor& mask) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
 void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) { throw Error(ErrorKind::runtime, "cpu op not implemented yet"); }
 void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& loss,

@@ -1,0 +1,267 @@
+// CPU pooling: max and average pool 2d, adaptive average and max pool, forward and backward.
+// Every op works plane by plane (one (n, c) image at a time), in parallel over the N*C planes.
+#include <algorithm>
+#include <cstring>
+
+#include "common/check.h"
+#include "cpu/cpu_ops.h"
+
+namespace keel::cpu {
+
+namespace {
+
+// Below this many input elements a fork/join costs more than the work.
+constexpr int64_t kMinParallel = 1 << 14;
+
+struct PoolDims {
+  int64_t planes, h, w, oh, ow;
+};
+
+void check_nchw(const Tensor& t, const char* op, const char* what) {
+  KEEL_CHECK(t.defined() && t.device() == Device::cpu, "{}: {} must be a defined CPU tensor", op,
+             what);
+  KEEL_CHECK(t.ndim() == 4, "{}: {} must be (N, C, H, W), got {}", op, what, t.shape().str());
+}
+
+PoolDims window_dims(int64_t n, int64_t c, int64_t h, int64_t w, const Pool2dArgs& a,
+                     const char* op) {
+  KEEL_CHECK(a.kernel > 0 && a.stride > 0 && a.padding >= 0,
+             "{}: kernel {} and stride {} must be positive, padding {} non-negative", op, a.kernel,
+             a.stride, a.padding);
+  // As in PyTorch: with more padding than half the kernel a window could see only padding.
+  KEEL_CHECK(a.padding * 2 <= a.kernel, "{}: padding {} exceeds half the kernel {}", op, a.padding,
+             a.kernel);
+  const int64_t oh = conv_out_size(h, a.kernel, a.stride, a.padding);
+  const int64_t ow = conv_out_size(w, a.kernel, a.stride, a.padding);
+  KEEL_CHECK(oh >= 1 && ow >= 1, "{}: a {}x{} input is smaller than the kernel {} (padding {})", op,
+             h, w, a.kernel, a.padding);
+  return PoolDims{n * c, h, w, oh, ow};
+}
+
+// Input rows [begin, end) under output index o of a fixed window, clipped to the image.
+struct Range {
+  int64_t begin, end;
+};
+Range window(int64_t o, const Pool2dArgs& a, int64_t in) {
+  const int64_t start = o * a.stride - a.padding;
+  return Range{std::max<int64_t>(start, 0), std::min<int64_t>(start + a.kernel, in)};
+}
+// Adaptive cell o of `out` over `in`: [floor(o*in/out), ceil((o+1)*in/out)).
+Range cell(int64_t o, int64_t in, int64_t out) {
+  return Range{(o * in) / out, ((o + 1) * in + out - 1) / out};
+}
+
+// Index (within the plane) of the first maximum over rows ry and columns rx, row-major order.
+int64_t first_max(const float* plane, int64_t w, Range ry, Range rx) {
+  int64_t where = ry.begin * w + rx.begin;
+  float best = plane[where];
+  for (int64_t iy = ry.begin; iy < ry.end; ++iy)
+    for (int64_t ix = rx.begin; ix < rx.end; ++ix)
+      if (plane[iy * w + ix] > best) {
+        best = plane[iy * w + ix];
+        where = iy * w + ix;
+      }
+  return where;
+}
+
+float window_sum(const float* plane, int64_t w, Range ry, Range rx) {
+  float total = 0.0f;
+  for (int64_t iy = ry.begin; iy < ry.end; ++iy)
+    for (int64_t ix = rx.begin; ix < rx.end; ++ix) total += plane[iy * w + ix];
+  return total;
+}
+
+void add_to_window(float* plane, int64_t w, Range ry, Range rx, float value) {
+  for (int64_t iy = ry.begin; iy < ry.end; ++iy)
+    for (int64_t ix = rx.begin; ix < rx.end; ++ix) plane[iy * w + ix] += value;
+}
+
+}  // namespace
+
+// x: (N, C, H, W) -> y: (N, C, H', W'), H' = (H + 2p - k) / s + 1
+void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
+  check_nchw(x, "max_pool2d_forward", "x");
+  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, "max_pool2d_forward");
+  y.ensure(Shape{x.dim(0), x.dim(1), d.oh, d.ow}, Device::cpu);
+  const float* xp = x.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
+  for (int64_t p = 0; p < d.planes; ++p) {
+    const float* src = xp + p * d.h * d.w;
+    float* dst = yp + p * d.oh * d.ow;
+    for (int64_t oy = 0; oy < d.oh; ++oy) {
+      const Range ry = window(oy, a, d.h);
+      for (int64_t ox = 0; ox < d.ow; ++ox)
+        dst[oy * d.ow + ox] = src[first_max(src, d.w, ry, window(ox, a, d.w))];
+    }
+  }
+}
+
+// x: (N, C, H, W), dy: (N, C, H', W') -> dx: (N, C, H, W); each window's gradient goes to its
+// first maximum, recomputed from x (no saved indices to keep in sync with the forward pass).
+void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dArgs a) {
+  check_nchw(x, "max_pool2d_backward", "x");
+  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, "max_pool2d_backward");
+  expect_shape(dy, Shape{x.dim(0), x.dim(1), d.oh, d.ow}, "max_pool2d_backward: dy");
+  dx.ensure(x.shape(), Device::cpu);
+  const float* xp = x.data();
+  const float* gp = dy.data();
+  float* dxp = dx.data();
+#pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
+  for (int64_t p = 0; p < d.planes; ++p) {
+    const float* src = xp + p * d.h * d.w;
+    const float* grad = gp + p * d.oh * d.ow;
+    float* dst = dxp + p * d.h * d.w;
+    std::memset(dst, 0, sizeof(float) * d.h * d.w);
+    for (int64_t oy = 0; oy < d.oh; ++oy) {
+      const Range ry = window(oy, a, d.h);
+      for (int64_t ox = 0; ox < d.ow; ++ox)
+        dst[first_max(src, d.w, ry, window(ox, a, d.w))] += grad[oy * d.ow + ox];
+    }
+  }
+}
+
+// x: (N, C, H, W) -> y: (N, C, H', W'); padding counts as zeros (divisor k*k)
+void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
+  check_nchw(x, "avg_pool2d_forward", "x");
+  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, "avg_pool2d_forward");
+  y.ensure(Shape{x.dim(0), x.dim(1), d.oh, d.ow}, Device::cpu);
+  const float inv = 1.0f / static_cast<float>(a.kernel * a.kernel);
+  const float* xp = x.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
+  for (int64_t p = 0; p < d.planes; ++p) {
+    const float* src = xp + p * d.h * d.w;
+    float* dst = yp + p * d.oh * d.ow;
+    for (int64_t oy = 0; oy < d.oh; ++oy) {
+      const Range ry = window(oy, a, d.h);
+      for (int64_t ox = 0; ox < d.ow; ++ox)
+        dst[oy * d.ow + ox] = window_sum(src, d.w, ry, window(ox, a, d.w)) * inv;
+    }
+  }
+}
+
+// dy: (N, C, H', W') -> dx: (N, C, in_h, in_w)
+void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_h, int64_t in_w) {
+  check_nchw(dy, "avg_pool2d_backward", "dy");
+  const PoolDims d = window_dims(dy.dim(0), dy.dim(1), in_h, in_w, a, "avg_pool2d_backward");
+  expect_shape(dy, Shape{dy.dim(0), dy.dim(1), d.oh, d.ow}, "avg_pool2d_backward: dy");
+  dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cpu);
+  const float inv = 1.0f / static_cast<float>(a.kernel * a.kernel);
+  const float* gp = dy.data();
+  float* dxp = dx.data();
+#pragma omp parallel for schedule(static) if (dx.numel() >= kMinParallel)
+  for (int64_t p = 0; p < d.planes; ++p) {
+    const float* grad = gp + p * d.oh * d.ow;
+    float* dst = dxp + p * d.h * d.w;
+    std::memset(dst, 0, sizeof(float) * d.h * d.w);
+    for (int64_t oy = 0; oy < d.oh; ++oy) {
+      const Range ry = window(oy, a, d.h);
+      for (int64_t ox = 0; ox < d.ow; ++ox)
+        add_to_window(dst, d.w, ry, window(ox, a, d.w), grad[oy * d.ow + ox] * inv);
+    }
+  }
+}
+
+namespace {
+void check_adaptive_size(int64_t out_h, int64_t out_w, const char* op) {
+  KEEL_CHECK(out_h >= 1 && out_w >= 1, "{}: output size {}x{} must be positive", op, out_h, out_w);
+}
+}  // namespace
+
+// x: (N, C, H, W) -> y: (N, C, out_h, out_w)
+void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
+  check_nchw(x, "adaptive_avg_pool2d_forward", "x");
+  check_adaptive_size(out_h, out_w, "adaptive_avg_pool2d_forward");
+  const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+  y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
+  const float* xp = x.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* src = xp + p * h * w;
+    float* dst = yp + p * out_h * out_w;
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      const Range ry = cell(oy, h, out_h);
+      for (int64_t ox = 0; ox < out_w; ++ox) {
+        const Range rx = cell(ox, w, out_w);
+        const float count = static_cast<float>((ry.end - ry.begin) * (rx.end - rx.begin));
+        dst[oy * out_w + ox] = window_sum(src, w, ry, rx) / count;
+      }
+    }
+  }
+}
+
+// dy: (N, C, H', W') -> dx: (N, C, in_h, in_w)
+void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
+  check_nchw(dy, "adaptive_avg_pool2d_backward", "dy");
+  KEEL_CHECK(in_h >= 1 && in_w >= 1, "adaptive_avg_pool2d_backward: input size {}x{} must be positive",
+             in_h, in_w);
+  const int64_t planes = dy.dim(0) * dy.dim(1), out_h = dy.dim(2), out_w = dy.dim(3);
+  dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cpu);
+  const float* gp = dy.data();
+  float* dxp = dx.data();
+#pragma omp parallel for schedule(static) if (dx.numel() >= kMinParallel)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* grad = gp + p * out_h * out_w;
+    float* dst = dxp + p * in_h * in_w;
+    std::memset(dst, 0, sizeof(float) * in_h * in_w);
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      const Range ry = cell(oy, in_h, out_h);
+      for (int64_t ox = 0; ox < out_w; ++ox) {
+        const Range rx = cell(ox, in_w, out_w);
+        const float count = static_cast<float>((ry.end - ry.begin) * (rx.end - rx.begin));
+        add_to_window(dst, in_w, ry, rx, grad[oy * out_w + ox] / count);
+      }
+    }
+  }
+}
+
+// x: (N, C, H, W) -> y: (N, C, out_h, out_w)
+void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
+  check_nchw(x, "adaptive_max_pool2d_forward", "x");
+  check_adaptive_size(out_h, out_w, "adaptive_max_pool2d_forward");
+  const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+  y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
+  const float* xp = x.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* src = xp + p * h * w;
+    float* dst = yp + p * out_h * out_w;
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      const Range ry = cell(oy, h, out_h);
+      for (int64_t ox = 0; ox < out_w; ++ox)
+        dst[oy * out_w + ox] = src[first_max(src, w, ry, cell(ox, w, out_w))];
+    }
+  }
+}
+
+// x: (N, C, H, W), dy: (N, C, H', W') -> dx: (N, C, H, W); gradient to each cell's first maximum
+void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  check_nchw(x, "adaptive_max_pool2d_backward", "x");
+  check_nchw(dy, "adaptive_max_pool2d_backward", "dy");
+  KEEL_CHECK(dy.dim(0) == x.dim(0) && dy.dim(1) == x.dim(1),
+             "adaptive_max_pool2d_backward: dy {} does not match x {} in N and C",
+             dy.shape().str(), x.shape().str());
+  const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+  const int64_t out_h = dy.dim(2), out_w = dy.dim(3);
+  dx.ensure(x.shape(), Device::cpu);
+  const float* xp = x.data();
+  const float* gp = dy.data();
+  float* dxp = dx.data();
+#pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* src = xp + p * h * w;
+    const float* grad = gp + p * out_h * out_w;
+    float* dst = dxp + p * h * w;
+    std::memset(dst, 0, sizeof(float) * h * w);
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      const Range ry = cell(oy, h, out_h);
+      for (int64_t ox = 0; ox < out_w; ++ox)
+        dst[first_max(src, w, ry, cell(ox, w, out_w))] += grad[oy * out_w + ox];
+    }
+  }
+}
+
+}  // namespace keel::cpu
