@@ -1,5 +1,5 @@
 // Elementwise CPU ops: ReLU (also in place), add with aliasing, scale, per-channel normalisation,
-// channel concatenation and its split, checked element by element, plus shape errors.
+// channel concatenation and its split, and sum, checked element by element, plus shape errors.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -8,6 +8,7 @@
 
 #include "keel/error.h"
 #include "keel/ops.h"
+#include "keel/runtime.h"
 #include "support/test_util.h"
 
 namespace keel {
@@ -131,6 +132,19 @@ TEST(ConcatChannels, ConcatAndSplitRoundTrip) {
   Tensor a = random_tensor({3, 5, 2, 3}, 14), other = random_tensor({2, 5, 2, 3}, 15), y, da, db;
   EXPECT_THROW(concat_channels(a, other, y), Error);
   EXPECT_THROW(split_channels(a, 6, da, db), Error);
+}
+
+TEST(Sum, MatchesDoubleSumAndIsThreadIndependent) {
+  Tensor x = random_tensor({64, 32, 6, 6}, 16, 0.5f, 1.5f);
+  double expected = 0.0;
+  for (float v : x.to_vector()) expected += v;
+  const double once = sum(x);
+  EXPECT_NEAR(once, expected, 1e-9 * std::abs(expected));
+  const int threads = num_threads();
+  set_num_threads(1);
+  EXPECT_EQ(sum(x), once);
+  set_num_threads(threads);
+  EXPECT_EQ(sum(Tensor::from_data({3}, std::vector<float>{1.5f, -2.0f, 4.0f})), 3.5);
 }
 
 }  // namespace

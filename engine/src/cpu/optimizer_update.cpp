@@ -1,0 +1,85 @@
+// CPU fused optimizer steps, one pass over the parameters: SGD with momentum / Nesterov / L2 weight
+// decay, and AdamW with decoupled weight decay, both with PyTorch's semantics.
+#include <cmath>
+
+#include "common/check.h"
+#include "cpu/cpu_ops.h"
+
+namespace keel::cpu {
+
+namespace {
+
+// Below this many elements a fork/join costs more than the work.
+constexpr int64_t kMinParallel = 1 << 15;
+
+void check_param(const Tensor& param, const char* op) {
+  KEEL_CHECK(param.defined() && param.device() == Device::cpu, "{}: param must be a CPU tensor", op);
+}
+
+}  // namespace
+
+// param, grad, velocity: same shape (velocity may be undefined when momentum is 0).
+//   g = grad + wd p;  v = g on the first step, else momentum v + (1 - dampening) g;
+//   p -= lr (nesterov ? g + momentum v : v)          (without momentum: p -= lr g)
+void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdArgs& a,
+                bool first_step) {
+  check_param(param, "sgd_update");
+  expect_shape(grad, param.shape(), "sgd_update: grad");
+  KEEL_CHECK(!a.nesterov || (a.momentum > 0.0f && a.dampening == 0.0f),
+             "sgd_update: Nesterov momentum needs momentum > 0 and dampening 0 (got {} and {})",
+             a.momentum, a.dampening);
+  float* pp = param.data();
+  const float* gp = grad.data();
+  const int64_t n = param.numel();
+  const float lr = a.lr, wd = a.weight_decay, mom = a.momentum;
+  if (mom == 0.0f) {
+#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
+    for (int64_t i = 0; i < n; ++i) pp[i] -= lr * (gp[i] + wd * pp[i]);
+    return;
+  }
+  expect_shape(velocity, param.shape(), "sgd_update: velocity");
+  float* vp = velocity.data();
+  const float keep = first_step ? 0.0f : mom, mix = first_step ? 1.0f : 1.0f - a.dampening;
+  const bool nesterov = a.nesterov;
+#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gp[i] + wd * pp[i];
+    const float v = keep * vp[i] + mix * g;
+    vp[i] = v;
+    pp[i] -= lr * (nesterov ? g + mom * v : v);
+  }
+}
+
+// param, grad, m, v: same shape.
+//   p *= 1 - lr wd;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²;
+//   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& a) {
+  check_param(param, "adamw_update");
+  expect_shape(grad, param.shape(), "adamw_update: grad");
+  expect_shape(m, param.shape(), "adamw_update: m");
+  expect_shape(v, param.shape(), "adamw_update: v");
+  KEEL_CHECK(a.step >= 1, "adamw_update: step {} must start at 1", a.step);
+  // Bias corrections in double: b2^t for t in the thousands loses digits in float.
+  const double bc1 = 1.0 - std::pow(static_cast<double>(a.beta1), static_cast<double>(a.step));
+  const double bc2 = 1.0 - std::pow(static_cast<double>(a.beta2), static_cast<double>(a.step));
+  const float step_size = static_cast<float>(a.lr / bc1);
+  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const float decay = 1.0f - a.lr * a.weight_decay;
+  const float b1 = a.beta1, b2 = a.beta2, eps = a.eps;
+  float* pp = param.data();
+  const float* gp = grad.data();
+  float* mp = m.data();
+  float* vp = v.data();
+  const int64_t n = param.numel();
+#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gp[i];
+    const float mi = b1 * mp[i] + (1.0f - b1) * g;
+    const float vi = b2 * vp[i] + (1.0f - b2) * g * g;
+    mp[i] = mi;
+    vp[i] = vi;
+    pp[i] = pp[i] * decay - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
+}  // namespace keel::cpu

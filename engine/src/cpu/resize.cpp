@@ -1,0 +1,121 @@
+// CPU bilinear resize with aligned corners (forward and backward), the demo's image scaling: source
+// coordinate = dst * (in - 1) / (out - 1), and 0 when the output has a single row or column.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common/check.h"
+#include "cpu/cpu_ops.h"
+
+namespace keel::cpu {
+
+namespace {
+
+// Below this many output elements a fork/join costs more than the work.
+constexpr int64_t kMinParallel = 1 << 14;
+
+// Output index o reads input i0 with weight 1 - f and i1 with weight f.
+struct Tap {
+  int64_t i0, i1;
+  float f;
+};
+
+// dst * (in - 1) is formed exactly in integers and divided once, so a source that should land
+// on an input pixel does so exactly (scale * dst in float can miss it by an ulp).
+Tap tap(int64_t o, int64_t in, int64_t out) {
+  if (out == 1) return Tap{0, 0, 0.0f};
+  const int64_t num = o * (in - 1), den = out - 1;
+  const int64_t i0 = num / den;
+  const float f = static_cast<float>(num - i0 * den) / static_cast<float>(den);
+  return Tap{i0, std::min(i0 + 1, in - 1), f};
+}
+
+// The taps of every output row and column, computed once per call instead of once per plane.
+// thread_local keeps them allocated across calls (no allocation per step after the first).
+struct Taps {
+  std::vector<Tap> rows, cols;
+};
+const Taps& taps_for(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w) {
+  thread_local Taps taps;
+  taps.rows.resize(static_cast<size_t>(out_h));
+  taps.cols.resize(static_cast<size_t>(out_w));
+  for (int64_t o = 0; o < out_h; ++o) taps.rows[o] = tap(o, in_h, out_h);
+  for (int64_t o = 0; o < out_w; ++o) taps.cols[o] = tap(o, in_w, out_w);
+  return taps;
+}
+
+void check_sizes(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w, const char* op) {
+  KEEL_CHECK(in_h >= 1 && in_w >= 1 && out_h >= 1 && out_w >= 1,
+             "{}: sizes must be positive, got {}x{} -> {}x{}", op, in_h, in_w, out_h, out_w);
+}
+
+}  // namespace
+
+// x: (N, C, H, W) -> y: (N, C, out_h, out_w)
+void resize_bilinear_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
+  KEEL_CHECK(x.defined() && x.device() == Device::cpu && x.ndim() == 4,
+             "resize_bilinear_forward: x must be (N, C, H, W) on the CPU, got {}",
+             x.defined() ? x.shape().str() : std::string("undefined"));
+  const int64_t h = x.dim(2), w = x.dim(3), planes = x.dim(0) * x.dim(1);
+  check_sizes(h, w, out_h, out_w, "resize_bilinear_forward");
+  y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
+  const Taps& t = taps_for(h, w, out_h, out_w);
+  const Tap* rows = t.rows.data();
+  const Tap* cols = t.cols.data();
+  const float* xp = x.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static) if (y.numel() >= kMinParallel)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* src = xp + p * h * w;
+    float* dst = yp + p * out_h * out_w;
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      const Tap ty = rows[oy];
+      const float* r0 = src + ty.i0 * w;
+      const float* r1 = src + ty.i1 * w;
+      for (int64_t ox = 0; ox < out_w; ++ox) {
+        const Tap tx = cols[ox];
+        const float top = r0[tx.i0] + tx.f * (r0[tx.i1] - r0[tx.i0]);
+        const float bottom = r1[tx.i0] + tx.f * (r1[tx.i1] - r1[tx.i0]);
+        dst[oy * out_w + ox] = top + ty.f * (bottom - top);
+      }
+    }
+  }
+}
+
+// dy: (N, C, out_h, out_w) -> dx: (N, C, in_h, in_w); each output spreads its gradient over its
+// four taps with the forward weights
+void resize_bilinear_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
+  KEEL_CHECK(dy.defined() && dy.device() == Device::cpu && dy.ndim() == 4,
+             "resize_bilinear_backward: dy must be (N, C, H', W') on the CPU, got {}",
+             dy.defined() ? dy.shape().str() : std::string("undefined"));
+  const int64_t out_h = dy.dim(2), out_w = dy.dim(3), planes = dy.dim(0) * dy.dim(1);
+  check_sizes(in_h, in_w, out_h, out_w, "resize_bilinear_backward");
+  dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cpu);
+  const Taps& t = taps_for(in_h, in_w, out_h, out_w);
+  const Tap* rows = t.rows.data();
+  const Tap* cols = t.cols.data();
+  const float* gp = dy.data();
+  float* dxp = dx.data();
+#pragma omp parallel for schedule(static) if (dy.numel() >= kMinParallel)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* grad = gp + p * out_h * out_w;
+    float* dst = dxp + p * in_h * in_w;
+    std::memset(dst, 0, sizeof(float) * in_h * in_w);
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      const Tap ty = rows[oy];
+      float* r0 = dst + ty.i0 * in_w;
+      float* r1 = dst + ty.i1 * in_w;
+      for (int64_t ox = 0; ox < out_w; ++ox) {
+        const Tap tx = cols[ox];
+        const float g = grad[oy * out_w + ox];
+        const float g0 = g * (1.0f - ty.f), g1 = g * ty.f;
+        r0[tx.i0] += g0 * (1.0f - tx.f);
+        r0[tx.i1] += g0 * tx.f;
+        r1[tx.i0] += g1 * (1.0f - tx.f);
+        r1[tx.i1] += g1 * tx.f;
+      }
+    }
+  }
+}
+
+}  // namespace keel::cpu
