@@ -40,7 +40,7 @@ std::vector<KeySpec> build_key_specs() {
       {"data.dir", KEEL_FIELD(data.dir), {}, {}, unhashed,
        "folder with the Kaggle train.csv and test.csv (--data and KEEL_DATA_DIR override it)"},
       {"data.features", KEEL_FIELD(data.features), {}, {}, hashed,
-       "ordered wrangled-table columns that become pixels; empty = the 33 of PIPELINE.md section 2"},
+       "ordered wrangled-table columns that become pixels; empty = the demo's 33 features in its ranked order"},
       {"data.rank_top_k", KEEL_FIELD(data.rank_top_k), {closed(0, 1000)}, {}, hashed,
        "> 0: rank the features by absolute logistic-regression coefficient on the training rows, keep k"},
       {"data.channels", KEEL_FIELD(data.channels), {closed(1, 1), closed(3, 3)}, {}, hashed,
