@@ -585,10 +585,15 @@ TEST(ConfigDocs, OneRowPerKeyWithTypeDefaultRange) {
 // configs/README.md carries one table row per key, exactly as config_key_docs() gives it, and
 // every layer type and argument, so the documentation cannot drift from the code.
 TEST(ConfigDocs, ReadmeDocumentsEveryKeyAndLayer) {
-  const char* source_dir = std::getenv("KEEL_SOURCE_DIR");
-  ASSERT_NE(source_dir, nullptr) << "KEEL_SOURCE_DIR is set by CTest";
-  std::ifstream in(std::filesystem::path(source_dir) / "configs" / "README.md");
-  ASSERT_TRUE(in) << "configs/README.md missing";
+  // CTest sets KEEL_SOURCE_DIR; when the binary is run by hand, this file's own path (CMake
+  // compiles it by absolute path) locates the source tree instead.
+  const char* env = std::getenv("KEEL_SOURCE_DIR");
+  const std::filesystem::path source_dir =
+      env != nullptr ? std::filesystem::path(env)
+                     : std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  const auto readme_path = source_dir / "configs" / "README.md";
+  std::ifstream in(readme_path);
+  ASSERT_TRUE(in) << readme_path << " missing";
   std::stringstream text;
   text << in.rdbuf();
   const std::string readme = text.str();
