@@ -1,23 +1,40 @@
-// CPU 2-D convolution, forward and backward (dx, dw, db), as batched im2col + GEMM.
-// Each OpenMP thread owns a fixed, contiguous range of images, so results do not depend on timing.
+// CPU 2-D convolution, forward and backward (dx, dw, db), as im2col + keel's packed GEMM.
+// im2col writes the GEMM's packed panel layout directly; threads own fixed ranges of images or panels.
+//
+// The three products, with P = H'·W' output pixels per image and columns (n, pixel) in NCHW order:
+//   forward  y  (K × N·P)   = w (K × C·R·S)        · im2col(x) (C·R·S × N·P)
+//   weights  dw (K × C·R·S) = dy (K × N·P)         · im2col(x)ᵀ (N·P × C·R·S)
+//   input    dx (C × N·H·W) = flip(w) (C × K·R·S)  · im2col(dy padded by R−1−pad)   (stride 1)
+//            dcols (C·R·S × N·P) = wᵀ · dy, then col2im                             (stride > 1)
+// One batched GEMM per product (columns of many images side by side) instead of one per image:
+// at the flagship's 6×6 and 3×3 images a per-image GEMM has only 36 or 9 columns, too few to
+// fill a register tile, while the batch gives thousands.
+//
+// Determinism: every output element is summed in an order fixed by the shapes alone (the GEMM's
+// depth blocks, whole-image chunks), so the results are bit-identical for any thread count.
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
-#include <Eigen/Core>
 #include <omp.h>
 
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/gemm.h"
 #include "cpu/workspace.h"
 #include "keel/runtime.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace keel::cpu {
 
 namespace {
 
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MapRM = Eigen::Map<RowMatrix, Eigen::Aligned64>;
-using ConstMapRM = Eigen::Map<const RowMatrix>;
+using gemm::kMr;
+using gemm::kNr;
+using gemm::panels;
 
 struct ConvShape {
   int64_t n, c, h, w;  // input x
@@ -42,75 +59,460 @@ ConvShape conv_shape(const char* op, const Tensor& x, const Tensor& w, Conv2dArg
               a.stride, a.padding};
   g.oh = conv_out_size(g.h, g.r, a.stride, a.padding);
   g.ow = conv_out_size(g.w, g.s, a.stride, a.padding);
-  KEEL_CHECK(g.oh >= 1 && g.ow >= 1 && g.n >= 1 && g.k >= 1 && g.c >= 1,
+  KEEL_CHECK(g.oh >= 1 && g.ow >= 1 && g.n >= 1 && g.k >= 1 && g.c >= 1 && g.r >= 1 && g.s >= 1,
              "{}: kernel {} with padding {} does not fit input {}", op, w.shape().str(), a.padding,
+             x.shape().str());
+  // im2col addresses elements with 32-bit vector offsets.
+  KEEL_CHECK(x.numel() < INT32_MAX && g.n * g.k * g.pixels() < INT32_MAX,
+             "{}: x {} or its output has 2^31 elements or more; split the batch", op,
              x.shape().str());
   return g;
 }
 
-// Images [begin, end) of thread t out of `threads`: a fixed partition of the batch.
+// The geometry of one im2col. GEMM column (n, oh, ow) and depth index (c, r, s) read
+// src[n, c, oh·stride − pad_h + r, ow·stride − pad_w + s], zero outside the image.
+struct Window {
+  int64_t n, c, h, w;  // source tensor (N, C, H, W)
+  int64_t r, s;        // window size
+  int64_t oh, ow;      // output grid
+  int64_t stride, pad_h, pad_w;
+  int64_t depth() const { return c * r * s; }
+  int64_t pixels() const { return oh * ow; }
+};
+
+Window forward_window(const ConvShape& g) {
+  return {g.n, g.c, g.h, g.w, g.r, g.s, g.oh, g.ow, g.stride, g.pad, g.pad};
+}
+
+// dx for stride 1 as a convolution of dy: dx[n, c, i, j] = Σ dy[n, k, i + pad − r, j + pad − s]
+// w[k, c, r, s]; with r' = R−1−r that is a window over dy padded by R−1−pad (S−1−pad across).
+Window input_grad_window(const ConvShape& g) {
+  return {g.n, g.k, g.oh, g.ow, g.r, g.s, g.h, g.w, 1, g.r - 1 - g.pad, g.s - 1 - g.pad};
+}
+
+// Image, top row and left column of the receptive field of GEMM column `col`.
+struct Pixel {
+  int64_t n, top, left;
+};
+Pixel pixel_of(const Window& g, int64_t col) {
+  const int64_t n = col / g.pixels(), p = col % g.pixels();
+  return {n, (p / g.ow) * g.stride - g.pad_h, (p % g.ow) * g.stride - g.pad_w};
+}
+
+// ---- im2col into the packed B layout --------------------------------------------------------------
+
+// B (depth × cols) for columns [col0, col0 + cols), in gemm's panel layout (zero past `cols`).
+#if defined(__AVX512F__)
+// Sixteen columns at a time: for each (r, s) one bounds mask, then one masked gather per channel.
+// The gathers replace per-element bounds checks, and padding comes for free as masked-off lanes.
+void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols, float* packed) {
+  const int64_t depth = g.depth(), plane = g.h * g.w;
+  const __m512i height = _mm512_set1_epi32(static_cast<int>(g.h));
+  const __m512i width = _mm512_set1_epi32(static_cast<int>(g.w));
+  const __m512i plane_step = _mm512_set1_epi32(static_cast<int>(plane));
+  for (int64_t j = 0; j < panels(cols, kNr); ++j) {
+    float* panel = packed + j * kNr * depth;
+    for (int64_t v = 0; v < kNr / 16; ++v) {
+      alignas(64) int32_t base[16], top[16], left[16];
+      for (int l = 0; l < 16; ++l) {
+        const int64_t col = j * kNr + v * 16 + l;
+        if (col < cols) {
+          const Pixel px = pixel_of(g, col0 + col);
+          top[l] = static_cast<int32_t>(px.top);
+          left[l] = static_cast<int32_t>(px.left);
+          base[l] = static_cast<int32_t>(px.n * g.c * plane + px.top * g.w + px.left);
+        } else {
+          top[l] = INT32_MIN / 2;  // never inside the image: the lane reads as zero
+          left[l] = 0;
+          base[l] = 0;
+        }
+      }
+      const __m512i vbase = _mm512_load_si512(base), vtop = _mm512_load_si512(top);
+      const __m512i vleft = _mm512_load_si512(left);
+      for (int64_t r = 0; r < g.r; ++r) {
+        const __mmask16 row_ok = _mm512_cmplt_epu32_mask(
+            _mm512_add_epi32(vtop, _mm512_set1_epi32(static_cast<int>(r))), height);
+        for (int64_t s = 0; s < g.s; ++s) {
+          const __mmask16 ok = row_ok & _mm512_cmplt_epu32_mask(
+              _mm512_add_epi32(vleft, _mm512_set1_epi32(static_cast<int>(s))), width);
+          __m512i offset = _mm512_add_epi32(vbase, _mm512_set1_epi32(static_cast<int>(r * g.w + s)));
+          float* dst = panel + (r * g.s + s) * kNr + v * 16;
+          for (int64_t c = 0; c < g.c; ++c) {
+            _mm512_storeu_ps(dst + c * g.r * g.s * kNr,
+                             _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, offset, src, 4));
+            offset = _mm512_add_epi32(offset, plane_step);
+          }
+        }
+      }
+    }
+  }
+}
+#else
+void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols, float* packed) {
+  const int64_t depth = g.depth(), plane = g.h * g.w;
+  for (int64_t j = 0; j < panels(cols, kNr); ++j) {
+    float* panel = packed + j * kNr * depth;
+    for (int64_t l = 0; l < kNr; ++l) {
+      const int64_t col = j * kNr + l;
+      if (col >= cols) {
+        for (int64_t d = 0; d < depth; ++d) panel[d * kNr + l] = 0.0f;
+        continue;
+      }
+      const Pixel px = pixel_of(g, col0 + col);
+      const float* image = src + px.n * g.c * plane;
+      for (int64_t c = 0; c < g.c; ++c) {
+        for (int64_t r = 0; r < g.r; ++r) {
+          for (int64_t s = 0; s < g.s; ++s) {
+            const int64_t ih = px.top + r, iw = px.left + s;
+            const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+            panel[((c * g.r + r) * g.s + s) * kNr + l] = inside ? image[c * plane + ih * g.w + iw] : 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+#endif
+
+// im2col(x)ᵀ as a packed B operand for the weight gradient: depth = columns [col0, col0 + cols),
+// GEMM columns = (c, r, s) of panels [first, last). Panel-outer so each lane's (c, r, s) offsets
+// are computed once and reused for every column.
+#if defined(__AVX512F__)
+void im2col_transposed_packed(const float* src, const Window& g, int64_t col0, int64_t cols,
+                              int64_t first, int64_t last, float* packed) {
+  const int64_t depth = g.depth(), plane = g.h * g.w, rs = g.r * g.s;
+  const __m512i height = _mm512_set1_epi32(static_cast<int>(g.h));
+  const __m512i width = _mm512_set1_epi32(static_cast<int>(g.w));
+  for (int64_t j = first; j < last; ++j) {
+    for (int64_t v = 0; v < kNr / 16; ++v) {
+      alignas(64) int32_t lane_offset[16], lane_r[16], lane_s[16];
+      for (int l = 0; l < 16; ++l) {
+        const int64_t d = j * kNr + v * 16 + l;
+        if (d < depth) {
+          const int64_t c = d / rs, r = (d % rs) / g.s, s = d % g.s;
+          lane_offset[l] = static_cast<int32_t>(c * plane + r * g.w + s);
+          lane_r[l] = static_cast<int32_t>(r);
+          lane_s[l] = static_cast<int32_t>(s);
+        } else {
+          lane_offset[l] = 0;
+          lane_r[l] = INT32_MIN / 2;  // never inside the image: the lane reads as zero
+          lane_s[l] = 0;
+        }
+      }
+      const __m512i voffset = _mm512_load_si512(lane_offset), vr = _mm512_load_si512(lane_r);
+      const __m512i vs = _mm512_load_si512(lane_s);
+      float* dst = packed + (j - first) * kNr * cols + v * 16;
+      Pixel px = pixel_of(g, col0);
+      int64_t p = col0 % g.pixels(), ow = p % g.ow;
+      for (int64_t i = 0; i < cols; ++i) {
+        const __mmask16 ok =
+            _mm512_cmplt_epu32_mask(_mm512_add_epi32(vr, _mm512_set1_epi32(static_cast<int>(px.top))), height) &
+            _mm512_cmplt_epu32_mask(_mm512_add_epi32(vs, _mm512_set1_epi32(static_cast<int>(px.left))), width);
+        const int64_t base = px.n * g.c * plane + px.top * g.w + px.left;
+        const __m512i offset = _mm512_add_epi32(voffset, _mm512_set1_epi32(static_cast<int>(base)));
+        _mm512_storeu_ps(dst + i * kNr, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, offset, src, 4));
+        // Step to the next output pixel (and image) without dividing.
+        ++p;
+        if (++ow < g.ow) {
+          px.left += g.stride;
+        } else if (p < g.pixels()) {
+          ow = 0;
+          px.left = -g.pad_w;
+          px.top += g.stride;
+        } else {
+          p = 0;
+          ow = 0;
+          px = {px.n + 1, -g.pad_h, -g.pad_w};
+        }
+      }
+    }
+  }
+}
+#else
+void im2col_transposed_packed(const float* src, const Window& g, int64_t col0, int64_t cols,
+                              int64_t first, int64_t last, float* packed) {
+  const int64_t depth = g.depth(), plane = g.h * g.w, rs = g.r * g.s;
+  for (int64_t j = first; j < last; ++j) {
+    float* dst = packed + (j - first) * kNr * cols;
+    for (int64_t i = 0; i < cols; ++i) {
+      const Pixel px = pixel_of(g, col0 + i);
+      const float* image = src + px.n * g.c * plane;
+      for (int64_t l = 0; l < kNr; ++l) {
+        const int64_t d = j * kNr + l;
+        float value = 0.0f;
+        if (d < depth) {
+          const int64_t c = d / rs, ih = px.top + (d % rs) / g.s, iw = px.left + d % g.s;
+          if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) value = image[c * plane + ih * g.w + iw];
+        }
+        dst[i * kNr + l] = value;
+      }
+    }
+  }
+}
+#endif
+
+// ---- packing of weights and output gradients ------------------------------------------------------
+
+// Calls fn(n, first pixel, length, offset in the range) for the runs of columns [col0, col0 + cols)
+// that lie in one image; columns of one image are contiguous in NCHW, so each run is a copy.
+template <class Fn>
+void for_each_image_run(int64_t col0, int64_t cols, int64_t pixels, Fn fn) {
+  for (int64_t done = 0; done < cols;) {
+    const int64_t n = (col0 + done) / pixels, p = (col0 + done) % pixels;
+    const int64_t len = std::min(pixels - p, cols - done);
+    fn(n, p, len, done);
+    done += len;
+  }
+}
+
+// A (C × K·R·S) for the stride-1 input gradient: A[c][(k, r', s')] = w[k, c, R−1−r', S−1−s'].
+void pack_flipped_weights(const float* w, const ConvShape& g, int64_t first, int64_t last, float* packed) {
+  const int64_t depth = g.k * g.r * g.s;
+  for (int64_t i = first; i < last; ++i) {
+    float* dst = packed + i * kMr * depth;
+    for (int64_t row = 0; row < kMr; ++row) {
+      const int64_t c = i * kMr + row;
+      for (int64_t k = 0; k < g.k; ++k) {
+        for (int64_t r = 0; r < g.r; ++r) {
+          for (int64_t s = 0; s < g.s; ++s) {
+            const int64_t p = (k * g.r + r) * g.s + s;
+            dst[p * kMr + row] =
+                c < g.c ? w[((k * g.c + c) * g.r + (g.r - 1 - r)) * g.s + (g.s - 1 - s)] : 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+// dy (N, K, P) as a packed A operand (K × N·P, full depth): columns [col0, col0 + cols).
+void pack_grad_as_a(const float* dy, const ConvShape& g, int64_t col0, int64_t cols, float* packed) {
+  const int64_t pixels = g.pixels(), depth = g.n * pixels;
+  for_each_image_run(col0, cols, pixels, [&](int64_t n, int64_t p, int64_t len, int64_t done) {
+    for (int64_t i = 0; i < panels(g.k, kMr); ++i) {
+      float* dst = packed + i * kMr * depth + (col0 + done) * kMr;
+      for (int64_t row = 0; row < kMr; ++row) {
+        const int64_t k = i * kMr + row;
+        if (k >= g.k) {
+          for (int64_t t = 0; t < len; ++t) dst[t * kMr + row] = 0.0f;
+          continue;
+        }
+        const float* src = dy + (n * g.k + k) * pixels + p;
+        for (int64_t t = 0; t < len; ++t) dst[t * kMr + row] = src[t];
+      }
+    }
+  });
+}
+
+// dy (N, K, P) as a packed B operand (K × cols) for columns [col0, col0 + cols).
+void pack_grad_as_b(const float* dy, const ConvShape& g, int64_t col0, int64_t cols, float* packed) {
+  const int64_t pixels = g.pixels();
+  const int64_t tail = panels(cols, kNr) * kNr;
+  for (int64_t k = 0; k < g.k; ++k) {
+    for (int64_t col = cols; col < tail; ++col) packed[(col / kNr) * kNr * g.k + k * kNr + col % kNr] = 0.0f;
+  }
+  for_each_image_run(col0, cols, pixels, [&](int64_t n, int64_t p, int64_t len, int64_t done) {
+    for (int64_t k = 0; k < g.k; ++k) {
+      const float* src = dy + (n * g.k + k) * pixels + p;
+      for (int64_t t = 0; t < len; ++t) {
+        const int64_t col = done + t;
+        packed[(col / kNr) * kNr * g.k + k * kNr + col % kNr] = src[t];
+      }
+    }
+  });
+}
+
+// ---- writing results back ------------------------------------------------------------------------
+
+// out (rows × cols, leading dimension ld) -> dst (N, rows, P) at columns [col0, col0 + cols),
+// plus bias[row] when given: a contiguous copy per (image, row).
+void scatter_rows(const float* out, int64_t ld, int64_t rows, int64_t pixels, int64_t col0,
+                  int64_t cols, const float* bias, float* dst) {
+  for_each_image_run(col0, cols, pixels, [&](int64_t n, int64_t p, int64_t len, int64_t done) {
+    for (int64_t row = 0; row < rows; ++row) {
+      const float* src = out + row * ld + done;
+      float* to = dst + (n * rows + row) * pixels + p;
+      const float b = bias ? bias[row] : 0.0f;
+      for (int64_t t = 0; t < len; ++t) to[t] = src[t] + b;
+    }
+  });
+}
+
+// The adjoint of im2col: dx[n, c, ih, iw] += dcols[(c, r, s), col] (stride > 1 only).
+void col2im_add(const float* dcols, int64_t ld, const Window& g, int64_t col0, int64_t cols, float* dx) {
+  const int64_t plane = g.h * g.w;
+  for (int64_t c = 0; c < g.c; ++c) {
+    for (int64_t r = 0; r < g.r; ++r) {
+      for (int64_t s = 0; s < g.s; ++s) {
+        const float* row = dcols + ((c * g.r + r) * g.s + s) * ld;
+        for (int64_t i = 0; i < cols; ++i) {
+          const Pixel px = pixel_of(g, col0 + i);
+          const int64_t ih = px.top + r, iw = px.left + s;
+          if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) {
+            dx[(px.n * g.c + c) * plane + ih * g.w + iw] += row[i];
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- work partition ------------------------------------------------------------------------------
+
+// Per-thread column chunks are sized so the chunk's packed B and its GEMM output (~1 MiB) stay in
+// the core's 2 MiB L2 cache next to the packed weights.
+constexpr int64_t kChunkFloats = 256 * 1024;
+
+int64_t max_chunk_cols(int64_t depth, int64_t rows) {
+  return std::max<int64_t>(kNr, kChunkFloats / (depth + rows));
+}
+
+// Images [n0, n1) of thread t: a fixed partition of the batch.
 struct Range {
   int64_t begin, end;
 };
 Range split(int64_t n, int t, int threads) { return {n * t / threads, n * (t + 1) / threads}; }
 
-// cols (C·R·S) × ((n1 − n0)·H'·W'), row-major: column (n − n0)·P + p holds the receptive field of
-// output pixel p of image n; padding reads as zero.
-void im2col(const float* x, const ConvShape& g, int64_t n0, int64_t n1, float* cols) {
-  const int64_t pixels = g.pixels(), ld = (n1 - n0) * pixels;
-  for (int64_t c = 0; c < g.c; ++c) {
-    for (int64_t r = 0; r < g.r; ++r) {
-      for (int64_t s = 0; s < g.s; ++s) {
-        float* row = cols + ((c * g.r + r) * g.s + s) * ld;
-        for (int64_t n = n0; n < n1; ++n) {
-          const float* plane = x + (n * g.c + c) * g.h * g.w;
-          for (int64_t oh = 0; oh < g.oh; ++oh) {
-            float* dst = row + (n - n0) * pixels + oh * g.ow;
-            const int64_t ih = oh * g.stride - g.pad + r;
-            if (ih < 0 || ih >= g.h) {
-              std::fill(dst, dst + g.ow, 0.0f);
-              continue;
-            }
-            for (int64_t ow = 0; ow < g.ow; ++ow) {
-              const int64_t iw = ow * g.stride - g.pad + s;
-              dst[ow] = (iw >= 0 && iw < g.w) ? plane[ih * g.w + iw] : 0.0f;
-            }
-          }
-        }
+// Calls fn(col0, cols) for the column chunks of images [n0, n1): whole images grouped evenly when
+// an image fits in max_cols, otherwise fixed pieces of each image. A chunk never splits an image
+// across threads, so col2im's sums into one image run in one fixed order.
+template <class Fn>
+void for_each_chunk(Range images, int64_t pixels, int64_t max_cols, Fn fn) {
+  const int64_t count = images.end - images.begin;
+  if (count <= 0) return;
+  if (pixels <= max_cols) {
+    const int64_t chunks = panels(count, max_cols / pixels), per_chunk = panels(count, chunks);
+    for (int64_t n = images.begin; n < images.end; n += per_chunk) {
+      fn(n * pixels, (std::min(images.end, n + per_chunk) - n) * pixels);
+    }
+    return;
+  }
+  const int64_t piece = panels(pixels, panels(pixels, max_cols));
+  for (int64_t n = images.begin; n < images.end; ++n) {
+    for (int64_t p = 0; p < pixels; p += piece) fn(n * pixels + p, std::min(piece, pixels - p));
+  }
+}
+
+int conv_threads(int64_t images) {
+  return static_cast<int>(std::clamp<int64_t>(num_threads(), 1, images));
+}
+
+// dst (N, rows, H', W') = A (rows × depth) · im2col(src) (+ bias), for the forward pass and the
+// stride-1 input gradient. pack_a(first, last, packed) packs panels [first, last) of A.
+template <class PackA>
+void gather_conv(const float* src, const Window& g, int64_t rows, PackA pack_a, const float* bias,
+                 float* dst) {
+  const int64_t depth = g.depth(), pixels = g.pixels();
+  const int threads = conv_threads(g.n);
+  const int64_t max_cols = max_chunk_cols(depth, rows);
+  const size_t b_floats = cache_line_floats(gemm::packed_b_floats(depth, max_cols));
+  const size_t out_floats = cache_line_floats(static_cast<size_t>(rows * max_cols));
+  float* a_packed = scratch(ScratchSlot::packed_a, gemm::packed_a_floats(rows, depth));
+  float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
+  float* out_all = scratch(ScratchSlot::partial, out_floats * threads);
+  const int64_t row_panels = panels(rows, kMr);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range mine = split(row_panels, t, team);
+    pack_a(mine.begin, mine.end, a_packed);
+#pragma omp barrier
+    float* b = b_all + b_floats * t;
+    float* out = out_all + out_floats * t;
+    for_each_chunk(split(g.n, t, team), pixels, max_cols, [&](int64_t col0, int64_t cols) {
+      im2col_packed(src, g, col0, cols, b);
+      gemm::multiply_packed(rows, cols, depth, a_packed, kMr * depth, b, kNr * depth, out, cols, false);
+      scatter_rows(out, cols, rows, pixels, col0, cols, bias, dst);
+    });
+  }
+}
+
+// Output columns of dw per weight-gradient chunk: the depth of its GEMM. Fixed by the shape, so
+// the chunks' partial sums add up in the same order for every thread count.
+constexpr int64_t kWeightGradDepth = 1024;
+
+// dw (K × C·R·S) = dy (K × N·P) · im2col(x)ᵀ. Threads own panels of dw's columns (or of its rows
+// when there are fewer column panels than threads), each with the full depth: no reduction
+// between threads.
+void weight_grad(const float* x, const float* dy, const ConvShape& g, float* dw) {
+  const Window win = forward_window(g);
+  const int64_t crs = g.crs(), depth = g.n * g.pixels();
+  const int64_t row_panels = panels(g.k, kMr), col_panels = panels(crs, kNr);
+  const int threads = std::max(1, num_threads());
+  const bool split_columns = col_panels >= threads || col_panels >= row_panels;
+  const int64_t chunk = std::min(depth, kWeightGradDepth);
+  const int64_t b_panels = split_columns ? panels(col_panels, threads) : col_panels;
+  const size_t b_floats = cache_line_floats(static_cast<size_t>(b_panels * kNr * chunk));
+  float* a_packed = scratch(ScratchSlot::columns, gemm::packed_a_floats(g.k, depth));
+  float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range images = split(g.n, t, team);
+    pack_grad_as_a(dy, g, images.begin * g.pixels(), (images.end - images.begin) * g.pixels(), a_packed);
+#pragma omp barrier
+    const Range cols = split_columns ? split(col_panels, t, team) : Range{0, col_panels};
+    const Range rows = split_columns ? Range{0, row_panels} : split(row_panels, t, team);
+    const int64_t m = std::min(g.k, rows.end * kMr) - rows.begin * kMr;
+    const int64_t n = std::min(crs, cols.end * kNr) - cols.begin * kNr;
+    float* b = b_all + b_floats * t;
+    if (m > 0 && n > 0) {
+      for (int64_t d0 = 0; d0 < depth; d0 += chunk) {
+        const int64_t len = std::min(chunk, depth - d0);
+        im2col_transposed_packed(x, win, d0, len, cols.begin, cols.end, b);
+        gemm::multiply_packed(m, n, len, a_packed + rows.begin * kMr * depth + d0 * kMr, kMr * depth,
+                              b, kNr * len, dw + rows.begin * kMr * crs + cols.begin * kNr, crs,
+                              d0 > 0);
       }
     }
   }
 }
 
-// The adjoint of im2col: dx[n, c, ih, iw] += cols[(c, r, s), (n − n0)·P + p]; dx must be zeroed.
-void col2im(const float* cols, const ConvShape& g, int64_t n0, int64_t n1, float* dx) {
-  const int64_t pixels = g.pixels(), ld = (n1 - n0) * pixels;
-  for (int64_t c = 0; c < g.c; ++c) {
-    for (int64_t r = 0; r < g.r; ++r) {
-      for (int64_t s = 0; s < g.s; ++s) {
-        const float* row = cols + ((c * g.r + r) * g.s + s) * ld;
-        for (int64_t n = n0; n < n1; ++n) {
-          float* plane = dx + (n * g.c + c) * g.h * g.w;
-          for (int64_t oh = 0; oh < g.oh; ++oh) {
-            const int64_t ih = oh * g.stride - g.pad + r;
-            if (ih < 0 || ih >= g.h) continue;
-            const float* src = row + (n - n0) * pixels + oh * g.ow;
-            for (int64_t ow = 0; ow < g.ow; ++ow) {
-              const int64_t iw = ow * g.stride - g.pad + s;
-              if (iw >= 0 && iw < g.w) plane[ih * g.w + iw] += src[ow];
-            }
-          }
-        }
-      }
-    }
+// dx for stride > 1: dcols = wᵀ · dy per chunk, then col2im. Threads own whole images of dx.
+void input_grad_strided(const float* w, const float* dy, const ConvShape& g, float* dx) {
+  const Window win = forward_window(g);
+  const int64_t crs = g.crs(), pixels = g.pixels();
+  const int threads = conv_threads(g.n);
+  const int64_t max_cols = max_chunk_cols(g.k, crs);
+  const size_t b_floats = cache_line_floats(gemm::packed_b_floats(g.k, max_cols));
+  const size_t out_floats = cache_line_floats(static_cast<size_t>(crs * max_cols));
+  float* a_packed = scratch(ScratchSlot::packed_a, gemm::packed_a_floats(crs, g.k));
+  float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
+  float* out_all = scratch(ScratchSlot::partial, out_floats * threads);
+  const int64_t row_panels = panels(crs, kMr), image = g.c * g.h * g.w;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range mine = split(row_panels, t, team);
+    gemm::pack_a(gemm::View{w, 1, crs}, crs, g.k, a_packed, mine.begin, mine.end);
+    const Range images = split(g.n, t, team);
+    std::fill(dx + images.begin * image, dx + images.end * image, 0.0f);
+#pragma omp barrier
+    float* b = b_all + b_floats * t;
+    float* out = out_all + out_floats * t;
+    for_each_chunk(images, pixels, max_cols, [&](int64_t col0, int64_t cols) {
+      pack_grad_as_b(dy, g, col0, cols, b);
+      gemm::multiply_packed(crs, cols, g.k, a_packed, kMr * g.k, b, kNr * g.k, out, cols, false);
+      col2im_add(out, cols, win, col0, cols, dx);
+    });
   }
 }
 
-// Images per GEMM: enough columns to make the GEMM efficient, few enough that the column buffer
-// stays in the core's L2 cache.
-int64_t images_per_chunk(const ConvShape& g) {
-  constexpr int64_t kChunkFloats = 256 * 1024;
-  return std::max<int64_t>(1, kChunkFloats / std::max<int64_t>(1, g.crs() * g.pixels()));
+// db[k] = Σ_{n, p} dy[n, k, p], one thread per channel, summed in double.
+void bias_grad(const float* dy, const ConvShape& g, float* db) {
+  const int64_t pixels = g.pixels();
+  const bool parallel = g.n * g.k * pixels >= (1 << 15);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t k = 0; k < g.k; ++k) {
+    double sum = 0.0;
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* row = dy + (n * g.k + k) * pixels;
+      float partial = 0.0f;
+      for (int64_t p = 0; p < pixels; ++p) partial += row[p];
+      sum += partial;
+    }
+    db[k] = static_cast<float>(sum);
+  }
 }
 
 }  // namespace
@@ -118,117 +520,43 @@ int64_t images_per_chunk(const ConvShape& g) {
 // x: (N, C, H, W), w: (K, C, R, S), b: (K) or undefined -> y: (N, K, H', W')
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, Conv2dArgs a) {
   const ConvShape g = conv_shape("conv2d_forward", x, w, a);
-  if (b.defined()) expect_shape(b, Shape{g.k}, "conv2d_forward: bias b");
-  y.ensure(Shape{g.n, g.k, g.oh, g.ow}, Device::cpu);
-
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), g.n));
-  const int64_t chunk = std::min(images_per_chunk(g), (g.n + threads - 1) / threads);
-  const int64_t pixels = g.pixels();
-  const size_t cols_per_thread = cache_line_floats(static_cast<size_t>(g.crs() * chunk * pixels));
-  const size_t out_per_thread = cache_line_floats(static_cast<size_t>(g.k * chunk * pixels));
-  float* cols_all = scratch(ScratchSlot::columns, cols_per_thread * threads);
-  float* out_all = scratch(ScratchSlot::partial, out_per_thread * threads);
-  const float* xp = x.data();
-  const float* bp = b.defined() ? b.data() : nullptr;
-  float* yp = y.data();
-  const ConstMapRM wm(w.data(), g.k, g.crs());
-
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num();
-    const Range mine = split(g.n, t, omp_get_num_threads());
-    float* cols = cols_all + cols_per_thread * t;
-    float* out = out_all + out_per_thread * t;
-    for (int64_t n0 = mine.begin; n0 < mine.end; n0 += chunk) {
-      const int64_t n1 = std::min(mine.end, n0 + chunk), ncols = (n1 - n0) * pixels;
-      im2col(xp, g, n0, n1, cols);
-      MapRM(out, g.k, ncols).noalias() = wm * ConstMapRM(cols, g.crs(), ncols);
-      // (K, images·P) -> (images, K, P): one contiguous copy of P floats per (image, channel).
-      for (int64_t n = n0; n < n1; ++n) {
-        for (int64_t k = 0; k < g.k; ++k) {
-          const float* src = out + k * ncols + (n - n0) * pixels;
-          float* dst = yp + (n * g.k + k) * pixels;
-          const float bias = bp ? bp[k] : 0.0f;
-          for (int64_t p = 0; p < pixels; ++p) dst[p] = src[p] + bias;
-        }
-      }
-    }
-  }
+  if (b.defined()) expect_dims(b, {g.k}, "conv2d_forward: bias b");
+  ensure_output(y, {g.n, g.k, g.oh, g.ow});
+  const float* wp = w.data();
+  const int64_t crs = g.crs();
+  gather_conv(
+      x.data(), forward_window(g), g.k,
+      [&](int64_t first, int64_t last, float* packed) {
+        gemm::pack_a(gemm::View{wp, crs, 1}, g.k, crs, packed, first, last);
+      },
+      b.defined() ? b.data() : nullptr, y.data());
 }
 
 // dy: (N, K, H', W') -> dx: (N, C, H, W) (if dx != nullptr), dw: (K, C, R, S), db: (K) (if != nullptr)
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
                      Tensor* db, Conv2dArgs a) {
   const ConvShape g = conv_shape("conv2d_backward", x, w, a);
-  expect_shape(dy, Shape{g.n, g.k, g.oh, g.ow}, "conv2d_backward: dy");
-  dw.ensure(w.shape(), Device::cpu);
-  if (dx) dx->ensure(x.shape(), Device::cpu);
-  if (db) db->ensure(Shape{g.k}, Device::cpu);
-
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), g.n));
-  const int64_t chunk = std::min(images_per_chunk(g), (g.n + threads - 1) / threads);
-  const int64_t pixels = g.pixels(), crs = g.crs();
-  const size_t cols_per_thread = cache_line_floats(static_cast<size_t>(crs * chunk * pixels));
-  const size_t dy_per_thread = cache_line_floats(static_cast<size_t>(g.k * chunk * pixels));
-  const size_t dw_per_thread = cache_line_floats(static_cast<size_t>(g.k * crs));
-  float* cols_all = scratch(ScratchSlot::columns, cols_per_thread * threads);
-  float* dcols_all = dx ? scratch(ScratchSlot::packed_a, cols_per_thread * threads) : nullptr;
-  float* dyc_all = scratch(ScratchSlot::packed_b, dy_per_thread * threads);
-  float* dw_all = scratch(ScratchSlot::partial, dw_per_thread * threads);
-  const float* xp = x.data();
-  const float* dyp = dy.data();
-  float* dxp = dx ? dx->data() : nullptr;
-  const ConstMapRM wm(w.data(), g.k, crs);
-
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num();
-    const Range mine = split(g.n, t, omp_get_num_threads());
-    float* cols = cols_all + cols_per_thread * t;
-    float* dyc = dyc_all + dy_per_thread * t;
-    MapRM dw_t(dw_all + dw_per_thread * t, g.k, crs);
-    dw_t.setZero();
-    if (dxp) {
-      std::fill(dxp + mine.begin * g.c * g.h * g.w, dxp + mine.end * g.c * g.h * g.w, 0.0f);
+  expect_dims(dy, {g.n, g.k, g.oh, g.ow}, "conv2d_backward: dy");
+  KEEL_CHECK(dy.device() == Device::cpu, "conv2d_backward: dy must be a CPU tensor");
+  ensure_output(dw, {g.k, g.c, g.r, g.s});
+  weight_grad(x.data(), dy.data(), g, dw.data());
+  if (dx) {
+    ensure_output(*dx, {g.n, g.c, g.h, g.w});
+    if (g.stride == 1) {
+      const float* wp = w.data();
+      gather_conv(
+          dy.data(), input_grad_window(g), g.c,
+          [&](int64_t first, int64_t last, float* packed) {
+            pack_flipped_weights(wp, g, first, last, packed);
+          },
+          nullptr, dx->data());
+    } else {
+      input_grad_strided(w.data(), dy.data(), g, dx->data());
     }
-    for (int64_t n0 = mine.begin; n0 < mine.end; n0 += chunk) {
-      const int64_t n1 = std::min(mine.end, n0 + chunk), ncols = (n1 - n0) * pixels;
-      // (images, K, P) -> (K, images·P)
-      for (int64_t n = n0; n < n1; ++n) {
-        for (int64_t k = 0; k < g.k; ++k) {
-          std::memcpy(dyc + k * ncols + (n - n0) * pixels, dyp + (n * g.k + k) * pixels,
-                      sizeof(float) * pixels);
-        }
-      }
-      const ConstMapRM dym(dyc, g.k, ncols);
-      im2col(xp, g, n0, n1, cols);
-      dw_t.noalias() += dym * ConstMapRM(cols, crs, ncols).transpose();
-      if (dxp) {
-        float* dcols = dcols_all + cols_per_thread * t;
-        MapRM(dcols, crs, ncols).noalias() = wm.transpose() * dym;
-        col2im(dcols, g, n0, n1, dxp);
-      }
-    }
-#pragma omp barrier
-    // dw = Σ_t partial_t in thread order, each thread summing a fixed slice of dw.
-    const Range elems = split(g.k * crs, t, omp_get_num_threads());
-    float* dwp = dw.data();
-    for (int64_t i = elems.begin; i < elems.end; ++i) {
-      float sum = 0.0f;
-      for (int u = 0; u < omp_get_num_threads(); ++u) sum += dw_all[dw_per_thread * u + i];
-      dwp[i] = sum;
-    }
-    if (db) {
-      const Range ks = split(g.k, t, omp_get_num_threads());
-      for (int64_t k = ks.begin; k < ks.end; ++k) {
-        double sum = 0.0;
-        for (int64_t n = 0; n < g.n; ++n) {
-          const float* row = dyp + (n * g.k + k) * pixels;
-          for (int64_t p = 0; p < pixels; ++p) sum += row[p];
-        }
-        db->data()[k] = static_cast<float>(sum);
-      }
-    }
+  }
+  if (db) {
+    ensure_output(*db, {g.k});
+    bias_grad(dy.data(), g, db->data());
   }
 }
 

@@ -1,17 +1,13 @@
-// CPU fully connected layer: y = x wᵀ + b and its backward pass, as GEMMs on Eigen maps of the
-// tensors' own buffers (no copies).
-#include <Eigen/Core>
-
+// CPU fully connected layer: y = x wᵀ + b and its backward pass, as products of the tensors' own
+// buffers through keel's packed GEMM (transposes are strided views, never copies).
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/gemm.h"
+#include "cpu/workspace.h"
 
 namespace keel::cpu {
 
 namespace {
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MapRM = Eigen::Map<RowMatrix>;
-using ConstMapRM = Eigen::Map<const RowMatrix>;
-
 void check_linear(const char* op, const Tensor& x, const Tensor& w) {
   KEEL_CHECK(x.defined() && w.defined(), "{}: x and w must be defined", op);
   KEEL_CHECK(x.device() == Device::cpu && w.device() == Device::cpu,
@@ -27,11 +23,17 @@ void check_linear(const char* op, const Tensor& x, const Tensor& w) {
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   check_linear("linear_forward", x, w);
   const int64_t n = x.dim(0), in = x.dim(1), out = w.dim(0);
-  if (b.defined()) expect_shape(b, Shape{out}, "linear_forward: bias b");
-  y.ensure(Shape{n, out}, Device::cpu);
-  MapRM ym(y.data(), n, out);
-  ym.noalias() = ConstMapRM(x.data(), n, in) * ConstMapRM(w.data(), out, in).transpose();
-  if (b.defined()) ym.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(b.data(), out);
+  if (b.defined()) expect_dims(b, {out}, "linear_forward: bias b");
+  ensure_output(y, {n, out});
+  float* yp = y.data();
+  // wᵀ (I × O) is w read with swapped strides.
+  gemm::multiply(n, out, in, gemm::View{x.data(), in, 1}, gemm::View{w.data(), 1, in}, yp, out, false);
+  if (b.defined()) {
+    const float* bp = b.data();
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t o = 0; o < out; ++o) yp[i * out + o] += bp[o];
+    }
+  }
 }
 
 // dy: (N, O) -> dx: (N, I) (if != nullptr), dw: (O, I), db: (O) (if != nullptr)
@@ -39,17 +41,25 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
                      Tensor* db) {
   check_linear("linear_backward", x, w);
   const int64_t n = x.dim(0), in = x.dim(1), out = w.dim(0);
-  expect_shape(dy, Shape{n, out}, "linear_backward: dy");
-  const ConstMapRM dym(dy.data(), n, out);
-  dw.ensure(w.shape(), Device::cpu);
-  MapRM(dw.data(), out, in).noalias() = dym.transpose() * ConstMapRM(x.data(), n, in);
+  expect_dims(dy, {n, out}, "linear_backward: dy");
+  KEEL_CHECK(dy.device() == Device::cpu, "linear_backward: dy must be a CPU tensor");
+  const float* dyp = dy.data();
+  // dw (O × I) = dyᵀ (O × N) · x (N × I)
+  ensure_output(dw, {out, in});
+  gemm::multiply(out, in, n, gemm::View{dyp, 1, out}, gemm::View{x.data(), in, 1}, dw.data(), in, false);
   if (dx) {
-    dx->ensure(x.shape(), Device::cpu);
-    MapRM(dx->data(), n, in).noalias() = dym * ConstMapRM(w.data(), out, in);
+    // dx (N × I) = dy (N × O) · w (O × I)
+    ensure_output(*dx, {n, in});
+    gemm::multiply(n, in, out, gemm::View{dyp, out, 1}, gemm::View{w.data(), in, 1}, dx->data(), in, false);
   }
   if (db) {
-    db->ensure(Shape{out}, Device::cpu);
-    Eigen::Map<Eigen::RowVectorXf>(db->data(), out) = dym.colwise().sum();
+    ensure_output(*db, {out});
+    float* dbp = db->data();
+    for (int64_t o = 0; o < out; ++o) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < n; ++i) sum += dyp[i * out + o];
+      dbp[o] = static_cast<float>(sum);
+    }
   }
 }
 

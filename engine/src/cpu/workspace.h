@@ -3,6 +3,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+
+#include "keel/tensor.h"
 
 namespace keel::cpu {
 
@@ -20,5 +24,26 @@ size_t scratch_capacity_bytes();
 // Rounds a per-thread slice length up to whole cache lines, so slices handed to different OpenMP
 // threads never share a line (no false sharing between their writes).
 constexpr size_t cache_line_floats(size_t count) { return (count + 15) / 16 * 16; }
+
+// Shape checks and output sizing that allocate nothing when the shape already matches (a Shape owns
+// a std::vector, so building one per call would allocate on every training step).
+inline bool has_dims(const Tensor& t, std::initializer_list<int64_t> dims) {
+  if (!t.defined() || t.ndim() != static_cast<int>(dims.size())) return false;
+  int i = 0;
+  for (int64_t d : dims) {
+    if (t.dim(i++) != d) return false;
+  }
+  return true;
+}
+
+// Throws keel::Error naming `what` (expect_shape's message) unless t has these dimensions.
+inline void expect_dims(const Tensor& t, std::initializer_list<int64_t> dims, const char* what) {
+  if (!has_dims(t, dims)) expect_shape(t, Shape(dims), what);
+}
+
+// Tensor::ensure for a CPU output, skipped when it already has these dimensions.
+inline void ensure_output(Tensor& t, std::initializer_list<int64_t> dims) {
+  if (!has_dims(t, dims) || t.device() != Device::cpu) t.ensure(Shape(dims), Device::cpu);
+}
 
 }  // namespace keel::cpu
