@@ -15,7 +15,9 @@ if(NOT KEEL_CUDA STREQUAL "OFF")
       set(CMAKE_CUDA_ARCHITECTURES "75;90")
     endif()
     enable_language(CUDA)
-    set(CMAKE_CUDA_STANDARD 20)
+    # C++17 for .cu files: CMake 3.25 knows no C++20 flag for nvcc, and the kernels see only plain
+    # types (never keel's C++20 public headers), so C++17 is all they need.
+    set(CMAKE_CUDA_STANDARD 17)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     set(KEEL_HAS_CUDA ON)
   elseif(KEEL_CUDA STREQUAL "ON")

@@ -60,6 +60,19 @@ bool allow_tf32() { return g_allow_tf32; }
 void set_deterministic(bool on) { g_deterministic = on; }
 bool deterministic() { return g_deterministic; }
 
+GpuMemoryStats gpu_memory_stats() {
+#if defined(KEEL_HAS_CUDA)
+  if (cuda::device_present()) return cuda::memory_stats();
+#endif
+  return {};
+}
+
+void gpu_release_cached_memory() {
+#if defined(KEEL_HAS_CUDA)
+  if (cuda::device_present()) cuda::release_cached_memory();
+#endif
+}
+
 void synchronize() {
 #if defined(KEEL_HAS_CUDA)
   if (cuda::device_present()) cuda::synchronize();

@@ -2,6 +2,8 @@
 // Same seed and same thread count give bit-identical results on the CPU.
 #pragma once
 
+#include <cstddef>
+
 namespace keel {
 
 void set_num_threads(int threads);  // <= 0: all hardware threads
@@ -24,6 +26,18 @@ bool allow_tf32();
 // Deterministic GPU reductions (no atomics): two runs give identical weights.
 void set_deterministic(bool on);
 bool deterministic();
+
+// Device memory held by the CUDA caching allocator (all zero without a CUDA device).
+struct GpuMemoryStats {
+  size_t bytes_in_use = 0;        // blocks held by tensors and scratch buffers
+  size_t peak_bytes_in_use = 0;
+  size_t bytes_cached = 0;        // freed blocks kept for reuse
+  size_t device_allocations = 0;  // cudaMalloc calls so far (flat after a training loop warms up)
+  size_t cache_hits = 0;          // requests served from the cache
+};
+GpuMemoryStats gpu_memory_stats();
+// Returns the cached (free) device blocks to the driver.
+void gpu_release_cached_memory();
 
 // Waits for queued device work (a no-op on the CPU); benchmarks call it before reading a clock.
 void synchronize();

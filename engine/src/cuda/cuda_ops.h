@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "keel/ops.h"
+#include "keel/runtime.h"
 
 namespace keel::cuda {
 #include "keel/op_list.inc"
@@ -19,4 +20,6 @@ void copy_on_device(float* dst, const float* src, size_t count);
 void fill(float* dst, size_t count, float value);
 void synchronize();
 bool device_present();
+GpuMemoryStats memory_stats();
+void release_cached_memory();
 }  // namespace keel::cuda

@@ -1,0 +1,40 @@
+// keel's caching device allocator: freed blocks go to per-size-class free lists and are handed out
+// again, so a training loop calls cudaMalloc only while it warms up. All work runs on one stream,
+// which makes a freed block safe to reuse at once: later kernels are queued after earlier ones.
+#pragma once
+
+#include <cstddef>
+
+#include "keel/runtime.h"
+
+namespace keel::cuda {
+
+void* allocate_bytes(size_t bytes);
+void release_bytes(void* ptr);
+GpuMemoryStats allocator_stats();
+// Returns every cached (free) block to the driver.
+void release_cache();
+
+// A scratch buffer from the caching allocator for the duration of one op (im2col columns,
+// reduction partials, cuDNN workspaces).
+class Scratch {
+ public:
+  explicit Scratch(size_t bytes) : ptr_(bytes ? allocate_bytes(bytes) : nullptr), bytes_(bytes) {}
+  ~Scratch() {
+    if (ptr_) release_bytes(ptr_);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  template <typename T = float>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_;
+  size_t bytes_;
+};
+
+}  // namespace keel::cuda

@@ -1,0 +1,88 @@
+// keel's CUDA context: device discovery, the one stream, the cuBLAS handle, the row-major GEMM
+// helper and the error reporting behind KEEL_CUDA_CHECK / KEEL_CUBLAS_CHECK.
+#include "cuda/context.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "cuda/check.h"
+#include "keel/error.h"
+#include "keel/runtime.h"
+
+namespace keel::cuda {
+
+namespace detail {
+void throw_cuda_error(cudaError_t status, const char* statement, const char* file, int line) {
+  throw Error(ErrorKind::runtime, fmt::format("CUDA error {} ({}) in `{}` at {}:{}", cudaGetErrorName(status),
+                                              cudaGetErrorString(status), statement, file, line));
+}
+
+void throw_cublas_error(cublasStatus_t status, const char* statement, const char* file, int line) {
+  throw Error(ErrorKind::runtime, fmt::format("cuBLAS error {} ({}) in `{}` at {}:{}",
+                                              cublasGetStatusName(status), cublasGetStatusString(status),
+                                              statement, file, line));
+}
+}  // namespace detail
+
+namespace {
+
+struct Context {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  int sm_count = 1;
+  bool tf32 = false;
+
+  Context() {
+    KEEL_CUDA_CHECK(cudaSetDevice(0));
+    // Non-blocking: the legacy default stream must not serialise keel's work with other libraries'.
+    KEEL_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    KEEL_CUBLAS_CHECK(cublasCreate(&cublas));
+    KEEL_CUBLAS_CHECK(cublasSetStream(cublas, stream));
+    KEEL_CUBLAS_CHECK(cublasSetMathMode(cublas, CUBLAS_DEFAULT_MATH));
+    KEEL_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, 0));
+  }
+};
+
+// Never destroyed: the CUDA runtime may already be torn down when static destructors run.
+Context& context() {
+  static Context* instance = new Context();
+  return *instance;
+}
+
+}  // namespace
+
+cudaStream_t stream() { return context().stream; }
+
+cublasHandle_t cublas() {
+  Context& ctx = context();
+  const bool want = keel::allow_tf32();
+  if (want != ctx.tf32) {
+    KEEL_CUBLAS_CHECK(cublasSetMathMode(ctx.cublas, want ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    ctx.tf32 = want;
+  }
+  return ctx.cublas;
+}
+
+int multiprocessor_count() { return context().sm_count; }
+
+void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha, const float* a,
+          const float* b, float beta, float* c) {
+  if (m == 0 || n == 0) return;
+  // cuBLAS is column-major: a row-major C (m×n) is a column-major Cᵀ, and Cᵀ = op(B)ᵀ op(A)ᵀ.
+  const int lda = transpose_a ? m : k;
+  const int ldb = transpose_b ? k : n;
+  KEEL_CUBLAS_CHECK(cublasSgemm(cublas(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a,
+                                lda, &beta, c, n));
+}
+
+unsigned grid_for(size_t count, int block) {
+  // Grid-stride loops cover the rest; 8 blocks per SM keep every SM busy for big tensors.
+  const size_t wanted = (count + static_cast<size_t>(block) - 1) / static_cast<size_t>(block);
+  const size_t cap = static_cast<size_t>(multiprocessor_count()) * 8 * 4;
+  return static_cast<unsigned>(std::max<size_t>(1, std::min(wanted, cap)));
+}
+
+}  // namespace keel::cuda

@@ -1,0 +1,120 @@
+// Elementwise, channel-concatenation, dropout, normalisation and batching ops on the CUDA device.
+#include <cuda_runtime.h>
+
+#include "cuda/check.h"
+#include "cuda/context.h"
+#include "cuda/cuda_ops.h"
+#include "cuda/op_util.h"
+#include "elementwise.cuh"
+
+namespace keel::cuda {
+
+void relu_forward(const Tensor& x, Tensor& y) {
+  expect_cuda(x, "relu_forward", "x");
+  y.ensure(x.shape(), Device::cuda);
+  launch_relu_forward(x.data(), y.data(), count(x), stream());
+}
+
+void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  expect_shape(dy, y.shape(), "relu_backward dy");
+  dx.ensure(y.shape(), Device::cuda);
+  launch_relu_backward(y.data(), dy.data(), dx.data(), count(y), stream());
+}
+
+void add(const Tensor& a, const Tensor& b, Tensor& y) {
+  expect_shape(b, a.shape(), "add b");
+  y.ensure(a.shape(), Device::cuda);
+  launch_add(a.data(), b.data(), y.data(), count(a), stream());
+}
+
+void scale(const Tensor& x, float alpha, Tensor& y) {
+  y.ensure(x.shape(), Device::cuda);
+  launch_scale(x.data(), alpha, y.data(), count(x), stream());
+}
+
+// a: (N, Ca, ...), b: (N, Cb, ...) -> y: (N, Ca + Cb, ...): two pitched copies, no kernel.
+void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
+  KEEL_CHECK(a.ndim() >= 2 && b.ndim() == a.ndim() && a.dim(0) == b.dim(0),
+             "concat_channels: cannot concatenate {} and {}", a.shape().str(), b.shape().str());
+  for (int i = 2; i < a.ndim(); ++i)
+    KEEL_CHECK(a.dim(i) == b.dim(i), "concat_channels: {} and {} differ past the channels", a.shape().str(),
+               b.shape().str());
+  std::vector<int64_t> dims = a.shape().dims();
+  dims[1] = a.dim(1) + b.dim(1);
+  y.ensure(Shape(dims), Device::cuda);
+  const int64_t n = a.dim(0);
+  if (n == 0) return;
+  const size_t row_a = count(a) / static_cast<size_t>(n), row_b = count(b) / static_cast<size_t>(n);
+  const size_t pitch = (row_a + row_b) * sizeof(float);
+  if (row_a)
+    KEEL_CUDA_CHECK(cudaMemcpy2DAsync(y.data(), pitch, a.data(), row_a * sizeof(float), row_a * sizeof(float),
+                                      static_cast<size_t>(n), cudaMemcpyDeviceToDevice, stream()));
+  if (row_b)
+    KEEL_CUDA_CHECK(cudaMemcpy2DAsync(y.data() + row_a, pitch, b.data(), row_b * sizeof(float),
+                                      row_b * sizeof(float), static_cast<size_t>(n), cudaMemcpyDeviceToDevice,
+                                      stream()));
+}
+
+// dy: (N, Ca + Cb, ...) -> da: (N, Ca, ...), db: (N, Cb, ...)
+void split_channels(const Tensor& dy, int64_t ca, Tensor& da, Tensor& db) {
+  KEEL_CHECK(dy.ndim() >= 2 && ca >= 0 && ca <= dy.dim(1), "split_channels: cannot split {} at channel {}",
+             dy.shape().str(), ca);
+  std::vector<int64_t> dims_a = dy.shape().dims(), dims_b = dy.shape().dims();
+  dims_a[1] = ca;
+  dims_b[1] = dy.dim(1) - ca;
+  da.ensure(Shape(dims_a), Device::cuda);
+  db.ensure(Shape(dims_b), Device::cuda);
+  const int64_t n = dy.dim(0);
+  if (n == 0) return;
+  const size_t row_a = count(da) / static_cast<size_t>(n), row_b = count(db) / static_cast<size_t>(n);
+  const size_t pitch = (row_a + row_b) * sizeof(float);
+  if (row_a)
+    KEEL_CUDA_CHECK(cudaMemcpy2DAsync(da.data(), row_a * sizeof(float), dy.data(), pitch, row_a * sizeof(float),
+                                      static_cast<size_t>(n), cudaMemcpyDeviceToDevice, stream()));
+  if (row_b)
+    KEEL_CUDA_CHECK(cudaMemcpy2DAsync(db.data(), row_b * sizeof(float), dy.data() + row_a, pitch,
+                                      row_b * sizeof(float), static_cast<size_t>(n), cudaMemcpyDeviceToDevice,
+                                      stream()));
+}
+
+// Inverted dropout with the CPU's counters: base = gen.reserve(ceil(n / 4)), element i uses word
+// i % 4 of counter base + i / 4, so the mask is identical on both devices.
+void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor& mask) {
+  KEEL_CHECK(p >= 0.0f && p <= 1.0f, "dropout_forward: p = {} must be in [0, 1]", p);
+  y.ensure(x.shape(), Device::cuda);
+  mask.ensure(x.shape(), Device::cuda);
+  const size_t n = count(x);
+  const uint64_t base = gen.reserve((n + 3) / 4);
+  launch_dropout_forward(x.data(), p, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, gen.seed(), base, y.data(), mask.data(), n, stream());
+}
+
+void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
+  expect_shape(mask, dy.shape(), "dropout_backward mask");
+  dx.ensure(dy.shape(), Device::cuda);
+  launch_multiply(dy.data(), mask.data(), dx.data(), count(dy), stream());
+}
+
+// x: (N, C, ...) -> y = (x - mean[c]) / std[c]
+void normalize_channels(const Tensor& x, const Tensor& mean, const Tensor& std, Tensor& y) {
+  KEEL_CHECK(x.ndim() >= 2, "normalize_channels: x {} has no channel dimension", x.shape().str());
+  const int64_t n = x.dim(0), c = x.dim(1);
+  expect_shape(mean, Shape{c}, "normalize_channels mean");
+  expect_shape(std, Shape{c}, "normalize_channels std");
+  y.ensure(x.shape(), Device::cuda);
+  const int64_t plane = (n * c) == 0 ? 0 : x.numel() / (n * c);
+  launch_normalize_channels(x.data(), mean.data(), std.data(), y.data(), n, c, plane, stream());
+}
+
+// src: (N, ...), indices: (B) -> dst: (B, ...)
+void gather_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
+  KEEL_CHECK(src.ndim() >= 1 && indices.ndim() == 1, "gather_rows: src {} indices {}", src.shape().str(),
+             indices.shape().str());
+  std::vector<int64_t> dims = src.shape().dims();
+  const int64_t rows = dims[0], batch = indices.dim(0);
+  const int64_t row = rows == 0 ? 0 : src.numel() / rows;
+  dims[0] = batch;
+  dst.ensure(Shape(dims), Device::cuda);
+  launch_gather_rows(src.data(), rows, row, indices.data(), batch, dst.data(), stream());
+}
+
+}  // namespace keel::cuda

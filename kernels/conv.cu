@@ -1,0 +1,109 @@
+// im2col / col2im and the layout swap of the convolution path (see conv.cuh).
+#include "conv.cuh"
+
+#include "cuda/check.h"
+#include "cuda/context.h"
+
+namespace keel::cuda {
+
+namespace {
+
+// One thread per (image, c, out_y, out_x); it writes the R·S column rows of its output pixel.
+// Neighbouring threads own neighbouring output pixels, so every row write is coalesced.
+__global__ void im2col_kernel(const float* __restrict__ x, int64_t images, ConvGeometry g,
+                              float* __restrict__ col) {
+  const int64_t plane = g.out_h * g.out_w;
+  const int64_t columns = images * plane;
+  const size_t total = static_cast<size_t>(g.c * columns);
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
+       i += size_t{gridDim.x} * blockDim.x) {
+    const int64_t column = static_cast<int64_t>(i % columns);
+    const int64_t ch = static_cast<int64_t>(i / columns);
+    const int64_t image = column / plane;
+    const int64_t pixel = column - image * plane;
+    const int64_t oy = pixel / g.out_w, ox = pixel - (pixel / g.out_w) * g.out_w;
+    const float* src = x + (image * g.c + ch) * g.h * g.w;
+    float* dst = col + ch * g.r * g.s * columns + column;
+    const int64_t y0 = oy * g.stride - g.padding, x0 = ox * g.stride - g.padding;
+    for (int64_t r = 0; r < g.r; ++r) {
+      const int64_t yy = y0 + r;
+      const bool row_ok = yy >= 0 && yy < g.h;
+      for (int64_t s = 0; s < g.s; ++s) {
+        const int64_t xx = x0 + s;
+        *dst = (row_ok && xx >= 0 && xx < g.w) ? src[yy * g.w + xx] : 0.0f;
+        dst += columns;
+      }
+    }
+  }
+}
+
+// One thread per input element; sums every (r, s) tap whose window covers it.
+__global__ void col2im_kernel(const float* __restrict__ col, int64_t images, ConvGeometry g,
+                              float* __restrict__ dx) {
+  const int64_t plane = g.out_h * g.out_w;
+  const int64_t columns = images * plane;
+  const size_t total = static_cast<size_t>(images * g.c * g.h * g.w);
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
+       i += size_t{gridDim.x} * blockDim.x) {
+    const int64_t xx = static_cast<int64_t>(i % g.w);
+    const int64_t yy = static_cast<int64_t>((i / g.w) % g.h);
+    const int64_t ch = static_cast<int64_t>((i / (g.w * g.h)) % g.c);
+    const int64_t image = static_cast<int64_t>(i / (g.w * g.h * g.c));
+    float total_grad = 0.0f;
+    for (int64_t r = 0; r < g.r; ++r) {
+      const int64_t ty = yy + g.padding - r;
+      if (ty < 0 || ty % g.stride != 0) continue;
+      const int64_t oy = ty / g.stride;
+      if (oy >= g.out_h) continue;
+      for (int64_t s = 0; s < g.s; ++s) {
+        const int64_t tx = xx + g.padding - s;
+        if (tx < 0 || tx % g.stride != 0) continue;
+        const int64_t ox = tx / g.stride;
+        if (ox >= g.out_w) continue;
+        const int64_t row = (ch * g.r + r) * g.s + s;
+        total_grad += col[row * columns + image * plane + oy * g.out_w + ox];
+      }
+    }
+    dx[i] = total_grad;
+  }
+}
+
+__global__ void swap_outer_kernel(const float* __restrict__ src, int64_t a, int64_t b, int64_t p,
+                                  const float* __restrict__ bias, float* __restrict__ dst) {
+  const size_t total = static_cast<size_t>(a * b * p);
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
+       i += size_t{gridDim.x} * blockDim.x) {
+    // i indexes dst (B, A, P)
+    const int64_t pi = static_cast<int64_t>(i % p);
+    const int64_t ai = static_cast<int64_t>((i / p) % a);
+    const int64_t bi = static_cast<int64_t>(i / (p * a));
+    const float v = src[(ai * b + bi) * p + pi];
+    dst[i] = bias ? v + bias[ai] : v;
+  }
+}
+
+}  // namespace
+
+void launch_im2col(const float* x, int64_t images, const ConvGeometry& g, float* col, cudaStream_t stream) {
+  const size_t total = static_cast<size_t>(g.c * images * g.out_h * g.out_w);
+  if (total == 0) return;
+  im2col_kernel<<<grid_for(total, kConvBlock), kConvBlock, 0, stream>>>(x, images, g, col);
+  KEEL_CUDA_CHECK_LAUNCH();
+}
+
+void launch_col2im(const float* col, int64_t images, const ConvGeometry& g, float* dx, cudaStream_t stream) {
+  const size_t total = static_cast<size_t>(images * g.c * g.h * g.w);
+  if (total == 0) return;
+  col2im_kernel<<<grid_for(total, kConvBlock), kConvBlock, 0, stream>>>(col, images, g, dx);
+  KEEL_CUDA_CHECK_LAUNCH();
+}
+
+void launch_swap_outer(const float* src, int64_t a, int64_t b, int64_t p, const float* bias, float* dst,
+                       cudaStream_t stream) {
+  const size_t total = static_cast<size_t>(a * b * p);
+  if (total == 0) return;
+  swap_outer_kernel<<<grid_for(total, kConvBlock), kConvBlock, 0, stream>>>(src, a, b, p, bias, dst);
+  KEEL_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace keel::cuda
