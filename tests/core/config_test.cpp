@@ -131,7 +131,9 @@ std::string override_error(Config config, const std::string& assignment) {
 }
 
 // kSmallCnn with `extra` appended (top-level keys or whole sections).
-std::string small_with(const std::string& extra) { return std::string(kSmallCnn) + extra; }
+std::string small_with(const std::string& extra) {
+  return std::string(kSmallCnn) + extra;
+}
 
 #define EXPECT_HAS(haystack, needle) \
   EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
@@ -267,8 +269,8 @@ TEST(Config, LayerListKeepsTypesArgsDefaultsAndLines) {
 }
 
 TEST(Config, ResnetNeedsNoLayers) {
-  const Config c = parse_config("model: {arch: resnet34}\ntrain: {frozen_epochs: 4, epochs: 4}\n",
-                                "r.yaml");
+  const Config c =
+      parse_config("model: {arch: resnet34}\ntrain: {frozen_epochs: 4, epochs: 4}\n", "r.yaml");
   EXPECT_EQ(c.model.arch, "resnet34");
   EXPECT_TRUE(c.model.layers.empty());
   EXPECT_EQ(c.train.frozen_epochs, 4);
@@ -363,7 +365,8 @@ TEST(ConfigErrors, CrossFieldRules) {
              "`data.rank_top_k` = 3");
   EXPECT_HAS(parse_error(small_with("train:\n  frozen_epochs: 2\n")), "`train.frozen_epochs` = 2");
   EXPECT_HAS(parse_error("seed: 1\n"), "`model.layers` is empty");
-  EXPECT_HAS(parse_error(small_with("model:\n  arch: resnet18\n")), "section `model` appears twice");
+  EXPECT_HAS(parse_error(small_with("model:\n  arch: resnet18\n")),
+             "section `model` appears twice");
   EXPECT_HAS(parse_error("model:\n  arch: resnet18\n  layers: [relu]\n"),
              "configs/x.yaml:2: `model.arch` is `resnet18`");
   EXPECT_HAS(parse_error("model:\n  num_classes: 3\n  layers: [flatten, {linear: {out: 2}}]\n"),
@@ -404,9 +407,13 @@ TEST(ConfigErrors, LayerMistakes) {
              "`model.layers[0].linear` must be a map of arguments, got `5`");
   // Booleans and 1/0 both work for a flag.
   EXPECT_EQ(parse_config(with_layer("conv2d: {out: 8, bias: 0}"), "b.yaml")
-                .model.layers[0].args.at("bias"), 0.0);
+                .model.layers[0]
+                .args.at("bias"),
+            0.0);
   EXPECT_EQ(parse_config(with_layer("conv2d: {out: 8, bias: true}"), "b.yaml")
-                .model.layers[0].args.at("bias"), 1.0);
+                .model.layers[0]
+                .args.at("bias"),
+            1.0);
 }
 
 TEST(ConfigErrors, FileLevelProblems) {
@@ -424,8 +431,9 @@ TEST(ConfigErrors, FileLevelProblems) {
     ADD_FAILURE() << "missing file accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::config);
-    EXPECT_HAS(e.what(), "config file no/such/config.yaml not found: pass --config with an "
-                         "existing file, e.g. configs/cnn.yaml");
+    EXPECT_HAS(e.what(),
+               "config file no/such/config.yaml not found: pass --config with an "
+               "existing file, e.g. configs/cnn.yaml");
   }
 }
 
@@ -474,8 +482,9 @@ TEST(ConfigOverride, ErrorsNameTheAssignment) {
   const Config c = parse_config(kSmallCnn, "small.yaml");
   EXPECT_HAS(override_error(c, "train.epochs=ten"),
              "`--set train.epochs=ten`: `train.epochs` must be an integer, got `ten`");
-  EXPECT_HAS(override_error(c, "train.batch_size=0"),
-             "`--set train.batch_size=0`: `train.batch_size` = 0 is out of range: allowed 1..65536");
+  EXPECT_HAS(
+      override_error(c, "train.batch_size=0"),
+      "`--set train.batch_size=0`: `train.batch_size` = 0 is out of range: allowed 1..65536");
   EXPECT_HAS(override_error(c, "train.epoch=5"),
              "unknown key `train.epoch` at `--set train.epoch=5`, did you mean `train.epochs`?");
   EXPECT_HAS(override_error(c, "optimiser.lr=1"), "did you mean `optimizer.lr`?");
@@ -483,6 +492,7 @@ TEST(ConfigOverride, ErrorsNameTheAssignment) {
   EXPECT_HAS(override_error(c, "model.layers=[relu]"), "`model.layers` cannot be set with --set");
   EXPECT_HAS(override_error(c, "train=5"), "`train` is a section");
   EXPECT_HAS(override_error(c, "train.epochs"), "has no `=`");
+  EXPECT_HAS(override_error(c, "=5"), "has no key");
   EXPECT_HAS(override_error(c, "data.features=[a, b"), "is not valid YAML");
   EXPECT_HAS(override_error(c, "model.num_classes=3"), "the last layer of `model.layers`");
   EXPECT_HAS(override_error(c, "device=gpu"), "`device` must be one of auto, cpu, cuda");
@@ -540,8 +550,8 @@ TEST(ConfigHash, StableAndSensitive) {
   EXPECT_EQ(config_hash(base), config_hash(parse_config(kFull, "b.yaml")));
 
   // What may change between a run and its resume does not change the hash.
-  for (const char* allowed : {"output.dir=elsewhere", "data.dir=/data", "threads=7",
-                              "device=cuda", "train.stop_after_epochs=9"}) {
+  for (const char* allowed : {"output.dir=elsewhere", "data.dir=/data", "threads=7", "device=cuda",
+                              "train.stop_after_epochs=9"}) {
     Config c = base;
     apply_override(c, allowed);
     EXPECT_EQ(config_hash(c), config_hash(base)) << allowed;

@@ -41,7 +41,9 @@ struct Origin {
   }
 };
 
-[[noreturn]] void fail(const std::string& message) { throw Error(ErrorKind::config, message); }
+[[noreturn]] void fail(const std::string& message) {
+  throw Error(ErrorKind::config, message);
+}
 
 int line_of(const YAML::Node& node) {
   const YAML::Mark mark = node.Mark();
@@ -51,10 +53,14 @@ int line_of(const YAML::Node& node) {
 // How a value looks, for "got ..." in messages.
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Scalar: return fmt::format("`{}`", node.Scalar());
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a map";
-    default: return "nothing";
+    case YAML::NodeType::Scalar:
+      return fmt::format("`{}`", node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    default:
+      return "nothing";
   }
 }
 
@@ -89,7 +95,9 @@ std::string join(const std::vector<std::string>& items) {
                    at.str(), key, text, allowed, kDocsHint));
 }
 
-std::string scalar_text(const YAML::Node& v) { return v.IsScalar() ? v.Scalar() : std::string(); }
+std::string scalar_text(const YAML::Node& v) {
+  return v.IsScalar() ? v.Scalar() : std::string();
+}
 
 // A plain decimal integer (optional sign). Returns false when the text is not an integer at all;
 // sets `overflow` when it is one but does not fit.
@@ -143,8 +151,7 @@ uint64_t read_unsigned(const std::string& key, const Origin& at, const YAML::Nod
   std::string digits = text[0] == '+' ? text.substr(1) : text;
   uint64_t value = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc() || end != digits.data() + digits.size())
-    fail_range(key, at, text, allowed);
+  if (ec != std::errc() || end != digits.data() + digits.size()) fail_range(key, at, text, allowed);
   return value;
 }
 
@@ -153,7 +160,8 @@ double read_real(const std::string& key, const Origin& at, const YAML::Node& v,
   double value = 0;
   const std::string allowed = interval_text(ranges, false);
   if (!v.IsScalar() || !parse_real(v.Scalar(), value))
-    fail_type(key, at, "a number", v, "write a decimal number in " + allowed + ", e.g. 0.003 or 3e-3");
+    fail_type(key, at, "a number", v,
+              "write a decimal number in " + allowed + ", e.g. 0.003 or 3e-3");
   if (!in_ranges(value, ranges)) fail_range(key, at, v.Scalar(), allowed);
   return value;
 }
@@ -224,8 +232,10 @@ double read_layer_arg(const std::string& key, const Origin& at, const LayerArgSp
                       const YAML::Node& v) {
   const std::vector<Interval> ranges{arg.range};
   switch (arg.kind) {
-    case ArgKind::integer: return static_cast<double>(read_integer(key, at, v, ranges));
-    case ArgKind::real: return read_real(key, at, v, ranges);
+    case ArgKind::integer:
+      return static_cast<double>(read_integer(key, at, v, ranges));
+    case ArgKind::real:
+      return read_real(key, at, v, ranges);
     case ArgKind::flag: {
       bool flag = false;
       if (v.IsScalar() && YAML::convert<bool>::decode(v, flag)) return flag ? 1.0 : 0.0;
@@ -268,15 +278,16 @@ LayerSpec read_layer(const YAML::Node& item, size_t index, const Origin& list_at
   }
 
   const LayerTypeSpec* spec = find_layer(layer.type);
-  if (spec == nullptr) fail_unknown("layer type", layer.type, at, layer_type_names(), "", "the layer types");
+  if (spec == nullptr)
+    fail_unknown("layer type", layer.type, at, layer_type_names(), "", "the layer types");
   const std::string layer_key = key + "." + layer.type;
 
   if (args && !args.IsNull()) {
     if (!args.IsMap()) {
       fail_type(layer_key, at.at_line(line_of(args)), "a map of arguments", args,
-                spec->args.empty() ? fmt::format("`{}` takes no arguments, write `- {}`",
-                                                 layer.type, layer.type)
-                                   : "write e.g. `- conv2d: {out: 32, kernel: 3}`");
+                spec->args.empty()
+                    ? fmt::format("`{}` takes no arguments, write `- {}`", layer.type, layer.type)
+                    : "write e.g. `- conv2d: {out: 32, kernel: 3}`");
     }
     std::vector<std::string> names;
     for (const LayerArgSpec& a : spec->args) names.push_back(a.name);
@@ -312,10 +323,11 @@ LayerSpec read_layer(const YAML::Node& item, size_t index, const Origin& list_at
   if (layer.args.count("padding") && layer.args.count("kernel") &&
       (layer.type == "max_pool" || layer.type == "avg_pool") &&
       layer.args["padding"] * 2 > layer.args["kernel"]) {
-    fail(fmt::format("{}: `{}.padding` = {} is out of range: allowed 0..{} (at most half the "
-                     "kernel, {}), so every window overlaps the image.",
-                     at.str(), layer_key, layer.args["padding"],
-                     static_cast<int>(layer.args["kernel"]) / 2, layer.args["kernel"]));
+    fail(
+        fmt::format("{}: `{}.padding` = {} is out of range: allowed 0..{} (at most half the "
+                    "kernel, {}), so every window overlaps the image.",
+                    at.str(), layer_key, layer.args["padding"],
+                    static_cast<int>(layer.args["kernel"]) / 2, layer.args["kernel"]));
   }
   return layer;
 }
@@ -433,32 +445,37 @@ void check_cross_fields(const Config& c, const Where& where) {
     }
   }
   if (!resnet && c.train.frozen_epochs > 0) {
-    fail(fmt::format("{}: `train.frozen_epochs` = {} needs a pretrained-style body to freeze, "
-                     "which only `model.arch: resnet34` or `resnet18` has: set it to 0.",
-                     where("train.frozen_epochs"), c.train.frozen_epochs));
+    fail(
+        fmt::format("{}: `train.frozen_epochs` = {} needs a pretrained-style body to freeze, "
+                    "which only `model.arch: resnet34` or `resnet18` has: set it to 0.",
+                    where("train.frozen_epochs"), c.train.frozen_epochs));
   }
   if (c.schedule.moms_min > c.schedule.moms_max) {
-    fail(fmt::format("{}: `schedule.moms_min` = {} is above `schedule.moms_max` = {}: the cycle "
-                     "goes from moms_max down to moms_min, so make moms_min <= moms_max.",
-                     where("schedule.moms_min"), c.schedule.moms_min, c.schedule.moms_max));
+    fail(
+        fmt::format("{}: `schedule.moms_min` = {} is above `schedule.moms_max` = {}: the cycle "
+                    "goes from moms_max down to moms_min, so make moms_min <= moms_max.",
+                    where("schedule.moms_min"), c.schedule.moms_min, c.schedule.moms_max));
   }
   const bool has_validation = c.train.folds > 1 || c.train.val_fraction > 0;
   if (c.train.patience > 0 && !has_validation) {
-    fail(fmt::format("{}: `train.patience` = {} stops early on validation results, but there is "
-                     "no validation (`train.val_fraction` is 0 and `train.folds` is off): set "
-                     "`train.patience: 0` or give a validation fraction.",
-                     where("train.patience"), c.train.patience));
+    fail(
+        fmt::format("{}: `train.patience` = {} stops early on validation results, but there is "
+                    "no validation (`train.val_fraction` is 0 and `train.folds` is off): set "
+                    "`train.patience: 0` or give a validation fraction.",
+                    where("train.patience"), c.train.patience));
   }
   if (c.train.repeats > 1 && c.train.folds < 2) {
-    fail(fmt::format("{}: `train.repeats` = {} repeats k-fold cross-validation, but "
-                     "`train.folds` is off: set `train.folds` (2..20) first, or repeats to 1.",
-                     where("train.repeats"), c.train.repeats));
+    fail(
+        fmt::format("{}: `train.repeats` = {} repeats k-fold cross-validation, but "
+                    "`train.folds` is off: set `train.folds` (2..20) first, or repeats to 1.",
+                    where("train.repeats"), c.train.repeats));
   }
   if (c.data.rank_top_k > 0 && !c.data.features.empty() &&
       static_cast<size_t>(c.data.rank_top_k) > c.data.features.size()) {
-    fail(fmt::format("{}: `data.rank_top_k` = {} keeps more features than `data.features` lists "
-                     "({}): lower it or list more features.",
-                     where("data.rank_top_k"), c.data.rank_top_k, c.data.features.size()));
+    fail(
+        fmt::format("{}: `data.rank_top_k` = {} keeps more features than `data.features` lists "
+                    "({}): lower it or list more features.",
+                    where("data.rank_top_k"), c.data.rank_top_k, c.data.features.size()));
   }
 }
 
@@ -466,13 +483,15 @@ void check_cross_fields(const Config& c, const Where& where) {
 Config parse_document(const YAML::Node& root, const std::string& source) {
   const Origin file_at{source, 0, ""};
   if (!root || root.IsNull())
-    fail(fmt::format("{}: config is empty: give at least the keys that differ from the defaults, "
-                     "e.g. `train: {{epochs: 30}}` ({}).",
-                     source, kDocsHint));
+    fail(
+        fmt::format("{}: config is empty: give at least the keys that differ from the defaults, "
+                    "e.g. `train: {{epochs: 30}}` ({}).",
+                    source, kDocsHint));
   if (!root.IsMap())
-    fail(fmt::format("{}: the config must be a map of keys such as `seed: 0` and "
-                     "`train: {{epochs: 30}}`, got {}.",
-                     file_at.at_line(line_of(root)).str(), describe(root)));
+    fail(
+        fmt::format("{}: the config must be a map of keys such as `seed: 0` and "
+                    "`train: {{epochs: 30}}`, got {}.",
+                    file_at.at_line(line_of(root)).str(), describe(root)));
 
   Config config;
   config.source = source;
@@ -499,7 +518,8 @@ Config parse_document(const YAML::Node& root, const std::string& source) {
   for (const auto& pair : root) {
     const Origin key_at = file_at.at_line(line_of(pair.first));
     if (!pair.first.IsScalar())
-      fail(fmt::format("{}: a key must be a plain name, got {}.", key_at.str(), describe(pair.first)));
+      fail(fmt::format("{}: a key must be a plain name, got {}.", key_at.str(),
+                       describe(pair.first)));
     const std::string name = pair.first.Scalar();
     const auto& sections = section_names();
     if (std::find(sections.begin(), sections.end(), name) != sections.end()) {
@@ -522,9 +542,10 @@ Config parse_document(const YAML::Node& root, const std::string& source) {
     }
     if (name.find('.') != std::string::npos && find_key(name) != nullptr) {
       const std::string section = section_of(name);
-      fail(fmt::format("{}: `{}` is written with a dot; in a config file nest it instead: "
-                       "`{}: {{{}: ...}}` (dotted keys are for --set).",
-                       key_at.str(), name, section, name.substr(section.size() + 1)));
+      fail(
+          fmt::format("{}: `{}` is written with a dot; in a config file nest it instead: "
+                      "`{}: {{{}: ...}}` (dotted keys are for --set).",
+                      key_at.str(), name, section, name.substr(section.size() + 1)));
     }
     if (find_key(name) == nullptr || name.find('.') != std::string::npos)
       fail_unknown_key("", name, key_at);
@@ -611,14 +632,16 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   try {
     documents = YAML::LoadAll(yaml_text);
   } catch (const YAML::ParserException& e) {
-    fail(fmt::format("{}:{}:{}: YAML syntax error: {}. Check the indentation, colons and "
-                     "brackets on that line or the one before it.",
-                     source_name, e.mark.line + 1, e.mark.column + 1, e.msg));
+    fail(
+        fmt::format("{}:{}:{}: YAML syntax error: {}. Check the indentation, colons and "
+                    "brackets on that line or the one before it.",
+                    source_name, e.mark.line + 1, e.mark.column + 1, e.msg));
   }
   if (documents.size() > 1)
-    fail(fmt::format("{}: the file holds {} YAML documents (separated by `---`); a config is "
-                     "one document: remove the extra ones.",
-                     source_name, documents.size()));
+    fail(
+        fmt::format("{}: the file holds {} YAML documents (separated by `---`); a config is "
+                    "one document: remove the extra ones.",
+                    source_name, documents.size()));
   try {
     return parse_document(documents.empty() ? YAML::Node() : documents.front(), source_name);
   } catch (const YAML::Exception& e) {
@@ -631,15 +654,17 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
 Config load_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    fail(fmt::format("config file {} not found: pass --config with an existing file, e.g. "
-                     "configs/cnn.yaml.",
-                     path));
+    fail(
+        fmt::format("config file {} not found: pass --config with an existing file, e.g. "
+                    "configs/cnn.yaml.",
+                    path));
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad())
-    fail(fmt::format("config file {} could not be read (is it a folder?): pass --config with a "
-                     "YAML file, e.g. configs/cnn.yaml.",
-                     path));
+    fail(
+        fmt::format("config file {} could not be read (is it a folder?): pass --config with a "
+                    "YAML file, e.g. configs/cnn.yaml.",
+                    path));
   return parse_config(text.str(), path);
 }
 
@@ -656,10 +681,15 @@ void apply_override(Config& config, const std::string& assignment) {
   };
   const std::string key = trim(assignment.substr(0, eq));
   const std::string value_text = assignment.substr(eq + 1);
+  if (key.empty())
+    fail(
+        fmt::format("`--set {}` has no key before `=`: write --set key=value, e.g. "
+                    "--set train.epochs=5.",
+                    assignment));
   const auto& sections = section_names();
   if (std::find(sections.begin(), sections.end(), key) != sections.end())
-    fail(fmt::format("{}: `{}` is a section; set one of its keys, e.g. --set {}.{}=...",
-                     at.str(), key, key, keys_of_section(key).front()));
+    fail(fmt::format("{}: `{}` is a section; set one of its keys, e.g. --set {}.{}=...", at.str(),
+                     key, key, keys_of_section(key).front()));
   const KeySpec* spec = find_key(key);
   if (spec == nullptr) {
     const std::string section = section_of(key);
@@ -673,16 +703,18 @@ void apply_override(Config& config, const std::string& assignment) {
     fail_unknown("key", key, at, all, "", "the keys");
   }
   if (spec->key == "model.layers")
-    fail(fmt::format("{}: `model.layers` cannot be set with --set: edit the layers list in the "
-                     "config file (or copy it to a new file) instead.",
-                     at.str()));
+    fail(
+        fmt::format("{}: `model.layers` cannot be set with --set: edit the layers list in the "
+                    "config file (or copy it to a new file) instead.",
+                    at.str()));
   YAML::Node value;
   try {
     value = YAML::Load(value_text);
   } catch (const YAML::ParserException& e) {
-    fail(fmt::format("{}: the value `{}` is not valid YAML ({}): quote it or fix the brackets, "
-                     "e.g. --set data.features=[sex_female,pclass_1].",
-                     at.str(), value_text, e.msg));
+    fail(
+        fmt::format("{}: the value `{}` is not valid YAML ({}): quote it or fix the brackets, "
+                    "e.g. --set data.features=[sex_female,pclass_1].",
+                    at.str(), value_text, e.msg));
   }
   // Work on a copy so a rejected override leaves the config as it was.
   Config updated = config;

@@ -1,11 +1,10 @@
 // The table of every config key and layer type with its type, range and meaning. Defaults are not
-// repeated here: they are read from a default-constructed Config, so config.h stays their only home.
+// repeated here: they are read from a default-constructed Config, so config.h is their only home.
 #include "config/schema.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <limits>
 
 #include <fmt/format.h>
 
@@ -16,22 +15,32 @@ namespace {
 // A capture-free accessor per key; the FieldRef variant checks the member's type at compile time.
 #define KEEL_FIELD(member) [](Config& c) -> FieldRef { return &c.member; }
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-Interval closed(double lo, double hi) { return {lo, hi, false, false}; }
-Interval upper_open(double lo, double hi) { return {lo, hi, false, true}; }
-Interval lower_open(double lo, double hi) { return {lo, hi, true, false}; }
-Interval open(double lo, double hi) { return {lo, hi, true, true}; }
+Interval closed(double lo, double hi) {
+  return {lo, hi, false, false};
+}
+Interval upper_open(double lo, double hi) {
+  return {lo, hi, false, true};
+}
+Interval lower_open(double lo, double hi) {
+  return {lo, hi, true, false};
+}
+Interval open(double lo, double hi) {
+  return {lo, hi, true, true};
+}
 
 std::vector<KeySpec> build_key_specs() {
   const bool hashed = true, unhashed = false;
+  // One row per key, kept one key to a few lines so the table reads as a table.
+  // clang-format off
   return {
       {"seed", KEEL_FIELD(seed), {}, {}, hashed,
        "seed of every random choice: split, folds, weight init, shuffling, augmentation, dropout"},
       {"device", KEEL_FIELD(device), {}, {"auto", "cpu", "cuda"}, unhashed,
-       "where to train; auto takes cuda when a usable GPU is present, else cpu (--device overrides it)"},
+       "where to train; auto takes cuda when a usable GPU is present, else cpu "
+       "(--device overrides it)"},
       {"gpu_backend", KEEL_FIELD(gpu_backend), {}, {"keel", "cudnn"}, hashed,
-       "on cuda: keel's own kernels, or cuDNN for convolution and batch norm where the build has it"},
+       "on cuda: keel's own kernels, or cuDNN for convolution and batch norm where the build "
+       "has it"},
       {"threads", KEEL_FIELD(threads), {closed(0, 1024)}, {}, unhashed,
        "CPU threads; 0 = all cores"},
       {"deterministic", KEEL_FIELD(deterministic), {}, {}, hashed,
@@ -40,9 +49,11 @@ std::vector<KeySpec> build_key_specs() {
       {"data.dir", KEEL_FIELD(data.dir), {}, {}, unhashed,
        "folder with the Kaggle train.csv and test.csv (--data and KEEL_DATA_DIR override it)"},
       {"data.features", KEEL_FIELD(data.features), {}, {}, hashed,
-       "ordered wrangled-table columns that become pixels; empty = the demo's 33 features in its ranked order"},
+       "ordered wrangled-table columns that become pixels; empty = the demo's 33 features in "
+       "its ranked order"},
       {"data.rank_top_k", KEEL_FIELD(data.rank_top_k), {closed(0, 1000)}, {}, hashed,
-       "> 0: rank the features by absolute logistic-regression coefficient on the training rows, keep k"},
+       "> 0: rank the features by absolute logistic-regression coefficient on the training "
+       "rows, keep k"},
       {"data.channels", KEEL_FIELD(data.channels), {closed(1, 1), closed(3, 3)}, {}, hashed,
        "image channels: 1 (black and white) or 3 (the same plane three times, as RGB PNGs)"},
       {"data.image_size", KEEL_FIELD(data.image_size), {closed(0, 1024)}, {}, hashed,
@@ -114,7 +125,8 @@ std::vector<KeySpec> build_key_specs() {
       {"train.drop_last", KEEL_FIELD(train.drop_last), {}, {}, hashed,
        "drop the last partial training batch of each epoch"},
       {"train.val_fraction", KEEL_FIELD(train.val_fraction), {closed(0, 0.9)}, {}, hashed,
-       "stratified hold-out fraction for validation; 0 = train on everything; ignored when folds > 1"},
+       "stratified hold-out fraction for validation; 0 = train on everything; ignored when "
+       "folds > 1"},
       {"train.folds", KEEL_FIELD(train.folds), {closed(0, 0), closed(2, 20)}, {}, hashed,
        "> 1: stratified k-fold cross-validation (one model per fold); 0 = off"},
       {"train.repeats", KEEL_FIELD(train.repeats), {closed(1, 100)}, {}, hashed,
@@ -132,7 +144,8 @@ std::vector<KeySpec> build_key_specs() {
        "images per batch for validation and prediction"},
       {"train.stop_after_epochs", KEEL_FIELD(train.stop_after_epochs), {closed(0, 100000)}, {},
        unhashed,
-       "> 0: stop after this many epochs of this run, with a checkpoint (to resume later); 0 = off"},
+       "> 0: stop after this many epochs of this run, with a checkpoint (to resume later); "
+       "0 = off"},
 
       {"output.dir", KEEL_FIELD(output.dir), {}, {}, unhashed,
        "folder for every output file (--out overrides it)"},
@@ -143,6 +156,7 @@ std::vector<KeySpec> build_key_specs() {
       {"output.probabilities", KEEL_FIELD(output.probabilities), {}, {}, hashed,
        "write probabilities.csv next to submission.csv"},
   };
+  // clang-format on
 }
 
 #undef KEEL_FIELD
@@ -153,14 +167,14 @@ std::vector<LayerTypeSpec> build_layer_specs() {
         {"kernel", ArgKind::integer, 2, "", closed(1, 15), "window side"},
         {"stride", ArgKind::integer, std::nullopt, "kernel", closed(1, 15),
          "step between windows; defaults to kernel"},
-        {"padding", ArgKind::integer, 0, "", closed(0, 7),
-         what + "; at most kernel / 2"},
+        {"padding", ArgKind::integer, 0, "", closed(0, 7), what + "; at most kernel / 2"},
     };
   };
   const auto adaptive = [](const std::string& how) {
     return std::vector<LayerArgSpec>{
         {"size", ArgKind::integer, 1, "", closed(1, 64), "output side (" + how + ")"}};
   };
+  // clang-format off
   return {
       {"conv2d",
        {{"out", ArgKind::integer, std::nullopt, "", closed(1, 65536), "output channels (required)"},
@@ -185,9 +199,11 @@ std::vector<LayerTypeSpec> build_layer_specs() {
       {"dropout", {{"p", ArgKind::real, 0.5, "", upper_open(0, 1), "drop probability"}},
        "dropout while training"},
       {"linear",
-       {{"out", ArgKind::integer, std::nullopt, "", closed(1, 65536), "output features (required)"}},
+       {{"out", ArgKind::integer, std::nullopt, "", closed(1, 65536),
+         "output features (required)"}},
        "fully connected layer; input features are inferred"},
   };
+  // clang-format on
 }
 
 }  // namespace
@@ -237,7 +253,8 @@ std::string type_name(const KeySpec& spec) {
         if constexpr (std::is_same_v<T, uint64_t>) return "integer";
         if constexpr (std::is_same_v<T, double>) return "number";
         if constexpr (std::is_same_v<T, bool>) return "boolean";
-        if constexpr (std::is_same_v<T, std::string>) return spec.choices.empty() ? "string" : "choice";
+        if constexpr (std::is_same_v<T, std::string>)
+          return spec.choices.empty() ? "string" : "choice";
         if constexpr (std::is_same_v<T, std::vector<std::string>>) return "list of strings";
         if constexpr (std::is_same_v<T, std::vector<uint64_t>>) return "list of integers";
         if constexpr (std::is_same_v<T, std::vector<LayerSpec>>) return "list of layers";

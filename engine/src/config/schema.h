@@ -14,9 +14,9 @@ namespace keel::config_detail {
 
 // Where a key lives in Config. The pointed-to type decides how the YAML value is read, so the table
 // cannot claim a type that disagrees with the struct.
-using FieldRef = std::variant<int*, uint64_t*, double*, bool*, std::string*,
-                              std::vector<std::string>*, std::vector<uint64_t>*,
-                              std::vector<LayerSpec>*>;
+using FieldRef =
+    std::variant<int*, uint64_t*, double*, bool*, std::string*, std::vector<std::string>*,
+                 std::vector<uint64_t>*, std::vector<LayerSpec>*>;
 
 // One allowed stretch of numbers; a key may allow several (train.folds: 0, or 2..20).
 struct Interval {
@@ -28,12 +28,12 @@ struct Interval {
 };
 
 struct KeySpec {
-  std::string key;                     // dotted: "train.epochs"
-  FieldRef (*field)(Config&);          // where the value is stored
-  std::vector<Interval> ranges;        // numbers and integer-list elements; empty = unbounded
-  std::vector<std::string> choices;    // strings; empty = any non-empty string
-  bool hashed;                         // false: may change between a run and its resume
-  std::string meaning;                 // one line for configs/README.md
+  std::string key;                   // dotted: "train.epochs"
+  FieldRef (*field)(Config&);        // where the value is stored
+  std::vector<Interval> ranges;      // numbers and integer-list elements; empty = unbounded
+  std::vector<std::string> choices;  // strings; empty = any non-empty string
+  bool hashed;                       // false: may change between a run and its resume
+  std::string meaning;               // one line for configs/README.md
 };
 
 // Every key, in the order to_yaml writes them and configs/README.md lists them.
@@ -63,8 +63,8 @@ const std::vector<LayerTypeSpec>& layer_specs();
 const LayerTypeSpec* find_layer(const std::string& type);
 
 // Text helpers shared by validation and docs.
-std::string type_name(const KeySpec& spec);    // "integer", "one of", "list of strings", ...
-std::string range_text(const KeySpec& spec);   // "1..65536", "auto, cpu, cuda", ...
+std::string type_name(const KeySpec& spec);   // "integer", "one of", "list of strings", ...
+std::string range_text(const KeySpec& spec);  // "1..65536", "auto, cpu, cuda", ...
 std::string interval_text(const std::vector<Interval>& ranges, bool integer);
 std::string format_number(double v, bool integer);
 
