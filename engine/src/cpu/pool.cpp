@@ -76,6 +76,43 @@ void add_to_window(float* plane, int64_t w, Range ry, Range rx, float value) {
     for (int64_t ix = rx.begin; ix < rx.end; ++ix) plane[iy * w + ix] += value;
 }
 
+// The 2x2, stride 2, no padding pool of the flagship CNN gets its own loops: the generic window
+// walk costs several times more than the four loads it does here.
+bool is_k2s2(const Pool2dArgs& a) { return a.kernel == 2 && a.stride == 2 && a.padding == 0; }
+
+void max_pool_k2s2_plane(const float* src, int64_t w, float* dst, int64_t oh, int64_t ow) {
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const float* r0 = src + 2 * oy * w;
+    const float* r1 = r0 + w;
+    for (int64_t ox = 0; ox < ow; ++ox)
+      dst[oy * ow + ox] = std::max(std::max(r0[2 * ox], r0[2 * ox + 1]),
+                                   std::max(r1[2 * ox], r1[2 * ox + 1]));
+  }
+}
+
+// Adds each window's gradient to its first maximum in row-major order (a, b, c, d); dst is zero.
+void max_pool_k2s2_backward_plane(const float* src, const float* grad, int64_t w, float* dst,
+                                  int64_t oh, int64_t ow) {
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const int64_t row0 = 2 * oy * w, row1 = row0 + w;
+    for (int64_t ox = 0; ox < ow; ++ox) {
+      // Index arithmetic on comparison results instead of branches: on real activations the
+      // winner is a coin toss, and mispredicted branches cost several times the whole window.
+      const int64_t i0 = row0 + 2 * ox, i2 = row1 + 2 * ox;
+      const float a = src[i0], b = src[i0 + 1], c = src[i2], d = src[i2 + 1];
+      int64_t where = i0;
+      const int64_t gt1 = b > a;
+      where += gt1;
+      const float ab = std::max(a, b);
+      const int64_t gt2 = c > ab;
+      where += gt2 * (i2 - where);
+      const int64_t gt3 = d > std::max(ab, c);
+      where += gt3 * (i2 + 1 - where);
+      dst[where] += grad[oy * ow + ox];
+    }
+  }
+}
+
 }  // namespace
 
 // x: (N, C, H, W) -> y: (N, C, H', W'), H' = (H + 2p - k) / s + 1
@@ -89,6 +126,10 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
   for (int64_t p = 0; p < d.planes; ++p) {
     const float* src = xp + p * d.h * d.w;
     float* dst = yp + p * d.oh * d.ow;
+    if (is_k2s2(a)) {
+      max_pool_k2s2_plane(src, d.w, dst, d.oh, d.ow);
+      continue;
+    }
     for (int64_t oy = 0; oy < d.oh; ++oy) {
       const Range ry = window(oy, a, d.h);
       for (int64_t ox = 0; ox < d.ow; ++ox)
@@ -113,6 +154,10 @@ void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dAr
     const float* grad = gp + p * d.oh * d.ow;
     float* dst = dxp + p * d.h * d.w;
     std::memset(dst, 0, sizeof(float) * d.h * d.w);
+    if (is_k2s2(a)) {
+      max_pool_k2s2_backward_plane(src, grad, d.w, dst, d.oh, d.ow);
+      continue;
+    }
     for (int64_t oy = 0; oy < d.oh; ++oy) {
       const Range ry = window(oy, a, d.h);
       for (int64_t ox = 0; ox < d.ow; ++ox)
@@ -174,6 +219,7 @@ void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int6
   check_nchw(x, "adaptive_avg_pool2d_forward", "x");
   check_adaptive_size(out_h, out_w, "adaptive_avg_pool2d_forward");
   const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+  const bool global = out_h == 1 && out_w == 1;
   y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
   const float* xp = x.data();
   float* yp = y.data();
@@ -181,6 +227,13 @@ void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int6
   for (int64_t p = 0; p < planes; ++p) {
     const float* src = xp + p * h * w;
     float* dst = yp + p * out_h * out_w;
+    if (global) {  // one contiguous plane: a straight vectorised sum
+      float total = 0.0f;
+#pragma omp simd reduction(+ : total)
+      for (int64_t i = 0; i < h * w; ++i) total += src[i];
+      dst[0] = total / static_cast<float>(h * w);
+      continue;
+    }
     for (int64_t oy = 0; oy < out_h; ++oy) {
       const Range ry = cell(oy, h, out_h);
       for (int64_t ox = 0; ox < out_w; ++ox) {
@@ -198,6 +251,7 @@ void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, in
   KEEL_CHECK(in_h >= 1 && in_w >= 1, "adaptive_avg_pool2d_backward: input size {}x{} must be positive",
              in_h, in_w);
   const int64_t planes = dy.dim(0) * dy.dim(1), out_h = dy.dim(2), out_w = dy.dim(3);
+  const bool global = out_h == 1 && out_w == 1;
   dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cpu);
   const float* gp = dy.data();
   float* dxp = dx.data();
@@ -205,6 +259,11 @@ void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, in
   for (int64_t p = 0; p < planes; ++p) {
     const float* grad = gp + p * out_h * out_w;
     float* dst = dxp + p * in_h * in_w;
+    if (global) {  // every input pixel gets the same share: a fill, no zeroing pass
+      const float share = grad[0] / static_cast<float>(in_h * in_w);
+      for (int64_t i = 0; i < in_h * in_w; ++i) dst[i] = share;
+      continue;
+    }
     std::memset(dst, 0, sizeof(float) * in_h * in_w);
     for (int64_t oy = 0; oy < out_h; ++oy) {
       const Range ry = cell(oy, in_h, out_h);
@@ -222,6 +281,7 @@ void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int6
   check_nchw(x, "adaptive_max_pool2d_forward", "x");
   check_adaptive_size(out_h, out_w, "adaptive_max_pool2d_forward");
   const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+  const bool global = out_h == 1 && out_w == 1;
   y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
   const float* xp = x.data();
   float* yp = y.data();
@@ -229,6 +289,13 @@ void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int6
   for (int64_t p = 0; p < planes; ++p) {
     const float* src = xp + p * h * w;
     float* dst = yp + p * out_h * out_w;
+    if (global) {  // the value of the maximum does not depend on which one is first
+      float best = src[0];
+#pragma omp simd reduction(max : best)
+      for (int64_t i = 1; i < h * w; ++i) best = std::max(best, src[i]);
+      dst[0] = best;
+      continue;
+    }
     for (int64_t oy = 0; oy < out_h; ++oy) {
       const Range ry = cell(oy, h, out_h);
       for (int64_t ox = 0; ox < out_w; ++ox)
