@@ -36,17 +36,25 @@ void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor
     return;
   }
   const float keep_scale = 1.0f / (1.0f - p);
-  const int64_t groups = (n + 3) / 4;
-#pragma omp parallel for schedule(static) if (n >= kMinParallel)
-  for (int64_t g = 0; g < groups; ++g) {
+  auto apply = [&](int64_t i, uint32_t word) {
+    const float m = philox::to_uniform(word) >= p ? keep_scale : 0.0f;
+    mp[i] = m;
+    yp[i] = xp[i] * m;
+  };
+  // Whole groups of four in a branch-free body that the compiler vectorises across counters
+  // (Philox is a handful of 32x32->64 multiplies per round); the partial last group after it.
+  const int64_t full = n / 4;
+#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
+  for (int64_t g = 0; g < full; ++g) {
     const philox::Words words = philox::draw(seed, base + static_cast<uint64_t>(g));
-    const int64_t end = std::min<int64_t>(4, n - 4 * g);
-    for (int64_t j = 0; j < end; ++j) {
-      const int64_t i = 4 * g + j;
-      const float m = philox::to_uniform(words.w[j]) >= p ? keep_scale : 0.0f;
-      mp[i] = m;
-      yp[i] = xp[i] * m;
-    }
+    apply(4 * g, words.w[0]);
+    apply(4 * g + 1, words.w[1]);
+    apply(4 * g + 2, words.w[2]);
+    apply(4 * g + 3, words.w[3]);
+  }
+  if (n % 4 != 0) {
+    const philox::Words words = philox::draw(seed, base + static_cast<uint64_t>(full));
+    for (int64_t i = 4 * full; i < n; ++i) apply(i, words.w[i % 4]);
   }
 }
 
