@@ -121,6 +121,14 @@ check "status: describes the VM" has_line "$TMP/status" "gcloud compute instance
 rc=0
 "$KR" ssh --dry-run --instance keel-t4 --zone us-west1-b -- nvidia-smi -L >"$TMP/ssh" 2>/dev/null || rc=$?
 check "ssh -- CMD: one gcloud compute ssh line" eq "$rc:$(cat "$TMP/ssh")" "0:gcloud compute ssh keel-t4 $LOC $SSHF '--command=nvidia-smi -L'"
+rc=0
+"$KR" ssh --dry-run --instance keel-t4 --zone us-west1-b >"$TMP/ssh" 2>/dev/null || rc=$?
+check "interactive ssh: may ask for the key's passphrase, never a password" eq "$rc:$(cat "$TMP/ssh")" \
+  "0:gcloud compute ssh keel-t4 $LOC --ssh-flag=-oPasswordAuthentication=no --ssh-flag=-oServerAliveInterval=15 --ssh-flag=-oServerAliveCountMax=4"
+rc=0
+"$KR" ssh --dry-run --host me@203.0.113.7 >"$TMP/ssh" 2>/dev/null || rc=$?
+check "interactive plain ssh: no password or keyboard-interactive login" eq "$rc:$(cut -d' ' -f1-7 "$TMP/ssh")" \
+  "0:ssh -p 22 -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no"
 check "still nothing was called" eq "$(calls)" 0
 
 echo "help and usage errors"

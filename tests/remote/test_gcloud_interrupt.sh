@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ctrl-C (SIGINT) and SIGTERM sent to keel-remote while the remote job runs: with a recording
+# Ctrl-C (SIGINT, sent as a signal and typed at a terminal) and SIGTERM while the remote job runs: with a recording
 # gcloud stand-in whose job step sleeps, keel-remote must interrupt the remote job, fetch what it
 # wrote, stop the VM, kill its local ssh child, and exit 130 (143 for SIGTERM), promptly.
 set -u
@@ -18,7 +18,7 @@ JOB="titanic_train --config"
 STOP="gcloud compute instances stop keel-t4 --zone=us-west1-b"
 
 interrupt_case() {
-  local sig=$1 want=$2 name=$1 pid i rc=0 t0 secs
+  local sig=$1 want=$2 name=$1 pid rc=0 t0 secs
   echo "$sig during the remote job"
   : >"$KEEL_STANDIN_LOG"
   echo TERMINATED >"$KEEL_STANDIN_STATE"
@@ -32,7 +32,7 @@ interrupt_case() {
     --out "$out" --run-id "$name" >"$output" 2>&1 &
   pid=$!
   set +m
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     [ -s "$KEEL_STANDIN_PIDFILE" ] && break
     sleep 0.1
   done
@@ -58,5 +58,51 @@ interrupt_case() {
 
 interrupt_case INT 130
 interrupt_case TERM 143
+
+# Ctrl-C typed at a terminal: keel-remote runs in the foreground of a pseudo-terminal, and ^C goes
+# through the terminal's line discipline to its foreground process group, as on a laptop.
+echo "Ctrl-C typed at a terminal"
+if command -v python3 >/dev/null 2>&1; then
+  : >"$KEEL_STANDIN_LOG"
+  echo TERMINATED >"$KEEL_STANDIN_STATE"
+  export KEEL_STANDIN_PIDFILE=$TMP/tty.job.pid
+  rm -f "$KEEL_STANDIN_PIDFILE"
+  rc=0
+  python3 - "$KEEL_STANDIN_PIDFILE" "$TMP/tty.output" "$KR" run --instance keel-t4 --zone us-west1-b \
+    --config "$TMP/cnn.yaml" --data "$TMP/data" --out "$TMP/tty.out" --run-id tty <<'PY' || rc=$?
+import os, pty, select, sys, time
+pidfile, output, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+buf, t0, typed = b"", time.time(), False
+while True:
+    if not typed and os.path.exists(pidfile) and os.path.getsize(pidfile) > 0:
+        time.sleep(0.2)
+        os.write(fd, b"\x03")
+        typed = True
+    if time.time() - t0 > 60:
+        os.kill(pid, 9)
+    r, _, _ = select.select([fd], [], [], 0.1)
+    if r:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        buf += data
+open(output, "wb").write(buf)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status) if typed else 99)
+PY
+  check "exit code 130" eq "$rc" 130
+  check "says it was interrupted" has_text "$TMP/tty.output" "interrupted (INT)"
+  check "run, interrupt, fetch, stop in that order" in_order "$KEEL_STANDIN_LOG" \
+    "$JOB" "kill -INT" "--recurse --compress keel-t4:keel/runs/tty/out" "$STOP"
+  check "the VM ends stopped" eq "$(cat "$KEEL_STANDIN_STATE")" TERMINATED
+else
+  note "no python3 here to drive a pseudo-terminal: this case did not run"
+fi
 
 finish
