@@ -103,10 +103,20 @@ Pixel pixel_of(const Window& g, int64_t col) {
 
 // B (depth × cols) for columns [col0, col0 + cols), in gemm's panel layout (zero past `cols`).
 #if defined(__AVX512F__)
-// Sixteen columns at a time: for each (r, s) one bounds mask, then one masked gather per channel.
-// The gathers replace per-element bounds checks, and padding comes for free as masked-off lanes.
+// Address arithmetic that may step before `src` for lanes a mask switches off (never read).
+const float* offset_ptr(const float* src, int64_t offset) {
+  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(src) +
+                                        static_cast<uintptr_t>(offset) * sizeof(float));
+}
+
+// Sixteen columns at a time: for each (r, s) one bounds mask, so padding comes for free as
+// masked-off lanes. With stride 1 and an output as wide as its source (the "same" 3×3 convolutions
+// of both CNNs, and their input gradients), consecutive output pixels of one image read
+// consecutive source addresses for every (c, r, s): one masked unaligned load per image in the
+// group replaces a 16-address gather, which costs several times more. Other windows gather.
 void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols, float* packed) {
-  const int64_t depth = g.depth(), plane = g.h * g.w;
+  const int64_t depth = g.depth(), plane = g.h * g.w, pixels = g.pixels();
+  const bool contiguous = g.stride == 1 && g.ow == g.w;
   const __m512i height = _mm512_set1_epi32(static_cast<int>(g.h));
   const __m512i width = _mm512_set1_epi32(static_cast<int>(g.w));
   const __m512i plane_step = _mm512_set1_epi32(static_cast<int>(plane));
@@ -114,6 +124,12 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
     float* panel = packed + j * kNr * depth;
     for (int64_t v = 0; v < kNr / 16; ++v) {
       alignas(64) int32_t base[16], top[16], left[16];
+      // Lanes of one image: lane l of segment i reads src[segment_offset[i] + l + shift].
+      constexpr int kMaxSegments = 4;
+      __mmask16 segment_lanes[kMaxSegments] = {};
+      int64_t segment_offset[kMaxSegments] = {};
+      int segments = 0;
+      int64_t last_image = -1;
       for (int l = 0; l < 16; ++l) {
         const int64_t col = j * kNr + v * 16 + l;
         if (col < cols) {
@@ -121,12 +137,21 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
           top[l] = static_cast<int32_t>(px.top);
           left[l] = static_cast<int32_t>(px.left);
           base[l] = static_cast<int32_t>(px.n * g.c * plane + px.top * g.w + px.left);
+          if (px.n != last_image) {
+            if (segments < kMaxSegments) {
+              segment_offset[segments] = px.n * g.c * plane + (col0 + col) % pixels - l;
+            }
+            ++segments;
+            last_image = px.n;
+          }
+          if (segments <= kMaxSegments) segment_lanes[segments - 1] |= static_cast<__mmask16>(1u << l);
         } else {
           top[l] = INT32_MIN / 2;  // never inside the image: the lane reads as zero
           left[l] = 0;
           base[l] = 0;
         }
       }
+      const bool loads = contiguous && segments <= kMaxSegments;
       const __m512i vbase = _mm512_load_si512(base), vtop = _mm512_load_si512(top);
       const __m512i vleft = _mm512_load_si512(left);
       for (int64_t r = 0; r < g.r; ++r) {
@@ -135,10 +160,23 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
         for (int64_t s = 0; s < g.s; ++s) {
           const __mmask16 ok = row_ok & _mm512_cmplt_epu32_mask(
               _mm512_add_epi32(vleft, _mm512_set1_epi32(static_cast<int>(s))), width);
-          __m512i offset = _mm512_add_epi32(vbase, _mm512_set1_epi32(static_cast<int>(r * g.w + s)));
           float* dst = panel + (r * g.s + s) * kNr + v * 16;
+          const int64_t dst_step = g.r * g.s * kNr;
+          if (loads) {
+            const int64_t shift = (r - g.pad_h) * g.w + (s - g.pad_w);
+            for (int64_t c = 0; c < g.c; ++c) {
+              __m512 value = _mm512_setzero_ps();
+              for (int i = 0; i < segments; ++i) {
+                value = _mm512_mask_loadu_ps(value, ok & segment_lanes[i],
+                                             offset_ptr(src, segment_offset[i] + shift + c * plane));
+              }
+              _mm512_storeu_ps(dst + c * dst_step, value);
+            }
+            continue;
+          }
+          __m512i offset = _mm512_add_epi32(vbase, _mm512_set1_epi32(static_cast<int>(r * g.w + s)));
           for (int64_t c = 0; c < g.c; ++c) {
-            _mm512_storeu_ps(dst + c * g.r * g.s * kNr,
+            _mm512_storeu_ps(dst + c * dst_step,
                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, offset, src, 4));
             offset = _mm512_add_epi32(offset, plane_step);
           }
@@ -174,82 +212,102 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
 }
 #endif
 
-// im2col(x)ᵀ as a packed B operand for the weight gradient: depth = columns [col0, col0 + cols),
-// GEMM columns = (c, r, s) of panels [first, last). Panel-outer so each lane's (c, r, s) offsets
-// are computed once and reused for every column.
-#if defined(__AVX512F__)
-void im2col_transposed_packed(const float* src, const Window& g, int64_t col0, int64_t cols,
-                              int64_t first, int64_t last, float* packed) {
-  const int64_t depth = g.depth(), plane = g.h * g.w, rs = g.r * g.s;
-  const __m512i height = _mm512_set1_epi32(static_cast<int>(g.h));
-  const __m512i width = _mm512_set1_epi32(static_cast<int>(g.w));
-  for (int64_t j = first; j < last; ++j) {
-    for (int64_t v = 0; v < kNr / 16; ++v) {
-      alignas(64) int32_t lane_offset[16], lane_r[16], lane_s[16];
-      for (int l = 0; l < 16; ++l) {
-        const int64_t d = j * kNr + v * 16 + l;
-        if (d < depth) {
-          const int64_t c = d / rs, r = (d % rs) / g.s, s = d % g.s;
-          lane_offset[l] = static_cast<int32_t>(c * plane + r * g.w + s);
-          lane_r[l] = static_cast<int32_t>(r);
-          lane_s[l] = static_cast<int32_t>(s);
-        } else {
-          lane_offset[l] = 0;
-          lane_r[l] = INT32_MIN / 2;  // never inside the image: the lane reads as zero
-          lane_s[l] = 0;
-        }
-      }
-      const __m512i voffset = _mm512_load_si512(lane_offset), vr = _mm512_load_si512(lane_r);
-      const __m512i vs = _mm512_load_si512(lane_s);
-      float* dst = packed + (j - first) * kNr * cols + v * 16;
-      Pixel px = pixel_of(g, col0);
-      int64_t p = col0 % g.pixels(), ow = p % g.ow;
-      for (int64_t i = 0; i < cols; ++i) {
-        const __mmask16 ok =
-            _mm512_cmplt_epu32_mask(_mm512_add_epi32(vr, _mm512_set1_epi32(static_cast<int>(px.top))), height) &
-            _mm512_cmplt_epu32_mask(_mm512_add_epi32(vs, _mm512_set1_epi32(static_cast<int>(px.left))), width);
-        const int64_t base = px.n * g.c * plane + px.top * g.w + px.left;
-        const __m512i offset = _mm512_add_epi32(voffset, _mm512_set1_epi32(static_cast<int>(base)));
-        _mm512_storeu_ps(dst + i * kNr, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, offset, src, 4));
-        // Step to the next output pixel (and image) without dividing.
-        ++p;
-        if (++ow < g.ow) {
-          px.left += g.stride;
-        } else if (p < g.pixels()) {
-          ow = 0;
-          px.left = -g.pad_w;
-          px.top += g.stride;
-        } else {
-          p = 0;
-          ow = 0;
-          px = {px.n + 1, -g.pad_h, -g.pad_w};
+// x (N, C, H, W) -> (N, H, W, C) for images [n0, n1), in 16 × 16 tiles so that both the reads
+// and the writes stay within a few cache lines at a time.
+void to_nhwc(const float* x, const ConvShape& g, int64_t n0, int64_t n1, float* out) {
+  const int64_t plane = g.h * g.w;
+  constexpr int64_t kTile = 16;
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* image = x + n * g.c * plane;
+    float* to = out + n * plane * g.c;
+    for (int64_t p0 = 0; p0 < plane; p0 += kTile) {
+      const int64_t p1 = std::min(plane, p0 + kTile);
+      for (int64_t c0 = 0; c0 < g.c; c0 += kTile) {
+        const int64_t c1 = std::min(g.c, c0 + kTile);
+        for (int64_t p = p0; p < p1; ++p) {
+          for (int64_t c = c0; c < c1; ++c) to[p * g.c + c] = image[c * plane + p];
         }
       }
     }
   }
 }
-#else
-void im2col_transposed_packed(const float* src, const Window& g, int64_t col0, int64_t cols,
-                              int64_t first, int64_t last, float* packed) {
-  const int64_t depth = g.depth(), plane = g.h * g.w, rs = g.r * g.s;
+
+// im2col(x)ᵀ as a packed B operand for the weight gradient, read from x in NHWC: depth = columns
+// [col0, col0 + cols), GEMM columns = (r, s, c) with c fastest, panels [first, last). In this
+// order the lanes of one (r, s) are consecutive channels, contiguous in NHWC, so a panel row is
+// a few masked vector loads (one per (r, s) it touches) instead of 48 scattered reads.
+struct ChannelRun {
+  int64_t lane, count, r, s, c;  // lanes [lane, lane + count) hold channels [c, c + count) of (r, s)
+};
+
+int channel_runs(const ConvShape& g, int64_t panel, ChannelRun* runs) {
+  int count = 0;
+  for (int64_t l = 0; l < kNr;) {
+    const int64_t index = panel * kNr + l;
+    if (index >= g.crs()) break;
+    const int64_t rs = index / g.c, c = index % g.c;
+    const int64_t len = std::min(g.c - c, kNr - l);
+    runs[count++] = {l, len, rs / g.s, rs % g.s, c};
+    l += len;
+  }
+  return count;
+}
+
+void im2col_nhwc_transposed_packed(const float* x_nhwc, const ConvShape& g, int64_t col0,
+                                   int64_t cols, int64_t first, int64_t last, float* packed) {
+  const int64_t pixels = g.pixels();
   for (int64_t j = first; j < last; ++j) {
+    ChannelRun runs[kNr];
+    const int count = channel_runs(g, j, runs);
     float* dst = packed + (j - first) * kNr * cols;
+#if defined(__AVX512F__)
+    __mmask16 masks[kNr][3];
+    for (int i = 0; i < count; ++i) {
+      for (int v = 0; v < 3; ++v) {
+        const int64_t lo = std::clamp<int64_t>(runs[i].lane - 16 * v, 0, 16);
+        const int64_t hi = std::clamp<int64_t>(runs[i].lane + runs[i].count - 16 * v, 0, 16);
+        masks[i][v] = static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+      }
+    }
+#endif
+    int64_t n = col0 / pixels, p = col0 % pixels;
+    int64_t oh = p / g.ow, ow = p % g.ow;
     for (int64_t i = 0; i < cols; ++i) {
-      const Pixel px = pixel_of(g, col0 + i);
-      const float* image = src + px.n * g.c * plane;
-      for (int64_t l = 0; l < kNr; ++l) {
-        const int64_t d = j * kNr + l;
-        float value = 0.0f;
-        if (d < depth) {
-          const int64_t c = d / rs, ih = px.top + (d % rs) / g.s, iw = px.left + d % g.s;
-          if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) value = image[c * plane + ih * g.w + iw];
+      const int64_t top = oh * g.stride - g.pad, left = ow * g.stride - g.pad;
+      float* out = dst + i * kNr;
+#if defined(__AVX512F__)
+      __m512 value[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+      for (int k = 0; k < count; ++k) {
+        const ChannelRun& run = runs[k];
+        const int64_t ih = top + run.r, iw = left + run.s;
+        if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+        const float* from = offset_ptr(x_nhwc, ((n * g.h + ih) * g.w + iw) * g.c + run.c - run.lane);
+        for (int v = 0; v < 3; ++v) {
+          if (masks[k][v]) value[v] = _mm512_mask_loadu_ps(value[v], masks[k][v], from + 16 * v);
         }
-        dst[i * kNr + l] = value;
+      }
+      for (int v = 0; v < 3; ++v) _mm512_storeu_ps(out + 16 * v, value[v]);
+#else
+      std::fill(out, out + kNr, 0.0f);
+      for (int k = 0; k < count; ++k) {
+        const ChannelRun& run = runs[k];
+        const int64_t ih = top + run.r, iw = left + run.s;
+        if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+        const float* from = x_nhwc + ((n * g.h + ih) * g.w + iw) * g.c + run.c;
+        std::copy(from, from + run.count, out + run.lane);
+      }
+#endif
+      // Step to the next output pixel (and image) without dividing.
+      if (++ow == g.ow) {
+        ow = 0;
+        if (++oh == g.oh) {
+          oh = 0;
+          ++n;
+        }
       }
     }
   }
 }
-#endif
 
 // ---- packing of weights and output gradients ------------------------------------------------------
 
@@ -431,12 +489,12 @@ void gather_conv(const float* src, const Window& g, int64_t rows, PackA pack_a, 
 // the chunks' partial sums add up in the same order for every thread count.
 constexpr int64_t kWeightGradDepth = 1024;
 
-// dw (K × C·R·S) = dy (K × N·P) · im2col(x)ᵀ. Threads own panels of dw's columns (or of its rows
-// when there are fewer column panels than threads), each with the full depth: no reduction
-// between threads.
+// dw = dy (K × N·P) · im2col(x)ᵀ, computed as dw' (K × R·S·C, channels fastest; see
+// im2col_nhwc_transposed_packed) and permuted into (K, C, R, S). Threads own panels of dw's
+// columns (or of its rows when there are fewer column panels than threads), each with the full
+// depth: no reduction between threads.
 void weight_grad(const float* x, const float* dy, const ConvShape& g, float* dw) {
-  const Window win = forward_window(g);
-  const int64_t crs = g.crs(), depth = g.n * g.pixels();
+  const int64_t crs = g.crs(), depth = g.n * g.pixels(), plane = g.h * g.w;
   const int64_t row_panels = panels(g.k, kMr), col_panels = panels(crs, kNr);
   const int threads = std::max(1, num_threads());
   const bool split_columns = col_panels >= threads || col_panels >= row_panels;
@@ -445,24 +503,33 @@ void weight_grad(const float* x, const float* dy, const ConvShape& g, float* dw)
   const size_t b_floats = cache_line_floats(static_cast<size_t>(b_panels * kNr * chunk));
   float* a_packed = scratch(ScratchSlot::columns, gemm::packed_a_floats(g.k, depth));
   float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
+  float* x_nhwc = scratch(ScratchSlot::transposed, static_cast<size_t>(g.n * g.c * plane));
+  float* dw_rsc = scratch(ScratchSlot::partial, static_cast<size_t>(g.k * crs));
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num(), team = omp_get_num_threads();
     const Range images = split(g.n, t, team);
     pack_grad_as_a(dy, g, images.begin * g.pixels(), (images.end - images.begin) * g.pixels(), a_packed);
+    to_nhwc(x, g, images.begin, images.end, x_nhwc);
 #pragma omp barrier
     const Range cols = split_columns ? split(col_panels, t, team) : Range{0, col_panels};
     const Range rows = split_columns ? Range{0, row_panels} : split(row_panels, t, team);
-    const int64_t m = std::min(g.k, rows.end * kMr) - rows.begin * kMr;
-    const int64_t n = std::min(crs, cols.end * kNr) - cols.begin * kNr;
+    const int64_t row0 = rows.begin * kMr, m = std::min(g.k, rows.end * kMr) - row0;
+    const int64_t col0 = cols.begin * kNr, n = std::min(crs, cols.end * kNr) - col0;
     float* b = b_all + b_floats * t;
     if (m > 0 && n > 0) {
       for (int64_t d0 = 0; d0 < depth; d0 += chunk) {
         const int64_t len = std::min(chunk, depth - d0);
-        im2col_transposed_packed(x, win, d0, len, cols.begin, cols.end, b);
+        im2col_nhwc_transposed_packed(x_nhwc, g, d0, len, cols.begin, cols.end, b);
         gemm::multiply_packed(m, n, len, a_packed + rows.begin * kMr * depth + d0 * kMr, kMr * depth,
-                              b, kNr * len, dw + rows.begin * kMr * crs + cols.begin * kNr, crs,
-                              d0 > 0);
+                              b, kNr * len, dw_rsc + row0 * crs + col0, crs, d0 > 0);
+      }
+      // dw'[k][(r, s, c)] -> dw[k, c, r, s] for this thread's block.
+      const int64_t rs = g.r * g.s;
+      for (int64_t k = row0; k < row0 + m; ++k) {
+        for (int64_t index = col0; index < col0 + n; ++index) {
+          dw[k * crs + (index % g.c) * rs + index / g.c] = dw_rsc[k * crs + index];
+        }
       }
     }
   }
