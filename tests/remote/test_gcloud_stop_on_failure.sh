@@ -61,6 +61,12 @@ check "exit 0" eq "$RC" 0
 check "a running VM is not started again" lacks_text "$LOG" "instances start"
 check "and is still stopped after the run" has_text <(tail -n1 "$LOG") "$STOP"
 
+scenario suspended SUSPENDED
+check "exit 0" eq "$RC" 0
+check "a suspended VM is resumed, then stopped after the run" in_order "$LOG" \
+  "gcloud compute instances resume keel-t4" "$JOB" "$STOP"
+check "not started" lacks_text "$LOG" "instances start"
+
 scenario keep TERMINATED --keep --shutdown-after 30
 check "exit 0" eq "$RC" 0
 check "--keep: no stop" lacks_text "$LOG" "instances stop"
