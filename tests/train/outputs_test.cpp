@@ -38,7 +38,8 @@ class OutputsTest : public ::testing::Test {
 
   std::vector<std::string> entries() const {
     std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(dir_))
+      names.push_back(e.path().filename().string());
     return names;
   }
 
@@ -185,7 +186,8 @@ TEST_F(OutputsTest, MetricsCsvLeavesMissingValidationEmpty) {
   write_metrics_csv(path("metrics.csv"), {with_val, no_val});
   const auto lines = read_lines(path("metrics.csv"));
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[0], "epoch,fold,train_loss,val_loss,val_accuracy,val_error_rate,lr,beta1,seconds");
+  EXPECT_EQ(lines[0],
+            "epoch,fold,train_loss,val_loss,val_accuracy,val_error_rate,lr,beta1,seconds");
   EXPECT_EQ(lines[1], "1,0,0.75,0.5,0.8,0.2,0.001,0.95,0.25");
   EXPECT_EQ(lines[2], "2,0,0.5,,,,0.0002,0.9,0.5");
 }

@@ -1,4 +1,4 @@
-// AtomicFile and folder creation for run outputs: temporary file in the target folder, fsync, rename.
+// AtomicFile and output-folder creation: write a temporary in the target folder, fsync, rename.
 // POSIX rename() replaces the destination atomically, which is what makes a killed run harmless.
 #include "keel/train/atomic_file.h"
 
@@ -23,7 +23,9 @@ namespace {
 // Distinguishes temporaries of several AtomicFiles open at once in one process.
 std::atomic<uint64_t> temp_counter{0};
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 std::string parent_folder(const std::string& path) {
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -42,8 +44,8 @@ void sync_folder(const std::string& folder) {
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
-  temp_path_ = fmt::format("{}.tmp-{}-{}", path_, static_cast<long>(::getpid()),
-                           temp_counter.fetch_add(1));
+  temp_path_ =
+      fmt::format("{}.tmp-{}-{}", path_, static_cast<long>(::getpid()), temp_counter.fetch_add(1));
   // O_EXCL: never write through a stale temporary or a link someone left at that name.
   int fd = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -125,10 +127,11 @@ void create_directories(const std::string& path) {
                             path, ec.message()));
   }
   if (!std::filesystem::is_directory(path, ec)) {
-    throw Error(ErrorKind::runtime,
-                fmt::format("cannot create output folder {}: a file of that name exists; pass --out "
-                            "with a writable folder",
-                            path));
+    throw Error(
+        ErrorKind::runtime,
+        fmt::format("cannot create output folder {}: a file of that name exists; pass --out "
+                    "with a writable folder",
+                    path));
   }
 }
 

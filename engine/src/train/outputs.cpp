@@ -64,7 +64,8 @@ void write_probabilities(const std::string& path, const std::vector<int>& passen
 }
 
 void write_metrics_csv(const std::string& path, const std::vector<EpochRecord>& records) {
-  std::string text = "epoch,fold,train_loss,val_loss,val_accuracy,val_error_rate,lr,beta1,seconds\n";
+  std::string text =
+      "epoch,fold,train_loss,val_loss,val_accuracy,val_error_rate,lr,beta1,seconds\n";
   for (const EpochRecord& r : records) {
     fmt::format_to(std::back_inserter(text), "{},{},{},{},{},{},{},{},{}\n", r.epoch, r.fold,
                    csv_number(r.train_loss), csv_number(r.val_loss), csv_number(r.val_accuracy),

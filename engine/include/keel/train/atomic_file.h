@@ -1,5 +1,5 @@
-// AtomicFile: writes an output file so that readers only ever see the old file or the complete new one.
-// Used for checkpoints, submission.csv, summary.json and report.html, so a crash or Ctrl-C never leaves half a file.
+// AtomicFile: an output file that readers see whole or not at all (the old one stays till then).
+// Checkpoints, submission.csv, summary.json and report.html use it: Ctrl-C never leaves half a file.
 #pragma once
 
 #include <cstdio>
@@ -9,8 +9,9 @@
 namespace keel::train {
 
 // Bytes go to `<path>.tmp-<pid>-<n>` in the same folder (so the final rename never crosses a file
-// system); commit() flushes, fsyncs and renames it over `path`. Destroying an uncommitted AtomicFile
-// removes the temporary, so an exception between open and commit leaves the previous file untouched.
+// system); commit() flushes, fsyncs and renames it over `path`. Destroying an uncommitted
+// AtomicFile removes the temporary, so an exception between open and commit leaves the previous
+// file untouched.
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);

@@ -27,29 +27,29 @@ struct EpochRecord {
 
 // Everything summary.json records about a run. Doubles left NaN are written as null.
 struct RunSummary {
-  std::string device;          // "cpu" or e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
+  std::string device;  // "cpu" or e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
   std::string keel_version;
   std::string git_commit;
   std::string config_path;
   uint64_t seed = 0;
-  int epochs = 0;              // epochs per model
-  int64_t steps = 0;           // optimizer steps over all models
+  int epochs = 0;     // epochs per model
+  int64_t steps = 0;  // optimizer steps over all models
   double train_seconds = kNoValue;
   double ms_per_step = kNoValue;
   double val_accuracy = kNoValue;  // of the kept (best) epoch; the fold mean under k-fold
   double val_loss = kNoValue;
-  bool has_cv = false;         // k-fold ran: the cv_* fields below are meaningful
+  bool has_cv = false;  // k-fold ran: the cv_* fields below are meaningful
   double cv_mean = kNoValue;
   double cv_std = kNoValue;
   int cv_folds = 0;
   std::vector<double> fold_accuracies;
-  int best_epoch = 0;          // 0 when no epoch was selected (no validation set)
+  int best_epoch = 0;  // 0 when no epoch was selected (no validation set)
   std::string best_metric;
-  int64_t parameters = 0;      // trainable parameter count
+  int64_t parameters = 0;  // trainable parameter count
   int64_t train_rows = 0;
   int64_t val_rows = 0;
   int64_t test_rows = 0;
-  int ensemble_members = 1;    // models whose predictions were averaged for the submission
+  int ensemble_members = 1;  // models whose predictions were averaged for the submission
 };
 
 // `PassengerId,Survived`, one row per passenger in the given order; labels must be 0 or 1.
