@@ -1,0 +1,130 @@
+// titanic_train: the flagship job. Parses flags, loads the config, calls keel::train::run_titanic
+// and maps errors to exit codes: 0 success, 2 usage/config/data error, 3 runtime error, 130 interrupted.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "keel/config.h"
+#include "keel/error.h"
+#include "keel/train/run.h"
+#include "keel/version.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+struct Flags {
+  std::string config_path = "configs/cnn.yaml";
+  std::string data_dir;
+  std::string out_dir;
+  std::string device;
+  std::string resume;
+  std::string predict;
+  std::vector<std::string> overrides;
+  long long seed = -1;
+  bool features_only = false;
+  bool quiet = false;
+};
+
+void on_sigint(int) {
+  // First Ctrl-C: stop after the current step and save a checkpoint. Second: leave at once.
+  if (keel::train::interrupt_requested()) std::_Exit(kExitInterrupted);
+  keel::train::request_interrupt();
+}
+
+void add_flags(CLI::App& app, Flags& f) {
+  app.add_option("--config", f.config_path, "YAML config (keys: configs/README.md)")
+      ->capture_default_str();
+  app.add_option("--data", f.data_dir,
+                 "folder with train.csv and test.csv (default: $KEEL_DATA_DIR, else data/titanic)");
+  app.add_option("--out", f.out_dir, "output folder (default: output.dir of the config, out/)");
+  app.add_option("--device", f.device, "auto | cpu | cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--seed", f.seed, "random seed (overrides `seed`)")->check(CLI::NonNegativeNumber);
+  app.add_option("--resume", f.resume, "continue training from a checkpoint (out/checkpoints/last.ckpt)");
+  app.add_option("--predict", f.predict, "inference only: write submission.csv from a checkpoint");
+  app.add_flag("--features-only", f.features_only,
+               "write the wrangled CSVs and the PNG images into --out, then exit");
+  app.add_option("--set", f.overrides, "override a config key, e.g. --set train.epochs=5 (repeatable)");
+  app.add_flag("--quiet", f.quiet, "print only errors and the final result");
+  app.set_version_flag("--version", fmt::format("titanic_train (keel {}, commit {})", keel::version(),
+                                                keel::git_commit()));
+  app.footer(
+      "Exit codes: 0 success, 2 usage/config/data error, 3 runtime error, 130 interrupted (Ctrl-C "
+      "saves out/checkpoints/last.ckpt; resume with --resume).");
+}
+
+keel::Config resolve_config(const Flags& f) {
+  keel::Config config = keel::load_config(f.config_path);
+  for (const std::string& o : f.overrides) keel::apply_override(config, o);
+  const char* env_data = std::getenv("KEEL_DATA_DIR");
+  if (!f.data_dir.empty()) {
+    config.data.dir = f.data_dir;
+  } else if (env_data && *env_data) {
+    config.data.dir = env_data;
+  }
+  if (!f.out_dir.empty()) config.output.dir = f.out_dir;
+  if (!f.device.empty()) config.device = f.device;
+  if (f.seed >= 0) config.seed = static_cast<uint64_t>(f.seed);
+  return config;
+}
+
+int run(const Flags& f) {
+  if (!f.resume.empty() && !f.predict.empty()) {
+    throw keel::Error(keel::ErrorKind::usage, "--resume and --predict cannot be combined: pick one");
+  }
+  const keel::Config config = resolve_config(f);
+  keel::train::RunOptions options;
+  options.out_dir = config.output.dir;
+  options.resume_path = f.resume;
+  options.predict_path = f.predict;
+  options.features_only = f.features_only;
+  options.quiet = f.quiet;
+  options.progress_bar = !f.quiet && isatty(STDOUT_FILENO);
+  options.log = [&](const std::string& line) {
+    if (!f.quiet) std::cout << line << std::endl;
+  };
+  std::signal(SIGINT, on_sigint);
+  const keel::train::RunResult result = keel::train::run_titanic(config, options);
+  if (f.quiet && !f.features_only) {
+    std::cout << fmt::format("val_accuracy {:.4f}  submission {}/submission.csv\n",
+                             result.val_accuracy, options.out_dir);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"titanic_train: Kaggle Titanic as square images, trained with a CNN by keel"};
+  Flags flags;
+  add_flags(app, flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  try {
+    return run(flags);
+  } catch (const keel::train::Interrupted& stop) {
+    std::cerr << "titanic_train: interrupted; training state saved to " << stop.checkpoint_path
+              << " (continue with --resume " << stop.checkpoint_path << ")\n";
+    return kExitInterrupted;
+  } catch (const keel::Error& e) {
+    std::cerr << "titanic_train: error: " << e.what() << "\n";
+    return keel::exit_code_for(e.kind());
+  } catch (const std::exception& e) {
+    std::cerr << "titanic_train: internal error: " << e.what() << "\n";
+    return 3;
+  }
+}

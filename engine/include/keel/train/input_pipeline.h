@@ -1,0 +1,30 @@
+// InputPipeline: turns a batch of raw square images into the model's input: as they are for the
+// small CNN; resized, augmented (training only) and ImageNet-normalised for the seed recipe.
+#pragma once
+
+#include "keel/config.h"
+#include "keel/random.h"
+#include "keel/tensor.h"
+
+namespace keel::train {
+
+class InputPipeline {
+ public:
+  InputPipeline(const DataConfig& data, Device device);
+
+  // raw: (B, C, S, S) on the device -> (B, C', H, W) on the device; valid until the next call.
+  const Tensor& train_input(const Tensor& raw, Generator& augment_gen);
+  const Tensor& eval_input(const Tensor& raw);
+  // Side and channels of the model input for raw images of side S with C channels.
+  int64_t output_side(int64_t raw_side) const;
+  int64_t output_channels(int64_t raw_channels) const;
+
+ private:
+  const Tensor& resize_and_normalize(const Tensor& raw);
+
+  DataConfig data_;
+  Device device_;
+  Tensor mean_, std_, resized_, normalized_, augmented_;
+};
+
+}  // namespace keel::train

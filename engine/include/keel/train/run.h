@@ -1,0 +1,44 @@
+// The Titanic job end to end, as one library call: CSVs -> features -> images -> training (hold-out,
+// k-fold or seed ensemble) -> submission.csv, probabilities, metrics, summary.json, report.html.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "keel/config.h"
+
+namespace keel::train {
+
+struct RunOptions {
+  std::string out_dir = "out";
+  std::string resume_path;   // continue training from this checkpoint
+  std::string predict_path;  // inference only: load this checkpoint, write the submission
+  bool features_only = false;
+  bool quiet = false;
+  bool progress_bar = false;  // a live bar (terminal) instead of one line per epoch
+  std::function<void(const std::string&)> log;  // one line of human-readable progress
+};
+
+struct RunResult {
+  std::string device;
+  double val_accuracy = 0.0;  // hold-out accuracy, or the k-fold mean
+  double cv_mean = 0.0, cv_std = 0.0;
+  int cv_folds = 0;
+  int64_t steps = 0;
+  double train_seconds = 0.0;
+};
+
+// Ctrl-C: the program's signal handler calls request_interrupt(); training stops after the current
+// step, saves <out>/checkpoints/last.ckpt and throws Interrupted.
+void request_interrupt();
+bool interrupt_requested();
+void clear_interrupt();
+struct Interrupted {
+  std::string checkpoint_path;
+};
+
+RunResult run_titanic(const Config& config, const RunOptions& options);
+
+}  // namespace keel::train

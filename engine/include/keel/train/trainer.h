@@ -1,0 +1,111 @@
+// Trainer: mini-batch training of one model with AdamW/SGD and a one-cycle (or other) schedule,
+// evaluation, best-epoch tracking, early stopping, and a checkpointable state that resumes exactly.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "keel/config.h"
+#include "keel/nn/sequential.h"
+#include "keel/optim/optimizer.h"
+#include "keel/optim/schedule.h"
+#include "keel/random.h"
+#include "keel/train/checkpoint.h"
+#include "keel/train/input_pipeline.h"
+#include "keel/train/outputs.h"
+
+namespace keel::train {
+
+// Images (N, C, S, S) with values in [0, 1] and labels (N) as floats, both on the training device.
+struct LabelledImages {
+  Tensor images;
+  Tensor labels;
+  int64_t size() const { return images.defined() ? images.dim(0) : 0; }
+};
+
+struct Evaluation {
+  double loss = 0.0;
+  double accuracy = 0.0;
+  Tensor probabilities;  // (N, K) on the CPU
+};
+
+// Called after every epoch with its record; return true to stop training (Ctrl-C).
+struct TrainerHooks {
+  std::function<void(const EpochRecord&)> on_epoch;
+  std::function<void(const std::string&)> log;
+  std::function<bool()> stop_requested;
+  // Saves the trainer's state (the caller adds its own entries): after each epoch, and on a stop.
+  std::function<void(bool best)> save_checkpoint;
+};
+
+class Trainer {
+ public:
+  Trainer(const Config& config, nn::Sequential& model, Device device, uint64_t seed, int fold);
+
+  // Trains the configured phases (frozen epochs, then epochs), continuing from a restored state.
+  // Returns false when stopped early by hooks.stop_requested (state saved through the hooks).
+  bool fit(const LabelledImages& train, const LabelledImages& valid, const TrainerHooks& hooks);
+
+  Evaluation evaluate(const LabelledImages& data);
+  Tensor predict_probabilities(const Tensor& images);  // (N, K) on the CPU
+
+  // Whole training state under `prefix` ("member.") in a checkpoint, and back.
+  void save_state(Checkpoint& checkpoint) const;
+  void load_state(const Checkpoint& checkpoint);
+  // After fit: replace the weights with those of the best epoch (by train.best_metric).
+  void restore_best();
+
+  const std::vector<EpochRecord>& history() const { return history_; }
+  int best_epoch() const { return best_epoch_; }
+  int64_t steps_done() const { return global_step_; }
+  double train_seconds() const { return train_seconds_; }
+
+ private:
+  struct Phase {
+    int epochs;
+    bool frozen;
+  };
+  std::vector<Phase> phases() const;
+  void start_phase(const Phase& phase, int64_t steps_per_epoch);
+  bool run_epoch(const LabelledImages& train, const TrainerHooks& hooks, int64_t steps_per_epoch);
+  void train_step(const LabelledImages& train, const Tensor& batch_indices);
+  void finish_epoch(const LabelledImages& valid, const TrainerHooks& hooks, double seconds);
+  bool improved(const EpochRecord& record) const;
+  void snapshot_best();
+
+  const Config& config_;
+  nn::Sequential& model_;
+  Device device_;
+  uint64_t seed_;
+  int fold_;
+  InputPipeline pipeline_;
+  Generator dropout_gen_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::Schedule> schedule_;
+  std::vector<nn::Parameter*> params_;
+
+  // Progress (checkpointed).
+  int phase_ = 0;
+  int epoch_in_phase_ = 0;
+  int64_t step_in_epoch_ = 0;
+  int64_t step_in_phase_ = 0;
+  int64_t global_step_ = 0;
+  int epochs_done_ = 0;
+  double epoch_loss_sum_ = 0.0;
+  int64_t epoch_loss_count_ = 0;
+  double best_value_ = 0.0;
+  int best_epoch_ = -1;
+  int epochs_without_improvement_ = 0;
+  bool early_stopped_ = false;
+  double train_seconds_ = 0.0;
+  std::vector<EpochRecord> history_;
+  std::vector<Tensor> best_weights_;  // parameters then buffers, on the CPU
+
+  // Step buffers, reused.
+  Tensor batch_images_, batch_labels_, batch_indices_, loss_, probs_, dlogits_, loss_sum_;
+};
+
+}  // namespace keel::train

@@ -1,0 +1,231 @@
+// Checkpoint serialisation: a flat record format with magic, version and checksum, so that a
+// truncated or corrupt file is detected before any state is restored from it.
+#include "keel/train/checkpoint.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "keel/error.h"
+#include "keel/train/atomic_file.h"
+
+namespace keel::train {
+
+namespace {
+
+constexpr char kMagic[8] = {'K', 'E', 'E', 'L', 'C', 'K', 'P', 'T'};
+enum Kind : uint8_t { kInt = 0, kReal = 1, kTensor = 2, kText = 3 };
+
+uint64_t fnv1a(const char* data, size_t size) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= static_cast<uint8_t>(data[i]);
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+template <typename T>
+void put(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+void put_name(std::string& out, const std::string& name, Kind kind) {
+  put<uint32_t>(out, static_cast<uint32_t>(name.size()));
+  out += name;
+  put<uint8_t>(out, kind);
+}
+
+std::string encode_payload(const Checkpoint& c) {
+  std::string out;
+  put<uint32_t>(out, static_cast<uint32_t>(c.ints.size() + c.reals.size() + c.tensors.size() +
+                                           c.texts.size()));
+  for (const auto& [name, v] : c.ints) put_name(out, name, kInt), put<int64_t>(out, v);
+  for (const auto& [name, v] : c.reals) put_name(out, name, kReal), put<double>(out, v);
+  for (const auto& [name, t] : c.tensors) {
+    put_name(out, name, kTensor);
+    put<uint32_t>(out, static_cast<uint32_t>(t.ndim()));
+    for (int64_t d : t.shape().dims()) put<int64_t>(out, d);
+    std::vector<float> values = t.to_vector();
+    out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  }
+  for (const auto& [name, text] : c.texts) {
+    put_name(out, name, kText);
+    put<uint64_t>(out, text.size());
+    out += text;
+  }
+  return out;
+}
+
+// Bounds-checked reader: running past the end means the file was truncated.
+class Reader {
+ public:
+  Reader(const std::string& bytes, size_t begin, size_t end, const std::string& path)
+      : bytes_(bytes), pos_(begin), end_(end), path_(path) {}
+
+  template <typename T>
+  T get() {
+    T value;
+    std::memcpy(&value, take(sizeof(T)), sizeof(T));
+    return value;
+  }
+  std::string get_string(size_t size) { return std::string(take(size), size); }
+  const char* take(size_t size) {
+    if (size > end_ - pos_) fail("it ends in the middle of a record");
+    const char* p = bytes_.data() + pos_;
+    pos_ += size;
+    return p;
+  }
+  [[noreturn]] void fail(const std::string& why) const {
+    throw Error(ErrorKind::checkpoint,
+                fmt::format("checkpoint {} is corrupt: {}; delete it and train again, or resume "
+                            "from another checkpoint (e.g. checkpoints/best.ckpt)",
+                            path_, why));
+  }
+
+ private:
+  const std::string& bytes_;
+  size_t pos_, end_;
+  const std::string& path_;
+};
+
+void decode_payload(Reader& r, Checkpoint& c) {
+  const uint32_t count = r.get<uint32_t>();
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::string name = r.get_string(r.get<uint32_t>());
+    switch (r.get<uint8_t>()) {
+      case kInt: c.ints[name] = r.get<int64_t>(); break;
+      case kReal: c.reals[name] = r.get<double>(); break;
+      case kTensor: {
+        const uint32_t ndim = r.get<uint32_t>();
+        if (ndim > 8) r.fail(fmt::format("tensor `{}` has {} dimensions", name, ndim));
+        std::vector<int64_t> dims(ndim);
+        int64_t numel = 1;
+        for (auto& d : dims) {
+          d = r.get<int64_t>();
+          if (d < 0 || d > (int64_t{1} << 40)) r.fail(fmt::format("tensor `{}` has a bad shape", name));
+          numel *= d;
+        }
+        const char* data = r.take(static_cast<size_t>(numel) * sizeof(float));
+        Tensor t{Shape(dims)};
+        if (numel > 0) std::memcpy(t.data(), data, static_cast<size_t>(numel) * sizeof(float));
+        c.tensors[name] = t;
+        break;
+      }
+      case kText: c.texts[name] = r.get_string(static_cast<size_t>(r.get<uint64_t>())); break;
+      default: r.fail(fmt::format("record `{}` has an unknown kind", name));
+    }
+  }
+}
+
+[[noreturn]] void missing_key(const Checkpoint& c, const std::string& key) {
+  throw Error(ErrorKind::checkpoint,
+              fmt::format("checkpoint {} has no entry `{}`: it was written for another model or "
+                          "configuration; resume with the config it was trained with",
+                          c.source, key));
+}
+
+}  // namespace
+
+int64_t Checkpoint::int_at(const std::string& key) const {
+  auto it = ints.find(key);
+  if (it == ints.end()) missing_key(*this, key);
+  return it->second;
+}
+double Checkpoint::real_at(const std::string& key) const {
+  auto it = reals.find(key);
+  if (it == reals.end()) missing_key(*this, key);
+  return it->second;
+}
+const Tensor& Checkpoint::tensor_at(const std::string& key) const {
+  auto it = tensors.find(key);
+  if (it == tensors.end()) missing_key(*this, key);
+  return it->second;
+}
+const std::string& Checkpoint::text_at(const std::string& key) const {
+  auto it = texts.find(key);
+  if (it == texts.end()) missing_key(*this, key);
+  return it->second;
+}
+
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
+  const std::string payload = encode_payload(checkpoint);
+  std::string file(kMagic, sizeof(kMagic));
+  put<uint32_t>(file, kCheckpointVersion);
+  put<uint64_t>(file, payload.size());
+  file += payload;
+  put<uint64_t>(file, fnv1a(payload.data(), payload.size()));
+  write_file_atomically(path, file);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorKind::checkpoint,
+                fmt::format("checkpoint {} not found: pass --resume/--predict with an existing file "
+                            "such as out/checkpoints/last.ckpt",
+                            path));
+  }
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Reader header(bytes, 0, bytes.size(), path);
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    header.fail("it does not start with keel's checkpoint magic (not a keel checkpoint?)");
+  }
+  header.take(sizeof(kMagic));
+  const uint32_t version = header.get<uint32_t>();
+  if (version != kCheckpointVersion) {
+    throw Error(ErrorKind::checkpoint,
+                fmt::format("checkpoint {} has format version {}, this keel reads version {}: use "
+                            "the keel version that wrote it, or train again",
+                            path, version, kCheckpointVersion));
+  }
+  const uint64_t payload_size = header.get<uint64_t>();
+  const size_t payload_begin = sizeof(kMagic) + sizeof(uint32_t) + sizeof(uint64_t);
+  if (bytes.size() < payload_begin + payload_size + sizeof(uint64_t)) {
+    header.fail(fmt::format("it is truncated ({} bytes, {} expected)", bytes.size(),
+                            payload_begin + payload_size + sizeof(uint64_t)));
+  }
+  uint64_t stored_hash;
+  std::memcpy(&stored_hash, bytes.data() + payload_begin + payload_size, sizeof(stored_hash));
+  if (stored_hash != fnv1a(bytes.data() + payload_begin, payload_size)) {
+    header.fail("its checksum does not match its contents");
+  }
+  Checkpoint checkpoint;
+  checkpoint.source = path;
+  Reader body(bytes, payload_begin, payload_begin + payload_size, path);
+  decode_payload(body, checkpoint);
+  return checkpoint;
+}
+
+void restore_tensor(const Checkpoint& c, const std::string& key, Tensor& target) {
+  const Tensor& saved = c.tensor_at(key);
+  if (saved.shape() != target.shape()) {
+    throw Error(ErrorKind::checkpoint,
+                fmt::format("checkpoint {}: `{}` has shape {} but {} is needed: the checkpoint "
+                            "belongs to another model or data; use the config it was trained with",
+                            c.source, key, saved.shape().str(), target.shape().str()));
+  }
+  target.copy_from(saved);
+}
+
+void save_model_weights(Checkpoint& c, const std::string& prefix, nn::Module& model) {
+  model.visit_parameters("", [&](const std::string& name, nn::Parameter& p) {
+    c.tensors[prefix + "param." + name] = p.value.to(Device::cpu).clone();
+  });
+  model.visit_buffers("", [&](const std::string& name, Tensor& b) {
+    c.tensors[prefix + "buffer." + name] = b.to(Device::cpu).clone();
+  });
+}
+
+void load_model_weights(const Checkpoint& c, const std::string& prefix, nn::Module& model) {
+  model.visit_parameters("", [&](const std::string& name, nn::Parameter& p) {
+    restore_tensor(c, prefix + "param." + name, p.value);
+  });
+  model.visit_buffers("", [&](const std::string& name, Tensor& b) {
+    restore_tensor(c, prefix + "buffer." + name, b);
+  });
+}
+
+}  // namespace keel::train

@@ -1,0 +1,52 @@
+// The per-batch input pipeline. Resizing and normalisation run on the training device through ops;
+// the seed recipe's random augmentations run on the CPU (keel::data transforms), then move over.
+#include "keel/train/input_pipeline.h"
+
+#include "keel/data/transforms.h"
+#include "keel/ops.h"
+
+namespace keel::train {
+
+InputPipeline::InputPipeline(const DataConfig& data, Device device) : data_(data), device_(device) {
+  if (data_.imagenet_normalize) {
+    mean_ = Tensor::from_data({3}, std::vector<float>(data::kImagenetMean.begin(), data::kImagenetMean.end()), device);
+    std_ = Tensor::from_data({3}, std::vector<float>(data::kImagenetStd.begin(), data::kImagenetStd.end()), device);
+  }
+}
+
+int64_t InputPipeline::output_side(int64_t raw_side) const {
+  return data_.image_size > 0 ? data_.image_size : raw_side;
+}
+
+int64_t InputPipeline::output_channels(int64_t raw_channels) const {
+  return data_.imagenet_normalize ? 3 : raw_channels;
+}
+
+const Tensor& InputPipeline::resize_and_normalize(const Tensor& raw) {
+  const Tensor* x = &raw;
+  if (data_.image_size > 0 && data_.image_size != raw.dim(2)) {
+    resize_bilinear_forward(raw, resized_, data_.image_size, data_.image_size);
+    x = &resized_;
+  }
+  if (!data_.imagenet_normalize) return *x;
+  if (x->dim(1) == 1) {
+    // The demo's PNGs were RGB: a single-channel image is the same value in all three channels.
+    normalized_ = data::normalize_imagenet(x->to(Device::cpu)).to(device_);
+    return normalized_;
+  }
+  normalize_channels(*x, mean_, std_, normalized_);
+  return normalized_;
+}
+
+const Tensor& InputPipeline::eval_input(const Tensor& raw) { return resize_and_normalize(raw); }
+
+const Tensor& InputPipeline::train_input(const Tensor& raw, Generator& augment_gen) {
+  if (!data_.augment) return resize_and_normalize(raw);
+  data::TransformOptions options;
+  options.size = output_side(raw.dim(2));
+  options.normalize = data_.imagenet_normalize;
+  augmented_ = data::train_transform(raw.to(Device::cpu), options, augment_gen).to(device_);
+  return augmented_;
+}
+
+}  // namespace keel::train

@@ -1,0 +1,249 @@
+// run_titanic: wires config to library calls — data, the plan of models, one Trainer per model,
+// checkpoints after every epoch (resumable, Ctrl-C safe), then the outputs of run_outputs.cpp.
+#include "keel/train/run.h"
+
+#include <atomic>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "keel/data/titanic.h"
+#include "keel/error.h"
+#include "keel/ops.h"
+#include "keel/runtime.h"
+#include "keel/train/atomic_file.h"
+#include "keel/train/model_builder.h"
+#include "keel/train/trainer.h"
+#include "run_outputs.h"
+#include "run_plan.h"
+
+namespace keel::train {
+
+namespace {
+std::atomic<bool> g_interrupt{false};
+}  // namespace
+
+void request_interrupt() { g_interrupt = true; }
+bool interrupt_requested() { return g_interrupt.load(); }
+void clear_interrupt() { g_interrupt = false; }
+
+namespace {
+
+using detail::Member;
+using detail::PreparedData;
+using detail::Results;
+using Log = std::function<void(const std::string&)>;
+
+Device resolve_device(const Config& config, const Log& log) {
+  if (config.device == "cpu") return Device::cpu;
+  if (cuda_available()) {
+    log(fmt::format("device: cuda{}", config.device == "auto" ? " (a GPU is present)" : ""));
+    return Device::cuda;
+  }
+  if (config.device == "cuda") {
+    throw Error(ErrorKind::usage,
+                cuda_built() ? "--device cuda: no CUDA device is visible; check nvidia-smi, or run "
+                               "with --device cpu"
+                             : "--device cuda: this keel was built without the CUDA backend; rebuild "
+                               "with the CUDA toolkit installed (cmake -DKEEL_CUDA=ON) or use --device cpu");
+  }
+  log(fmt::format("device: cpu, {} thread(s){}", num_threads(),
+                  cuda_built() ? " (no GPU found)" : ""));
+  return Device::cpu;
+}
+
+void apply_runtime_settings(const Config& config) {
+  set_num_threads(config.threads);
+  set_deterministic(config.deterministic);
+  set_gpu_backend(config.gpu_backend == "cudnn" ? GpuBackend::cudnn : GpuBackend::keel);
+}
+
+// The rows of a CPU image set and their labels, on the training device.
+LabelledImages select(const PreparedData& d, const std::vector<int64_t>& rows, Device device) {
+  LabelledImages out;
+  if (rows.empty()) return out;
+  std::vector<float> index(rows.begin(), rows.end()), labels;
+  for (int64_t r : rows) labels.push_back(static_cast<float>(d.labels[static_cast<size_t>(r)]));
+  const Tensor idx = Tensor::from_data({static_cast<int64_t>(rows.size())}, index);
+  Tensor images;
+  gather_rows(d.train_images, idx, images);
+  out.images = images.to(device);
+  out.labels = Tensor::from_data({static_cast<int64_t>(labels.size())}, labels, device);
+  return out;
+}
+
+class Run {
+ public:
+  Run(const Config& config, const RunOptions& options, const Log& log)
+      : config_(config), options_(options), log_(log) {}
+
+  RunResult execute();
+
+ private:
+  std::string checkpoint_path(const char* name) const {
+    return (std::filesystem::path(options_.out_dir) / "checkpoints" / name).string();
+  }
+  Checkpoint load_matching_checkpoint(const std::string& path) const;
+  void train_member(const Member& member, const Checkpoint* resume);
+  void save(const Trainer* trainer, const char* name) const;
+  void log_epoch(const Member& member, const EpochRecord& r) const;
+  RunResult predict_only();
+
+  const Config& config_;
+  const RunOptions& options_;
+  Log log_;
+  Device device_ = Device::cpu;
+  PreparedData data_;
+  std::vector<Member> members_;
+  Results results_;
+  Checkpoint finished_models_;  // "model<j>.param.*" of every finished member
+  std::vector<std::string> layer_table_;
+  int64_t parameter_count_ = 0;
+};
+
+Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
+  Checkpoint c = load_checkpoint(path);
+  const auto saved = static_cast<uint64_t>(c.int_at("run.config_hash"));
+  if (saved != config_hash(config_)) {
+    throw Error(ErrorKind::checkpoint,
+                fmt::format("checkpoint {} was written with a different configuration than {} "
+                            "(hash {:016x}, now {:016x}): resume with the same config and --set "
+                            "overrides, or start a new run with another --out",
+                            path, config_.source, saved, config_hash(config_)));
+  }
+  return c;
+}
+
+void Run::save(const Trainer* trainer, const char* name) const {
+  Checkpoint c = finished_models_;
+  c.ints["run.config_hash"] = static_cast<int64_t>(config_hash(config_));
+  c.ints["run.members_total"] = static_cast<int64_t>(members_.size());
+  results_.save(c);
+  if (trainer) trainer->save_state(c);
+  save_checkpoint(checkpoint_path(name), c);
+}
+
+void Run::log_epoch(const Member& m, const EpochRecord& r) const {
+  const int total = config_.train.frozen_epochs + config_.train.epochs;
+  std::string who = members_.size() > 1 ? fmt::format("model {}/{} ", m.index + 1, members_.size()) : "";
+  std::string val = std::isnan(r.val_loss) ? std::string()
+                                           : fmt::format("  val_loss {:.4f}  val_acc {:.4f}  error {:.4f}",
+                                                         r.val_loss, r.val_accuracy, 1.0 - r.val_accuracy);
+  std::string bar;
+  if (options_.progress_bar) {
+    const int filled = 20 * r.epoch / std::max(total, 1);
+    bar = "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(20 - filled), '.') + "] ";
+  }
+  log_(fmt::format("{}{}epoch {:>3}/{}  train_loss {:.4f}{}  lr {:.2e}  {:.2f}s", bar, who, r.epoch,
+                   total, r.train_loss, val, r.lr, r.seconds));
+}
+
+void Run::train_member(const Member& member, const Checkpoint* resume) {
+  Generator init_gen(member.seed);
+  auto model = build_model(config_, data_.train_images.dim(1), data_.side, init_gen);
+  if (layer_table_.empty()) {
+    parameter_count_ = model->parameter_count();
+    layer_table_.push_back(model->describe());
+    log_(fmt::format("model ({} parameters):\n{}", parameter_count_, layer_table_.back()));
+  }
+  Trainer trainer(config_, *model, device_, member.seed, member.index);
+  if (resume) trainer.load_state(*resume);
+  const LabelledImages train = select(data_, member.train_rows, device_);
+  const LabelledImages valid = select(data_, member.valid_rows, device_);
+
+  TrainerHooks hooks;
+  hooks.log = log_;
+  hooks.on_epoch = [&](const EpochRecord& r) { log_epoch(member, r); };
+  hooks.stop_requested = [] { return interrupt_requested(); };
+  hooks.save_checkpoint = [&](bool best) {
+    if (config_.output.checkpoints || !best) save(&trainer, best ? "best.ckpt" : "last.ckpt");
+  };
+  if (!trainer.fit(train, valid, hooks)) throw Interrupted{checkpoint_path("last.ckpt")};
+
+  trainer.restore_best();
+  detail::record_member(results_, trainer, member, valid, data_);
+  Tensor test_probs = trainer.predict_probabilities(data_.test_images.to(device_));
+  add(results_.test_prob_sum, test_probs, results_.test_prob_sum);
+  save_model_weights(finished_models_, fmt::format("model{}.", member.index), *model);
+  ++results_.members_done;
+  save(nullptr, "last.ckpt");
+}
+
+RunResult Run::predict_only() {
+  const Checkpoint c = load_matching_checkpoint(options_.predict_path);
+  results_.load(c);
+  if (results_.members_done == 0) {
+    throw Error(ErrorKind::checkpoint,
+                fmt::format("checkpoint {} holds no finished model yet: finish training with "
+                            "--resume {} first",
+                            options_.predict_path, options_.predict_path));
+  }
+  Tensor sum = Tensor::zeros(results_.test_prob_sum.shape());
+  for (int j = 0; j < results_.members_done; ++j) {
+    Generator init_gen(members_[static_cast<size_t>(j)].seed);
+    auto model = build_model(config_, data_.train_images.dim(1), data_.side, init_gen);
+    Trainer trainer(config_, *model, device_, members_[static_cast<size_t>(j)].seed, j);
+    load_model_weights(c, fmt::format("model{}.", j), *model);
+    add(sum, trainer.predict_probabilities(data_.test_images.to(device_)), sum);
+  }
+  results_.test_prob_sum = sum;
+  detail::write_submission_files(config_, options_, data_, results_);
+  log_(fmt::format("predicted {} passengers with {} model(s) from {}; wrote {}/submission.csv",
+                   data_.test_ids.size(), results_.members_done, options_.predict_path, options_.out_dir));
+  RunResult result;
+  result.device = device_name(device_);
+  return result;
+}
+
+RunResult Run::execute() {
+  apply_runtime_settings(config_);
+  create_directories(options_.out_dir);
+  log_(fmt::format("keel: resolved config ({}):\n{}", config_.source, to_yaml(config_)));
+  write_file_atomically((std::filesystem::path(options_.out_dir) / "config.resolved.yaml").string(),
+                        to_yaml(config_));
+  if (options_.features_only) {
+    const data::FeatureOutputs out = data::write_features(config_.data.dir, options_.out_dir, {});
+    log_(fmt::format("wrote {} and {}, {} train and {} test images ({}x{}) into {}", out.train_csv,
+                     out.test_csv, out.train_images, out.test_images, out.side, out.side, options_.out_dir));
+    return {};
+  }
+  device_ = resolve_device(config_, log_);
+  data_ = detail::prepare_data(config_, log_);
+  members_ = detail::plan_members(config_, data_.labels);
+  log_(detail::describe_plan(config_, members_));
+  results_ = detail::empty_results(data_.train_images.dim(0), data_.test_images.dim(0),
+                                   config_.model.num_classes);
+  if (!options_.predict_path.empty()) return predict_only();
+
+  std::optional<Checkpoint> resume;
+  if (!options_.resume_path.empty()) {
+    resume = load_matching_checkpoint(options_.resume_path);
+    results_.load(*resume);
+    for (const auto& [key, t] : resume->tensors) {
+      if (key.rfind("model", 0) == 0) finished_models_.tensors[key] = t;
+    }
+    log_(fmt::format("resuming from {}: {} of {} model(s) finished", options_.resume_path,
+                     results_.members_done, members_.size()));
+  }
+  create_directories((std::filesystem::path(options_.out_dir) / "checkpoints").string());
+  for (size_t m = static_cast<size_t>(results_.members_done); m < members_.size(); ++m) {
+    const std::string key = fmt::format("member{}.phase", m);
+    const bool has_state = resume && resume->ints.count(key);
+    train_member(members_[m], has_state ? &*resume : nullptr);
+  }
+  return detail::write_outputs(config_, options_, data_, results_, layer_table_, parameter_count_,
+                               device_name(device_), log_);
+}
+
+}  // namespace
+
+RunResult run_titanic(const Config& config, const RunOptions& options) {
+  const Log log = [&](const std::string& line) {
+    if (options.log && !options.quiet) options.log(line);
+  };
+  clear_interrupt();
+  Run run(config, options, log);
+  return run.execute();
+}
+
+}  // namespace keel::train

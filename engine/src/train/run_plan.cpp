@@ -1,0 +1,149 @@
+// Data preparation and the training plan of run_titanic: features -> images, the hold-out, k-fold
+// or ensemble members, and the checkpointable results accumulated over members.
+#include "run_plan.h"
+
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "keel/data/split.h"
+#include "keel/data/square_image.h"
+#include "keel/error.h"
+
+namespace keel::train::detail {
+
+PreparedData prepare_data(const Config& config, const std::function<void(const std::string&)>& log) {
+  PreparedData d;
+  d.tables = data::load_titanic(config.data.dir);
+  data::FeatureSelection selection = config.data.rank_top_k > 0
+                                         ? data::FeatureSelection::ranked(config.data.rank_top_k)
+                                         : config.data.features.empty()
+                                               ? data::FeatureSelection{}
+                                               : data::FeatureSelection::from_list(config.data.features);
+  data::FeatureRanking ranking;
+  d.features = data::select_features(d.tables.train, selection, &ranking);
+  if (selection.method == data::FeatureSelection::Method::logistic_ranking) {
+    log(data::format_ranking(ranking, config.data.rank_top_k));
+  }
+  d.train_images = data::encode_images(d.tables.train, d.features, config.data.channels);
+  d.test_images = data::encode_images(d.tables.test, d.features, config.data.channels);
+  d.labels = data::survived_labels(d.tables.train);
+  for (double id : d.tables.test.column("passengerid")) d.test_ids.push_back(static_cast<int>(id));
+  d.side = d.train_images.dim(2);
+  log(fmt::format("data: {} train and {} test passengers, {} features as {}x{} images with {} channel(s)",
+                  d.train_images.dim(0), d.test_images.dim(0), d.features.size(), d.side, d.side,
+                  config.data.channels));
+  return d;
+}
+
+uint64_t member_seed(uint64_t run_seed, int member) {
+  return run_seed + 1000003ull * static_cast<uint64_t>(member);
+}
+
+std::vector<Member> plan_members(const Config& config, const std::vector<int>& labels) {
+  std::vector<Member> members;
+  const TrainConfig& t = config.train;
+  if (t.folds > 1) {
+    const std::vector<data::Split> splits =
+        data::repeated_stratified_kfold(labels, t.folds, t.repeats, config.seed);
+    for (size_t i = 0; i < splits.size(); ++i) {
+      const int index = static_cast<int>(i);
+      members.push_back({index, index % t.folds + 1, splits[i].train, splits[i].valid,
+                         member_seed(config.seed, index)});
+    }
+    return members;
+  }
+  data::Split split;
+  if (t.val_fraction > 0) {
+    split = data::stratified_split(labels, t.val_fraction, config.seed);
+  } else {
+    for (int64_t i = 0; i < static_cast<int64_t>(labels.size()); ++i) split.train.push_back(i);
+  }
+  std::vector<uint64_t> seeds = t.ensemble_seeds;
+  if (seeds.empty()) seeds.push_back(config.seed);
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    members.push_back({static_cast<int>(i), 0, split.train, split.valid, seeds[i]});
+  }
+  return members;
+}
+
+std::string describe_plan(const Config& config, const std::vector<Member>& members) {
+  const TrainConfig& t = config.train;
+  if (t.folds > 1) {
+    return fmt::format("plan: stratified {}-fold cross-validation x {} repeat(s) = {} models, test "
+                       "predictions averaged",
+                       t.folds, t.repeats, members.size());
+  }
+  return fmt::format("plan: {} model(s) on {} rows, {} validation rows{}", members.size(),
+                     members.front().train_rows.size(), members.front().valid_rows.size(),
+                     members.size() > 1 ? ", test predictions averaged over seeds" : "");
+}
+
+Results empty_results(int64_t train_rows, int64_t test_rows, int64_t classes) {
+  Results r;
+  r.test_prob_sum = Tensor::zeros({test_rows, classes});
+  r.val_prob_sum = Tensor::zeros({train_rows, classes});
+  r.val_count = Tensor::zeros({train_rows});
+  return r;
+}
+
+namespace {
+std::string encode_doubles(const std::vector<double>& values) {
+  std::string out;
+  for (double v : values) out += fmt::format("{:.17g}\n", v);
+  return out;
+}
+std::vector<double> decode_doubles(const std::string& text) {
+  std::vector<double> values;
+  std::istringstream in(text);
+  std::string token;
+  while (in >> token) values.push_back(std::strtod(token.c_str(), nullptr));
+  return values;
+}
+}  // namespace
+
+void Results::save(Checkpoint& c) const {
+  c.ints["run.members_done"] = members_done;
+  c.ints["run.steps"] = steps;
+  c.ints["run.last_best_epoch"] = last_best_epoch;
+  c.reals["run.train_seconds"] = train_seconds;
+  c.tensors["run.test_prob_sum"] = test_prob_sum;
+  c.tensors["run.val_prob_sum"] = val_prob_sum;
+  c.tensors["run.val_count"] = val_count;
+  c.texts["run.member_accuracies"] = encode_doubles(member_accuracies);
+  std::vector<double> flat;
+  for (const EpochRecord& r : records) {
+    flat.insert(flat.end(), {static_cast<double>(r.epoch), static_cast<double>(r.fold), r.train_loss,
+                             r.val_loss, r.val_accuracy, r.lr, r.beta1, r.seconds});
+  }
+  c.texts["run.records"] = encode_doubles(flat);
+}
+
+void Results::load(const Checkpoint& c) {
+  members_done = static_cast<int>(c.int_at("run.members_done"));
+  steps = c.int_at("run.steps");
+  last_best_epoch = static_cast<int>(c.int_at("run.last_best_epoch"));
+  train_seconds = c.real_at("run.train_seconds");
+  auto restore = [&](const std::string& key, Tensor& target) {
+    const Tensor& saved = c.tensor_at(key);
+    if (saved.shape() != target.shape()) {
+      throw Error(ErrorKind::checkpoint,
+                  fmt::format("checkpoint {}: `{}` has shape {}, this data needs {}: it was written "
+                              "for other data; use the data it was trained on",
+                              c.source, key, saved.shape().str(), target.shape().str()));
+    }
+    target.copy_from(saved);
+  };
+  restore("run.test_prob_sum", test_prob_sum);
+  restore("run.val_prob_sum", val_prob_sum);
+  restore("run.val_count", val_count);
+  member_accuracies = decode_doubles(c.text_at("run.member_accuracies"));
+  const std::vector<double> flat = decode_doubles(c.text_at("run.records"));
+  records.clear();
+  for (size_t i = 0; i + 8 <= flat.size(); i += 8) {
+    records.push_back({static_cast<int>(flat[i]), static_cast<int>(flat[i + 1]), flat[i + 2],
+                       flat[i + 3], flat[i + 4], flat[i + 5], flat[i + 6], flat[i + 7]});
+  }
+}
+
+}  // namespace keel::train::detail

@@ -1,0 +1,61 @@
+// Internal pieces of run_titanic: the prepared data, the plan of models to train (hold-out, k-fold
+// or seed ensemble) and the results accumulated over them, which checkpoints carry between runs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "keel/config.h"
+#include "keel/data/selection.h"
+#include "keel/data/titanic.h"
+#include "keel/tensor.h"
+#include "keel/train/checkpoint.h"
+#include "keel/train/outputs.h"
+
+namespace keel::train::detail {
+
+struct PreparedData {
+  data::TitanicTables tables;
+  std::vector<std::string> features;
+  Tensor train_images;  // (N, C, S, S) on the CPU, values 0 or 1
+  std::vector<int> labels;
+  Tensor test_images;   // (T, C, S, S)
+  std::vector<int> test_ids;
+  int64_t side = 0;
+};
+
+PreparedData prepare_data(const Config& config, const std::function<void(const std::string&)>& log);
+
+// One model to train: its rows, its validation rows (may be empty) and its seed.
+struct Member {
+  int index = 0;
+  int fold = 0;  // fold number under k-fold (0 otherwise), for the records
+  std::vector<int64_t> train_rows;
+  std::vector<int64_t> valid_rows;
+  uint64_t seed = 0;
+};
+std::vector<Member> plan_members(const Config& config, const std::vector<int>& labels);
+std::string describe_plan(const Config& config, const std::vector<Member>& members);
+
+// Everything later models and the outputs need from earlier ones.
+struct Results {
+  int members_done = 0;
+  Tensor test_prob_sum;   // (T, K): summed over finished members
+  Tensor val_prob_sum;    // (N, K): summed over the members that validated each row
+  Tensor val_count;       // (N)
+  std::vector<double> member_accuracies;
+  std::vector<EpochRecord> records;  // of finished members
+  int64_t steps = 0;
+  double train_seconds = 0.0;
+  int last_best_epoch = 0;
+
+  void save(Checkpoint& c) const;
+  void load(const Checkpoint& c);
+};
+Results empty_results(int64_t train_rows, int64_t test_rows, int64_t classes);
+
+uint64_t member_seed(uint64_t run_seed, int member);
+
+}  // namespace keel::train::detail

@@ -1,0 +1,377 @@
+// Trainer: the training loop of one model. Random streams are derived from (seed, epoch, step), so a
+// run stopped anywhere and resumed from its checkpoint continues with exactly the same numbers.
+#include "keel/train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "keel/error.h"
+#include "keel/ops.h"
+#include "keel/optim/adamw.h"
+#include "keel/optim/sgd.h"
+#include "keel/runtime.h"
+
+namespace keel::train {
+
+namespace {
+
+// Distinct, reproducible seeds for the independent random streams of a run.
+uint64_t mix(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+constexpr uint64_t kShuffleStream = 1000, kAugmentStream = 1u << 30, kDropoutStream = 7;
+
+std::vector<double> group_lrs(const Config& c, int groups) {
+  if (groups <= 1) return {c.optimizer.lr};
+  // Group 0 is a resnet body, the last group its head (PIPELINE.md §4: 3e-4 body, 3e-3 head).
+  std::vector<double> lrs(static_cast<size_t>(groups), c.optimizer.body_lr);
+  lrs.back() = c.optimizer.lr;
+  return lrs;
+}
+
+int count_groups(const std::vector<nn::Parameter*>& params) {
+  int groups = 1;
+  for (const nn::Parameter* p : params) groups = std::max(groups, p->group + 1);
+  return groups;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const Config& c, std::vector<nn::Parameter*> params) {
+  const std::vector<double> lrs = group_lrs(c, count_groups(params));
+  if (c.optimizer.name == "sgd") {
+    optim::SgdOptions o;
+    o.lr = c.optimizer.lr;
+    o.momentum = c.optimizer.momentum;
+    o.nesterov = c.optimizer.nesterov;
+    o.weight_decay = c.optimizer.weight_decay;
+    o.lrs = lrs;
+    return std::make_unique<optim::SGD>(std::move(params), o);
+  }
+  optim::AdamWOptions o;
+  o.lr = c.optimizer.lr;
+  o.beta1 = c.optimizer.beta1;
+  o.beta2 = c.optimizer.beta2;
+  o.eps = c.optimizer.eps;
+  o.weight_decay = c.optimizer.weight_decay;
+  o.lrs = lrs;
+  return std::make_unique<optim::AdamW>(std::move(params), o);
+}
+
+std::unique_ptr<optim::Schedule> make_schedule(const Config& c, std::vector<double> lrs,
+                                               int64_t total_steps) {
+  const ScheduleConfig& s = c.schedule;
+  if (s.name == "constant") return std::make_unique<optim::ConstantSchedule>(std::move(lrs));
+  if (s.name == "cosine") {
+    return std::make_unique<optim::CosineSchedule>(std::move(lrs), total_steps, s.final_lr_fraction);
+  }
+  optim::OneCycleOptions o;
+  o.max_lrs = std::move(lrs);
+  o.total_steps = total_steps;
+  o.pct_start = s.pct_start;
+  o.div = s.div;
+  o.final_div = s.final_div;
+  o.max_momentum = s.moms_max;
+  o.min_momentum = s.moms_min;
+  o.cycle_momentum = s.moms_max != s.moms_min;
+  o.variant = s.style == "pytorch" ? optim::OneCycleVariant::pytorch : optim::OneCycleVariant::fastai;
+  return std::make_unique<optim::OneCycleSchedule>(std::move(o));
+}
+
+std::vector<int64_t> permutation(int64_t n, Generator& gen) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  for (int64_t i = n - 1; i > 0; --i) {  // Fisher-Yates
+    std::swap(order[static_cast<size_t>(i)],
+              order[static_cast<size_t>(gen.next_below(static_cast<uint64_t>(i + 1)))]);
+  }
+  return order;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string encode_history(const std::vector<EpochRecord>& history) {
+  std::string out;
+  for (const EpochRecord& r : history) {
+    out += fmt::format("{} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g}\n", r.epoch, r.fold,
+                       r.train_loss, r.val_loss, r.val_accuracy, r.lr, r.beta1, r.seconds);
+  }
+  return out;
+}
+
+std::vector<EpochRecord> decode_history(const std::string& text) {
+  std::vector<EpochRecord> history;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    EpochRecord r;
+    std::string values[6];
+    fields >> r.epoch >> r.fold;
+    for (std::string& v : values) fields >> v;
+    double* targets[6] = {&r.train_loss, &r.val_loss, &r.val_accuracy, &r.lr, &r.beta1, &r.seconds};
+    for (int i = 0; i < 6; ++i) *targets[i] = std::strtod(values[i].c_str(), nullptr);
+    history.push_back(r);
+  }
+  return history;
+}
+
+}  // namespace
+
+Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uint64_t seed, int fold)
+    : config_(config),
+      model_(model),
+      device_(device),
+      seed_(seed),
+      fold_(fold),
+      pipeline_(config.data, device),
+      dropout_gen_(mix(seed, kDropoutStream)) {
+  model_.to(device_);
+  model_.set_generator(&dropout_gen_);
+  model_.set_training(true);
+  params_ = model_.parameters();
+  optimizer_ = make_optimizer(config_, params_);
+  loss_sum_ = Tensor::zeros({1}, device_);
+}
+
+std::vector<Trainer::Phase> Trainer::phases() const {
+  std::vector<Phase> out;
+  if (config_.train.frozen_epochs > 0) out.push_back({config_.train.frozen_epochs, true});
+  out.push_back({config_.train.epochs, false});
+  return out;
+}
+
+void Trainer::start_phase(const Phase& phase, int64_t steps_per_epoch) {
+  std::vector<double> lrs = group_lrs(config_, optimizer_->num_groups());
+  // A frozen body (fastai's freeze()) gets no updates: its group's learning rate stays 0.
+  if (phase.frozen && lrs.size() > 1) std::fill(lrs.begin(), lrs.end() - 1, 0.0);
+  schedule_ = make_schedule(config_, std::move(lrs), phase.epochs * steps_per_epoch);
+}
+
+bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, const TrainerHooks& hooks) {
+  const int64_t batch = config_.train.batch_size;
+  const int64_t steps_per_epoch =
+      config_.train.drop_last ? train.size() / batch : (train.size() + batch - 1) / batch;
+  if (steps_per_epoch == 0) {
+    throw Error(ErrorKind::config,
+                fmt::format("{}: train.batch_size = {} is larger than the {} training images with "
+                            "train.drop_last on: lower train.batch_size",
+                            config_.source, batch, train.size()));
+  }
+  const std::vector<Phase> plan = phases();
+  while (phase_ < static_cast<int>(plan.size()) && !early_stopped_) {
+    const Phase phase = plan[static_cast<size_t>(phase_)];
+    start_phase(phase, steps_per_epoch);
+    const auto start = std::chrono::steady_clock::now();
+    if (!run_epoch(train, hooks, steps_per_epoch)) return false;
+    keel::synchronize();
+    const double seconds = seconds_since(start);
+    train_seconds_ += seconds;
+    // Advance the position before finish_epoch saves it, so a resume starts at the next epoch.
+    if (++epoch_in_phase_ == phase.epochs) {
+      ++phase_;
+      epoch_in_phase_ = 0;
+      step_in_phase_ = 0;
+    }
+    finish_epoch(valid, hooks, seconds);
+  }
+  return true;
+}
+
+bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
+                        int64_t steps_per_epoch) {
+  // A fresh generator per epoch: the order depends on (seed, epoch) only, so a resumed run
+  // regenerates the interrupted epoch's order and skips the batches already done.
+  Generator shuffle_gen(mix(seed_, kShuffleStream + static_cast<uint64_t>(epochs_done_)));
+  const std::vector<int64_t> order = permutation(train.size(), shuffle_gen);
+  const int64_t batch = config_.train.batch_size;
+  Tensor host_indices;
+  for (; step_in_epoch_ < steps_per_epoch; ++step_in_epoch_) {
+    if (hooks.stop_requested && hooks.stop_requested()) {
+      if (hooks.save_checkpoint) hooks.save_checkpoint(false);
+      return false;
+    }
+    const int64_t begin = step_in_epoch_ * batch;
+    const int64_t end = std::min(begin + batch, train.size());
+    host_indices.ensure({end - begin}, Device::cpu);
+    for (int64_t i = begin; i < end; ++i) host_indices.data()[i - begin] = static_cast<float>(order[i]);
+    batch_indices_.ensure(host_indices.shape(), device_);
+    batch_indices_.copy_from(host_indices);
+    schedule_->apply(*optimizer_, step_in_phase_);
+    train_step(train, batch_indices_);
+    ++step_in_phase_;
+    ++global_step_;
+  }
+  return true;
+}
+
+void Trainer::train_step(const LabelledImages& train, const Tensor& batch_indices) {
+  gather_rows(train.images, batch_indices, batch_images_);
+  gather_rows(train.labels, batch_indices, batch_labels_);
+  Generator augment_gen(mix(seed_, kAugmentStream + static_cast<uint64_t>(global_step_)));
+  const Tensor& input = pipeline_.train_input(batch_images_, augment_gen);
+  const Tensor& logits = model_.forward(input);
+  softmax_cross_entropy_forward(logits, batch_labels_, loss_, probs_);
+  add(loss_sum_, loss_, loss_sum_);  // summed on the device: no synchronisation per step
+  softmax_cross_entropy_backward(probs_, batch_labels_, dlogits_);
+  model_.backward(dlogits_);
+  optimizer_->step();
+}
+
+void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hooks, double seconds) {
+  EpochRecord record;
+  record.epoch = ++epochs_done_;
+  record.fold = fold_;
+  record.train_loss = loss_sum_.item() / static_cast<double>(std::max<int64_t>(step_in_epoch_, 1));
+  record.val_loss = record.val_accuracy = NAN;
+  if (valid.size() > 0) {
+    const Evaluation e = evaluate(valid);
+    record.val_loss = e.loss;
+    record.val_accuracy = e.accuracy;
+  }
+  record.lr = optimizer_->lr(optimizer_->num_groups() - 1);
+  record.beta1 = optimizer_->momentum(optimizer_->num_groups() - 1);
+  record.seconds = seconds;
+  history_.push_back(record);
+  loss_sum_.zero_();
+  step_in_epoch_ = 0;
+
+  const bool better = improved(record);
+  if (better) {
+    best_value_ = config_.train.best_metric == "val_accuracy" ? record.val_accuracy : record.val_loss;
+    best_epoch_ = record.epoch;
+    epochs_without_improvement_ = 0;
+    snapshot_best();
+  } else {
+    ++epochs_without_improvement_;
+    if (config_.train.patience > 0 && epochs_without_improvement_ >= config_.train.patience) {
+      early_stopped_ = true;
+      if (hooks.log) hooks.log(fmt::format("early stopping after epoch {}: no improvement of {} in {} epochs",
+                                           record.epoch, config_.train.best_metric, config_.train.patience));
+    }
+  }
+  if (hooks.on_epoch) hooks.on_epoch(record);
+  if (hooks.save_checkpoint) {
+    if (better) hooks.save_checkpoint(true);
+    hooks.save_checkpoint(false);
+  }
+}
+
+bool Trainer::improved(const EpochRecord& r) const {
+  const std::string& metric = config_.train.best_metric;
+  if (metric == "last" || std::isnan(r.val_loss)) return true;
+  if (best_epoch_ < 0) return true;
+  return metric == "val_accuracy" ? r.val_accuracy > best_value_ : r.val_loss < best_value_;
+}
+
+void Trainer::snapshot_best() {
+  best_weights_.clear();
+  for (nn::Parameter* p : params_) best_weights_.push_back(p->value.to(Device::cpu).clone());
+  model_.visit_buffers("", [&](const std::string&, Tensor& b) {
+    best_weights_.push_back(b.to(Device::cpu).clone());
+  });
+}
+
+void Trainer::restore_best() {
+  if (best_weights_.empty() || config_.train.best_metric == "last") return;
+  size_t i = 0;
+  for (nn::Parameter* p : params_) p->value.copy_from(best_weights_[i++]);
+  model_.visit_buffers("", [&](const std::string&, Tensor& b) { b.copy_from(best_weights_[i++]); });
+}
+
+Evaluation Trainer::evaluate(const LabelledImages& data) {
+  Evaluation e;
+  e.probabilities = predict_probabilities(data.images);
+  const std::vector<float> probs = e.probabilities.to_vector();
+  const std::vector<float> labels = data.labels.to_vector();
+  const int64_t k = e.probabilities.dim(1);
+  double loss = 0.0;
+  int64_t correct = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const float* row = probs.data() + i * static_cast<size_t>(k);
+    const auto label = static_cast<int64_t>(labels[i]);
+    loss -= std::log(std::max(static_cast<double>(row[label]), 1e-30));
+    correct += (std::max_element(row, row + k) - row) == label;
+  }
+  e.loss = loss / static_cast<double>(labels.size());
+  e.accuracy = static_cast<double>(correct) / static_cast<double>(labels.size());
+  return e;
+}
+
+Tensor Trainer::predict_probabilities(const Tensor& images) {
+  model_.set_training(false);
+  const int64_t n = images.dim(0), batch = config_.train.eval_batch_size;
+  Tensor out({n, config_.model.num_classes}, Device::cpu);
+  Tensor labels, loss, probs;
+  for (int64_t begin = 0; begin < n; begin += batch) {
+    const int64_t end = std::min(begin + batch, n);
+    const Tensor& logits = model_.forward(pipeline_.eval_input(images.rows(begin, end)));
+    // Softmax through the loss op: the labels (all class 0) only affect the loss, not probs.
+    labels.ensure({end - begin}, device_);
+    labels.zero_();
+    softmax_cross_entropy_forward(logits, labels, loss, probs);
+    out.rows(begin, end).copy_from(probs);
+  }
+  model_.set_training(true);
+  return out;
+}
+
+void Trainer::save_state(Checkpoint& c) const {
+  const std::string p = fmt::format("member{}.", fold_);
+  c.ints[p + "phase"] = phase_;
+  c.ints[p + "epoch_in_phase"] = epoch_in_phase_;
+  c.ints[p + "step_in_epoch"] = step_in_epoch_;
+  c.ints[p + "step_in_phase"] = step_in_phase_;
+  c.ints[p + "global_step"] = global_step_;
+  c.ints[p + "epochs_done"] = epochs_done_;
+  c.ints[p + "best_epoch"] = best_epoch_;
+  c.ints[p + "epochs_without_improvement"] = epochs_without_improvement_;
+  c.ints[p + "early_stopped"] = early_stopped_;
+  c.ints[p + "dropout_offset"] = static_cast<int64_t>(dropout_gen_.offset());
+  c.ints[p + "optimizer_steps"] = optimizer_->steps();
+  c.reals[p + "loss_sum"] = loss_sum_.item();
+  c.reals[p + "best_value"] = best_value_;
+  c.reals[p + "train_seconds"] = train_seconds_;
+  c.texts[p + "history"] = encode_history(history_);
+  save_model_weights(c, p, model_);
+  optimizer_->visit_state([&](const std::string& name, Tensor& s) {
+    c.tensors[p + "optim." + name] = s.to(Device::cpu).clone();
+  });
+  for (size_t i = 0; i < best_weights_.size(); ++i) c.tensors[fmt::format("{}best.{}", p, i)] = best_weights_[i];
+}
+
+
+void Trainer::load_state(const Checkpoint& c) {
+  const std::string p = fmt::format("member{}.", fold_);
+  phase_ = static_cast<int>(c.int_at(p + "phase"));
+  epoch_in_phase_ = static_cast<int>(c.int_at(p + "epoch_in_phase"));
+  step_in_epoch_ = c.int_at(p + "step_in_epoch");
+  step_in_phase_ = c.int_at(p + "step_in_phase");
+  global_step_ = c.int_at(p + "global_step");
+  epochs_done_ = static_cast<int>(c.int_at(p + "epochs_done"));
+  best_epoch_ = static_cast<int>(c.int_at(p + "best_epoch"));
+  epochs_without_improvement_ = static_cast<int>(c.int_at(p + "epochs_without_improvement"));
+  early_stopped_ = c.int_at(p + "early_stopped") != 0;
+  dropout_gen_.set_state(dropout_gen_.seed(), static_cast<uint64_t>(c.int_at(p + "dropout_offset")));
+  optimizer_->set_steps(c.int_at(p + "optimizer_steps"));
+  loss_sum_.fill_(static_cast<float>(c.real_at(p + "loss_sum")));
+  best_value_ = c.real_at(p + "best_value");
+  train_seconds_ = c.real_at(p + "train_seconds");
+  history_ = decode_history(c.text_at(p + "history"));
+  load_model_weights(c, p, model_);
+  optimizer_->visit_state([&](const std::string& name, Tensor& s) { restore_tensor(c, p + "optim." + name, s); });
+  best_weights_.clear();
+  for (size_t i = 0; c.tensors.count(fmt::format("{}best.{}", p, i)); ++i) {
+    best_weights_.push_back(c.tensor_at(fmt::format("{}best.{}", p, i)).clone());
+  }
+}
+
+}  // namespace keel::train
