@@ -10,7 +10,7 @@
 namespace keel::nn {
 
 Conv2d::Conv2d(Generator& gen, int64_t in_channels, int64_t out_channels, int kernel, int stride,
-               int padding, bool bias)
+               int padding, bool bias, const InitFn& init)
     : in_channels_(in_channels),
       out_channels_(out_channels),
       kernel_(kernel),
@@ -29,7 +29,7 @@ Conv2d::Conv2d(Generator& gen, int64_t in_channels, int64_t out_channels, int ke
     bias_.grad = Tensor::zeros(bias_.value.shape());
     bias_.decay = false;
   }
-  default_init_(weight_.value, bias_.value, gen);
+  init(weight_.value, bias_.value, gen);
 }
 
 const Tensor& Conv2d::forward(const Tensor& x) {

@@ -9,7 +9,8 @@
 
 namespace keel::nn {
 
-Linear::Linear(Generator& gen, int64_t in_features, int64_t out_features, bool bias)
+Linear::Linear(Generator& gen, int64_t in_features, int64_t out_features, bool bias,
+               const InitFn& init)
     : in_features_(in_features), out_features_(out_features), has_bias_(bias) {
   if (in_features <= 0 || out_features <= 0) {
     throw Error(ErrorKind::usage, fmt::format("Linear({} -> {}): feature counts must be positive",
@@ -22,7 +23,7 @@ Linear::Linear(Generator& gen, int64_t in_features, int64_t out_features, bool b
     bias_.grad = Tensor::zeros(bias_.value.shape());
     bias_.decay = false;
   }
-  default_init_(weight_.value, bias_.value, gen);
+  init(weight_.value, bias_.value, gen);
 }
 
 const Tensor& Linear::forward(const Tensor& x) {

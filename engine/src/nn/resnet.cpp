@@ -14,15 +14,17 @@
 namespace keel::nn {
 
 namespace {
-// torchvision's ResNet: kaiming_normal_(mode="fan_out", nonlinearity="relu") for every conv.
-void init_resnet_conv(Conv2d& conv, Generator& gen) {
-  kaiming_normal_(conv.weight().value, gen, 0.0, FanMode::fan_out);
+// torchvision's ResNet: kaiming_normal_(mode="fan_out", nonlinearity="relu") for every conv
+// (all without bias).
+void resnet_conv_init(Tensor& weight, Tensor& bias, Generator& gen) {
+  kaiming_normal_(weight, gen, 0.0, FanMode::fan_out);
+  if (bias.defined()) zeros_(bias);
 }
 
 // fastai v1's head: kaiming_normal_ (fan_in) weights, zero bias.
-void init_head_linear(Linear& linear, Generator& gen) {
-  kaiming_normal_(linear.weight().value, gen);
-  if (linear.bias()) zeros_(linear.bias()->value);
+void head_linear_init(Tensor& weight, Tensor& bias, Generator& gen) {
+  kaiming_normal_(weight, gen);
+  if (bias.defined()) zeros_(bias);
 }
 }  // namespace
 
@@ -30,18 +32,16 @@ BasicBlock::BasicBlock(Generator& gen, int64_t in_channels, int64_t out_channels
     : in_channels_(in_channels),
       out_channels_(out_channels),
       stride_(stride),
-      conv1_(gen, in_channels, out_channels, 3, stride, 1, false),
+      conv1_(gen, in_channels, out_channels, 3, stride, 1, false, resnet_conv_init),
       bn1_(out_channels),
-      conv2_(gen, out_channels, out_channels, 3, 1, 1, false),
+      conv2_(gen, out_channels, out_channels, 3, 1, 1, false, resnet_conv_init),
       bn2_(out_channels) {
   if (stride != 1 || in_channels != out_channels) {
     downsample_ = std::make_unique<Sequential>();
-    downsample_->emplace<Conv2d>(gen, in_channels, out_channels, 1, stride, 0, false);
+    downsample_->emplace<Conv2d>(gen, in_channels, out_channels, 1, stride, 0, false,
+                                 resnet_conv_init);
     downsample_->emplace<BatchNorm2d>(out_channels);
   }
-  init_resnet_conv(conv1_, gen);
-  init_resnet_conv(conv2_, gen);
-  if (downsample_) init_resnet_conv(static_cast<Conv2d&>((*downsample_)[0]), gen);
 }
 
 const Tensor& BasicBlock::forward(const Tensor& x) {
@@ -115,7 +115,7 @@ std::unique_ptr<Sequential> resnet_body(Generator& gen, const std::vector<int>& 
     if (depth <= 0) throw Error(ErrorKind::usage, "resnet_body: every stage needs a block");
   }
   auto body = std::make_unique<Sequential>();
-  init_resnet_conv(body->emplace<Conv2d>(gen, in_channels, 64, 7, 2, 3, false), gen);
+  body->emplace<Conv2d>(gen, in_channels, 64, 7, 2, 3, false, resnet_conv_init);
   body->emplace<BatchNorm2d>(64);
   body->emplace<ReLU>(true);
   body->emplace<MaxPool2d>(3, 2, 1);
@@ -148,11 +148,11 @@ std::unique_ptr<Sequential> fastai_head(Generator& gen, int64_t features, int64_
   head->emplace<Flatten>();
   head->emplace<BatchNorm1d>(2 * features);
   head->emplace<Dropout>(p / 2);
-  init_head_linear(head->emplace<Linear>(gen, 2 * features, hidden), gen);
+  head->emplace<Linear>(gen, 2 * features, hidden, true, head_linear_init);
   head->emplace<ReLU>(true);
   head->emplace<BatchNorm1d>(hidden);
   head->emplace<Dropout>(p);
-  init_head_linear(head->emplace<Linear>(gen, hidden, num_classes), gen);
+  head->emplace<Linear>(gen, hidden, num_classes, true, head_linear_init);
   return head;
 }
 

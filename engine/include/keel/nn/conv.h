@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "keel/nn/init.h"
 #include "keel/nn/module.h"
 #include "keel/ops.h"
 
@@ -12,9 +13,9 @@ namespace keel::nn {
 
 class Conv2d : public Module {
  public:
-  // Weights from PyTorch's default initialisation (default_init_ in init.h), drawn from gen.
+  // Weight and bias drawn from gen by `init`, PyTorch's default initialisation unless given.
   Conv2d(Generator& gen, int64_t in_channels, int64_t out_channels, int kernel, int stride = 1,
-         int padding = 0, bool bias = true);
+         int padding = 0, bool bias = true, const InitFn& init = default_init_);
 
   // x: (N, in, H, W) -> y: (N, out, H', W'), H' = (H + 2 padding - kernel) / stride + 1
   const Tensor& forward(const Tensor& x) override;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "keel/random.h"
 #include "keel/tensor.h"
@@ -30,5 +31,8 @@ void ones_(Tensor& t);
 // PyTorch's default for Conv2d and Linear: kaiming_uniform_ with a = sqrt(5) (a bound of
 // 1/sqrt(fan_in)) on the weight, then the bias (when defined) uniform in ±1/sqrt(fan_in).
 void default_init_(Tensor& weight, Tensor& bias, Generator& gen);
+
+// How a layer initialises its weight and bias (bias undefined when the layer has none).
+using InitFn = std::function<void(Tensor& weight, Tensor& bias, Generator& gen)>;
 
 }  // namespace keel::nn

@@ -5,14 +5,16 @@
 #include <cstdint>
 #include <string>
 
+#include "keel/nn/init.h"
 #include "keel/nn/module.h"
 
 namespace keel::nn {
 
 class Linear : public Module {
  public:
-  // Weights from PyTorch's default initialisation (default_init_ in init.h), drawn from gen.
-  Linear(Generator& gen, int64_t in_features, int64_t out_features, bool bias = true);
+  // Weight and bias drawn from gen by `init`, PyTorch's default initialisation unless given.
+  Linear(Generator& gen, int64_t in_features, int64_t out_features, bool bias = true,
+         const InitFn& init = default_init_);
 
   // x: (N, in) -> y: (N, out)
   const Tensor& forward(const Tensor& x) override;
