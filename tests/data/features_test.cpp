@@ -261,6 +261,18 @@ TEST(TitanicFeatures, WriteFeaturesProducesCsvsAndImages) {
   EXPECT_FALSE(r.ranking.has_value());
 }
 
+TEST(TitanicFeatures, WriteFeaturesWithARankedSelection) {
+  TempDir out;
+  FeatureOutputs r =
+      write_features(testing::data_dir(), out.path().string(), FeatureSelection::ranked(20));
+  ASSERT_TRUE(r.ranking.has_value());
+  ASSERT_EQ(r.features.size(), 20u);
+  EXPECT_EQ(r.features, std::vector<std::string>(r.ranking->names.begin(), r.ranking->names.begin() + 20));
+  EXPECT_EQ(r.side, 5);  // ceil(sqrt(20))
+  EXPECT_EQ(r.train_images, 891);
+  EXPECT_TRUE(fs::exists(out.path() / "images" / "test" / "0.png"));
+}
+
 TEST(TitanicFeatures, MissingDataFolderSaysWhatToDo) {
   TempDir empty;
   try {

@@ -115,17 +115,17 @@ LogisticFit fit_logistic_l2(const std::vector<std::vector<double>>& x, const std
     // c * sum(s) > 0, so LDLT is safe and cheaper than a general solve.
     Eigen::VectorXd step = h.ldlt().solve(grad);
     // Backtracking (Armijo) keeps the first steps from overshooting when the start is far away.
+    // Near the optimum a Newton step lowers f by less than f's rounding error, so changes within
+    // that noise count as no increase; otherwise the search would shrink steps forever.
+    const double noise = 1e-12 * std::max(1.0, std::abs(f));
     double alpha = 1.0;
     const double slope = grad.dot(step);
     Eigen::VectorXd next = w - step;
     double f_next = objective(next);
-    while (f_next > f - 1e-4 * alpha * slope && alpha > 1e-10) {
+    while (f_next > f - 1e-4 * alpha * slope + noise && alpha > 1e-10) {
       alpha *= 0.5;
       next = w - alpha * step;
       f_next = objective(next);
-    }
-    if (f_next > f) {  // rounding floor reached: the gradient cannot shrink further
-      break;
     }
     w = next;
     f = f_next;
@@ -225,13 +225,14 @@ std::vector<std::string> select_features(const Table& train, const FeatureSelect
                               name, fmt::join(valid, ", ")));
     }
   }
-  FeatureRanking r = rank_features(train, selection.candidates, selection.c);
-  const auto available = static_cast<int>(r.names.size());
+  const auto available =
+      static_cast<int>(selection.candidates.empty() ? valid.size() : selection.candidates.size());
   if (selection.top_k < 1 || selection.top_k > available) {
     throw Error(ErrorKind::config,
                 fmt::format("top_k = {} features requested but {} can be ranked; choose 1..{}",
                             selection.top_k, available, available));
   }
+  FeatureRanking r = rank_features(train, selection.candidates, selection.c);
   std::vector<std::string> kept(r.names.begin(), r.names.begin() + selection.top_k);
   if (ranking) *ranking = std::move(r);
   return kept;
