@@ -1,5 +1,5 @@
 // AtomicFile: an output file that readers see whole or not at all (the old one stays till then).
-// Checkpoints, submission.csv, summary.json and report.html use it: Ctrl-C never leaves half a file.
+// Checkpoints, submission.csv, summary.json and report.html use it: Ctrl-C never leaves half a file
 #pragma once
 
 #include <cstdio>
