@@ -212,10 +212,28 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
 }
 #endif
 
-// x (N, C, H, W) -> (N, H, W, C) for images [n0, n1), in 16 × 16 tiles so that both the reads
-// and the writes stay within a few cache lines at a time.
+// x (N, C, H, W) -> (N, H, W, C) for images [n0, n1).
 void to_nhwc(const float* x, const ConvShape& g, int64_t n0, int64_t n1, float* out) {
   const int64_t plane = g.h * g.w;
+#if defined(__AVX512F__)
+  // One gather collects 16 channels of a pixel (stride H·W) into one contiguous store.
+  alignas(64) int32_t lanes[16];
+  for (int l = 0; l < 16; ++l) lanes[l] = static_cast<int32_t>(l * plane);
+  const __m512i channels = _mm512_load_si512(lanes);
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* image = x + n * g.c * plane;
+    float* to = out + n * plane * g.c;
+    for (int64_t p = 0; p < plane; ++p) {
+      for (int64_t c0 = 0; c0 < g.c; c0 += 16) {
+        const __mmask16 live = static_cast<__mmask16>((1u << std::min<int64_t>(16, g.c - c0)) - 1u);
+        _mm512_mask_storeu_ps(to + p * g.c + c0, live,
+                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, channels,
+                                                       image + c0 * plane + p, 4));
+      }
+    }
+  }
+#else
+  // 16 × 16 tiles keep both the strided reads and the writes within a few cache lines.
   constexpr int64_t kTile = 16;
   for (int64_t n = n0; n < n1; ++n) {
     const float* image = x + n * g.c * plane;
@@ -230,6 +248,7 @@ void to_nhwc(const float* x, const ConvShape& g, int64_t n0, int64_t n1, float* 
       }
     }
   }
+#endif
 }
 
 // im2col(x)ᵀ as a packed B operand for the weight gradient, read from x in NHWC: depth = columns
@@ -346,9 +365,31 @@ void pack_flipped_weights(const float* w, const ConvShape& g, int64_t first, int
 // dy (N, K, P) as a packed A operand (K × N·P, full depth): columns [col0, col0 + cols).
 void pack_grad_as_a(const float* dy, const ConvShape& g, int64_t col0, int64_t cols, float* packed) {
   const int64_t pixels = g.pixels(), depth = g.n * pixels;
+#if defined(__AVX512F__)
+  static_assert(kMr == 8, "two columns of a panel fill one 16-lane vector");
+  // Lane l reads row l % 8 of column l / 8: one gather moves two whole columns of a panel (the
+  // transpose of 8 rows of contiguous pixels), where scalar code would need 16 strided stores.
+  alignas(64) int32_t lanes[16];
+  for (int l = 0; l < 16; ++l) lanes[l] = static_cast<int32_t>((l % 8) * pixels + l / 8);
+  const __m512i two_columns = _mm512_load_si512(lanes);
+#endif
   for_each_image_run(col0, cols, pixels, [&](int64_t n, int64_t p, int64_t len, int64_t done) {
     for (int64_t i = 0; i < panels(g.k, kMr); ++i) {
       float* dst = packed + i * kMr * depth + (col0 + done) * kMr;
+#if defined(__AVX512F__)
+      if ((i + 1) * kMr <= g.k) {
+        const float* src = dy + (n * g.k + i * kMr) * pixels + p;
+        int64_t t = 0;
+        for (; t + 2 <= len; t += 2) {
+          _mm512_storeu_ps(dst + t * kMr, _mm512_i32gather_ps(two_columns, src + t, 4));
+        }
+        if (t < len) {
+          _mm512_mask_storeu_ps(dst + t * kMr, 0xFF,
+                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFF, two_columns, src + t, 4));
+        }
+        continue;
+      }
+#endif
       for (int64_t row = 0; row < kMr; ++row) {
         const int64_t k = i * kMr + row;
         if (k >= g.k) {
@@ -524,11 +565,16 @@ void weight_grad(const float* x, const float* dy, const ConvShape& g, float* dw)
         gemm::multiply_packed(m, n, len, a_packed + rows.begin * kMr * depth + d0 * kMr, kMr * depth,
                               b, kNr * len, dw_rsc + row0 * crs + col0, crs, d0 > 0);
       }
-      // dw'[k][(r, s, c)] -> dw[k, c, r, s] for this thread's block.
+      // dw'[k][(r, s, c)] -> dw[k, c, r, s] for this thread's block (counters, not divisions).
       const int64_t rs = g.r * g.s;
       for (int64_t k = row0; k < row0 + m; ++k) {
+        int64_t c = col0 % g.c, window = col0 / g.c;
         for (int64_t index = col0; index < col0 + n; ++index) {
-          dw[k * crs + (index % g.c) * rs + index / g.c] = dw_rsc[k * crs + index];
+          dw[k * crs + c * rs + window] = dw_rsc[k * crs + index];
+          if (++c == g.c) {
+            c = 0;
+            ++window;
+          }
         }
       }
     }
