@@ -71,6 +71,24 @@ TEST(MaxPool2d, FirstMaximumOfATieGetsTheGradient) {
   EXPECT_EQ(dx.to_vector(), (std::vector<float>{0, 5, 0, 0}));
 }
 
+TEST(MaxPool2d, TiesGoToTheFirstMaximumOnEveryPath) {
+  // Plane 0 ties at positions 0 and 2, plane 1 at positions 1 and 3 (row-major).
+  Tensor x = Tensor::from_data({1, 2, 2, 2}, std::vector<float>{3, 1, 3, 0, -1, 2, 0, 2});
+  const std::vector<float> expected{7, 0, 0, 0, 0, 9, 0, 0};
+  Tensor dy = Tensor::from_data({1, 2, 1, 1}, std::vector<float>{7, 9}), dx;
+  adaptive_max_pool2d_backward(x, dy, dx);  // the global fast path
+  EXPECT_EQ(dx.to_vector(), expected);
+  max_pool2d_backward(x, dy, dx, Pool2dArgs{2, 2, 0});  // the 2x2 fast path
+  EXPECT_EQ(dx.to_vector(), expected);
+  max_pool2d_backward(x, dy, dx, Pool2dArgs{2, 1, 0});  // the generic window walk
+  EXPECT_EQ(dx.to_vector(), expected);
+  // A 1x2 adaptive grid takes the generic cell walk: each column pair is its own cell.
+  Tensor x2 = Tensor::from_data({1, 1, 2, 2}, std::vector<float>{5, 4, 5, 4});
+  Tensor dy2 = Tensor::from_data({1, 1, 1, 2}, std::vector<float>{1, 2});
+  adaptive_max_pool2d_backward(x2, dy2, dx);
+  EXPECT_EQ(dx.to_vector(), (std::vector<float>{1, 2, 0, 0}));
+}
+
 TEST(AvgPool2d, MatchesReference) {
   for (const Shape& shape : {kAwkward, Shape{64, 32, 6, 6}}) {
     const int64_t planes = shape[0] * shape[1], h = shape[2], w = shape[3];

@@ -52,15 +52,19 @@ Range cell(int64_t o, int64_t in, int64_t out) {
 }
 
 // Index (within the plane) of the first maximum over rows ry and columns rx, row-major order.
+// Index arithmetic on comparison results instead of branches: on real activations which element
+// wins is a coin toss, and mispredicted branches cost several times the whole window.
 int64_t first_max(const float* plane, int64_t w, Range ry, Range rx) {
   int64_t where = ry.begin * w + rx.begin;
   float best = plane[where];
   for (int64_t iy = ry.begin; iy < ry.end; ++iy)
-    for (int64_t ix = rx.begin; ix < rx.end; ++ix)
-      if (plane[iy * w + ix] > best) {
-        best = plane[iy * w + ix];
-        where = iy * w + ix;
-      }
+    for (int64_t ix = rx.begin; ix < rx.end; ++ix) {
+      const int64_t idx = iy * w + ix;
+      const float v = plane[idx];
+      const int64_t greater = v > best;
+      where += greater * (idx - where);
+      best = std::max(best, v);
+    }
   return where;
 }
 
@@ -96,8 +100,7 @@ void max_pool_k2s2_backward_plane(const float* src, const float* grad, int64_t w
   for (int64_t oy = 0; oy < oh; ++oy) {
     const int64_t row0 = 2 * oy * w, row1 = row0 + w;
     for (int64_t ox = 0; ox < ow; ++ox) {
-      // Index arithmetic on comparison results instead of branches: on real activations the
-      // winner is a coin toss, and mispredicted branches cost several times the whole window.
+      // Branch-free for the reason given at first_max.
       const int64_t i0 = row0 + 2 * ox, i2 = row1 + 2 * ox;
       const float a = src[i0], b = src[i0 + 1], c = src[i2], d = src[i2 + 1];
       int64_t where = i0;
@@ -313,6 +316,7 @@ void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx)
              dy.shape().str(), x.shape().str());
   const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
   const int64_t out_h = dy.dim(2), out_w = dy.dim(3);
+  const bool global = out_h == 1 && out_w == 1;
   dx.ensure(x.shape(), Device::cpu);
   const float* xp = x.data();
   const float* gp = dy.data();
@@ -323,6 +327,17 @@ void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx)
     const float* grad = gp + p * out_h * out_w;
     float* dst = dxp + p * h * w;
     std::memset(dst, 0, sizeof(float) * h * w);
+    if (global) {
+      // The maximum by a vectorised reduction, then its first position by a backward scan of
+      // independent selects: no serial compare-and-update chain through the plane.
+      float best = src[0];
+#pragma omp simd reduction(max : best)
+      for (int64_t i = 1; i < h * w; ++i) best = std::max(best, src[i]);
+      int64_t where = 0;  // stays 0 only if nothing compares equal (a NaN plane)
+      for (int64_t i = h * w - 1; i >= 0; --i) where = src[i] == best ? i : where;
+      dst[where] = grad[0];
+      continue;
+    }
     for (int64_t oy = 0; oy < out_h; ++oy) {
       const Range ry = cell(oy, h, out_h);
       for (int64_t ox = 0; ox < out_w; ++ox)
