@@ -466,7 +466,7 @@ int64_t max_chunk_cols(int64_t depth, int64_t rows) {
   return std::max<int64_t>(kNr, kChunkFloats / (depth + rows));
 }
 
-// Images [n0, n1) of thread t: a fixed partition of the batch.
+// Part t of `threads` equal parts of [0, n): a fixed partition (of images, panels or channels).
 struct Range {
   int64_t begin, end;
 };
@@ -492,131 +492,89 @@ void for_each_chunk(Range images, int64_t pixels, int64_t max_cols, Fn fn) {
   }
 }
 
-int conv_threads(int64_t images) {
-  return static_cast<int>(std::clamp<int64_t>(num_threads(), 1, images));
-}
-
-// dst (N, rows, H', W') = A (rows × depth) · im2col(src) (+ bias), for the forward pass and the
-// stride-1 input gradient. pack_a(first, last, packed) packs panels [first, last) of A.
-template <class PackA>
-void gather_conv(const float* src, const Window& g, int64_t rows, PackA pack_a, const float* bias,
-                 float* dst) {
+// dst (N, rows, H', W') (+ bias) = A (rows × depth) · im2col(src) over the column chunks of
+// `images`, for the forward pass and the stride-1 input gradient; one thread's share, with its
+// own b and out buffers (sized for max_cols columns).
+void gather_chunks(const float* src, const Window& g, int64_t rows, const float* a_packed,
+                   const float* bias, float* dst, Range images, int64_t max_cols, float* b, float* out) {
   const int64_t depth = g.depth(), pixels = g.pixels();
-  const int threads = conv_threads(g.n);
-  const int64_t max_cols = max_chunk_cols(depth, rows);
-  const size_t b_floats = cache_line_floats(gemm::packed_b_floats(depth, max_cols));
-  const size_t out_floats = cache_line_floats(static_cast<size_t>(rows * max_cols));
-  float* a_packed = scratch(ScratchSlot::packed_a, gemm::packed_a_floats(rows, depth));
-  float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
-  float* out_all = scratch(ScratchSlot::partial, out_floats * threads);
-  const int64_t row_panels = panels(rows, kMr);
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num(), team = omp_get_num_threads();
-    const Range mine = split(row_panels, t, team);
-    pack_a(mine.begin, mine.end, a_packed);
-#pragma omp barrier
-    float* b = b_all + b_floats * t;
-    float* out = out_all + out_floats * t;
-    for_each_chunk(split(g.n, t, team), pixels, max_cols, [&](int64_t col0, int64_t cols) {
-      im2col_packed(src, g, col0, cols, b);
-      gemm::multiply_packed(rows, cols, depth, a_packed, kMr * depth, b, kNr * depth, out, cols, false);
-      scatter_rows(out, cols, rows, pixels, col0, cols, bias, dst);
-    });
-  }
+  for_each_chunk(images, pixels, max_cols, [&](int64_t col0, int64_t cols) {
+    im2col_packed(src, g, col0, cols, b);
+    gemm::multiply_packed(rows, cols, depth, a_packed, kMr * depth, b, kNr * depth, out, cols, false);
+    scatter_rows(out, cols, rows, pixels, col0, cols, bias, dst);
+  });
 }
 
 // Output columns of dw per weight-gradient chunk: the depth of its GEMM. Fixed by the shape, so
 // the chunks' partial sums add up in the same order for every thread count.
 constexpr int64_t kWeightGradDepth = 1024;
 
-// dw = dy (K × N·P) · im2col(x)ᵀ, computed as dw' (K × R·S·C, channels fastest; see
-// im2col_nhwc_transposed_packed) and permuted into (K, C, R, S). Threads own panels of dw's
-// columns (or of its rows when there are fewer column panels than threads), each with the full
-// depth: no reduction between threads.
-void weight_grad(const float* x, const float* dy, const ConvShape& g, float* dw) {
-  const int64_t crs = g.crs(), depth = g.n * g.pixels(), plane = g.h * g.w;
-  const int64_t row_panels = panels(g.k, kMr), col_panels = panels(crs, kNr);
-  const int threads = std::max(1, num_threads());
-  const bool split_columns = col_panels >= threads || col_panels >= row_panels;
-  const int64_t chunk = std::min(depth, kWeightGradDepth);
-  const int64_t b_panels = split_columns ? panels(col_panels, threads) : col_panels;
-  const size_t b_floats = cache_line_floats(static_cast<size_t>(b_panels * kNr * chunk));
-  float* a_packed = scratch(ScratchSlot::columns, gemm::packed_a_floats(g.k, depth));
-  float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
-  float* x_nhwc = scratch(ScratchSlot::transposed, static_cast<size_t>(g.n * g.c * plane));
-  float* dw_rsc = scratch(ScratchSlot::partial, static_cast<size_t>(g.k * crs));
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num(), team = omp_get_num_threads();
-    const Range images = split(g.n, t, team);
-    pack_grad_as_a(dy, g, images.begin * g.pixels(), (images.end - images.begin) * g.pixels(), a_packed);
-    to_nhwc(x, g, images.begin, images.end, x_nhwc);
-#pragma omp barrier
-    const Range cols = split_columns ? split(col_panels, t, team) : Range{0, col_panels};
-    const Range rows = split_columns ? Range{0, row_panels} : split(row_panels, t, team);
-    const int64_t row0 = rows.begin * kMr, m = std::min(g.k, rows.end * kMr) - row0;
-    const int64_t col0 = cols.begin * kNr, n = std::min(crs, cols.end * kNr) - col0;
-    float* b = b_all + b_floats * t;
-    if (m > 0 && n > 0) {
-      for (int64_t d0 = 0; d0 < depth; d0 += chunk) {
-        const int64_t len = std::min(chunk, depth - d0);
-        im2col_nhwc_transposed_packed(x_nhwc, g, d0, len, cols.begin, cols.end, b);
-        gemm::multiply_packed(m, n, len, a_packed + rows.begin * kMr * depth + d0 * kMr, kMr * depth,
-                              b, kNr * len, dw_rsc + row0 * crs + col0, crs, d0 > 0);
-      }
-      // dw'[k][(r, s, c)] -> dw[k, c, r, s] for this thread's block (counters, not divisions).
-      const int64_t rs = g.r * g.s;
-      for (int64_t k = row0; k < row0 + m; ++k) {
-        int64_t c = col0 % g.c, window = col0 / g.c;
-        for (int64_t index = col0; index < col0 + n; ++index) {
-          dw[k * crs + c * rs + window] = dw_rsc[k * crs + index];
-          if (++c == g.c) {
-            c = 0;
-            ++window;
-          }
-        }
+// How the weight gradient is shared: threads own panels of dw's columns (or of its rows when there
+// are fewer column panels than threads), each with the full depth, so no reduction between threads.
+struct WeightGradPlan {
+  int64_t row_panels, col_panels, chunk;
+  bool split_columns;
+  size_t b_floats;  // one thread's packed B for one depth chunk
+};
+
+WeightGradPlan plan_weight_grad(const ConvShape& g, int threads) {
+  WeightGradPlan p;
+  p.row_panels = panels(g.k, kMr);
+  p.col_panels = panels(g.crs(), kNr);
+  p.split_columns = p.col_panels >= threads || p.col_panels >= p.row_panels;
+  p.chunk = std::min(g.n * g.pixels(), kWeightGradDepth);
+  const int64_t b_panels = p.split_columns ? panels(p.col_panels, threads) : p.col_panels;
+  p.b_floats = static_cast<size_t>(b_panels * kNr * p.chunk);
+  return p;
+}
+
+// Thread t's block of dw = dy (K × N·P) · im2col(x)ᵀ, computed as dw' (K × R·S·C, channels
+// fastest; see im2col_nhwc_transposed_packed) and permuted into (K, C, R, S). a_packed is dy as
+// a full-depth A operand, x_nhwc the input in NHWC.
+void weight_grad_block(const float* x_nhwc, const float* a_packed, const ConvShape& g,
+                       const WeightGradPlan& plan, int t, int team, float* b, float* dw_rsc, float* dw) {
+  const int64_t crs = g.crs(), depth = g.n * g.pixels();
+  const Range cols = plan.split_columns ? split(plan.col_panels, t, team) : Range{0, plan.col_panels};
+  const Range rows = plan.split_columns ? Range{0, plan.row_panels} : split(plan.row_panels, t, team);
+  const int64_t row0 = rows.begin * kMr, m = std::min(g.k, rows.end * kMr) - row0;
+  const int64_t col0 = cols.begin * kNr, n = std::min(crs, cols.end * kNr) - col0;
+  if (m <= 0 || n <= 0) return;
+  for (int64_t d0 = 0; d0 < depth; d0 += plan.chunk) {
+    const int64_t len = std::min(plan.chunk, depth - d0);
+    im2col_nhwc_transposed_packed(x_nhwc, g, d0, len, cols.begin, cols.end, b);
+    gemm::multiply_packed(m, n, len, a_packed + rows.begin * kMr * depth + d0 * kMr, kMr * depth, b,
+                          kNr * len, dw_rsc + row0 * crs + col0, crs, d0 > 0);
+  }
+  // dw'[k][(r, s, c)] -> dw[k, c, r, s] for this block (counters, not divisions).
+  const int64_t rs = g.r * g.s;
+  for (int64_t k = row0; k < row0 + m; ++k) {
+    int64_t c = col0 % g.c, window = col0 / g.c;
+    for (int64_t index = col0; index < col0 + n; ++index) {
+      dw[k * crs + c * rs + window] = dw_rsc[k * crs + index];
+      if (++c == g.c) {
+        c = 0;
+        ++window;
       }
     }
   }
 }
 
-// dx for stride > 1: dcols = wᵀ · dy per chunk, then col2im. Threads own whole images of dx.
-void input_grad_strided(const float* w, const float* dy, const ConvShape& g, float* dx) {
+// dx for stride > 1 over the chunks of `images`: dcols = wᵀ · dy, then col2im into dx (zeroed).
+void strided_input_grad_chunks(const float* dy, const ConvShape& g, const float* a_packed,
+                               Range images, int64_t max_cols, float* b, float* out, float* dx) {
   const Window win = forward_window(g);
-  const int64_t crs = g.crs(), pixels = g.pixels();
-  const int threads = conv_threads(g.n);
-  const int64_t max_cols = max_chunk_cols(g.k, crs);
-  const size_t b_floats = cache_line_floats(gemm::packed_b_floats(g.k, max_cols));
-  const size_t out_floats = cache_line_floats(static_cast<size_t>(crs * max_cols));
-  float* a_packed = scratch(ScratchSlot::packed_a, gemm::packed_a_floats(crs, g.k));
-  float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
-  float* out_all = scratch(ScratchSlot::partial, out_floats * threads);
-  const int64_t row_panels = panels(crs, kMr), image = g.c * g.h * g.w;
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num(), team = omp_get_num_threads();
-    const Range mine = split(row_panels, t, team);
-    gemm::pack_a(gemm::View{w, 1, crs}, crs, g.k, a_packed, mine.begin, mine.end);
-    const Range images = split(g.n, t, team);
-    std::fill(dx + images.begin * image, dx + images.end * image, 0.0f);
-#pragma omp barrier
-    float* b = b_all + b_floats * t;
-    float* out = out_all + out_floats * t;
-    for_each_chunk(images, pixels, max_cols, [&](int64_t col0, int64_t cols) {
-      pack_grad_as_b(dy, g, col0, cols, b);
-      gemm::multiply_packed(crs, cols, g.k, a_packed, kMr * g.k, b, kNr * g.k, out, cols, false);
-      col2im_add(out, cols, win, col0, cols, dx);
-    });
-  }
+  const int64_t crs = g.crs();
+  for_each_chunk(images, g.pixels(), max_cols, [&](int64_t col0, int64_t cols) {
+    pack_grad_as_b(dy, g, col0, cols, b);
+    gemm::multiply_packed(crs, cols, g.k, a_packed, kMr * g.k, b, kNr * g.k, out, cols, false);
+    col2im_add(out, cols, win, col0, cols, dx);
+  });
 }
 
-// db[k] = Σ_{n, p} dy[n, k, p], one thread per channel, summed in double.
-void bias_grad(const float* dy, const ConvShape& g, float* db) {
+// db[k] = Σ_{n, p} dy[n, k, p] for channels [k0, k1), each summed in double in a fixed order.
+void bias_grad(const float* dy, const ConvShape& g, Range channels, float* db) {
   const int64_t pixels = g.pixels();
-  const bool parallel = g.n * g.k * pixels >= (1 << 15);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t k = 0; k < g.k; ++k) {
+  for (int64_t k = channels.begin; k < channels.end; ++k) {
     double sum = 0.0;
     for (int64_t n = 0; n < g.n; ++n) {
       const float* row = dy + (n * g.k + k) * pixels;
@@ -635,41 +593,97 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   const ConvShape g = conv_shape("conv2d_forward", x, w, a);
   if (b.defined()) expect_dims(b, {g.k}, "conv2d_forward: bias b");
   ensure_output(y, {g.n, g.k, g.oh, g.ow});
-  const float* wp = w.data();
+  const Window win = forward_window(g);
   const int64_t crs = g.crs();
-  gather_conv(
-      x.data(), forward_window(g), g.k,
-      [&](int64_t first, int64_t last, float* packed) {
-        gemm::pack_a(gemm::View{wp, crs, 1}, g.k, crs, packed, first, last);
-      },
-      b.defined() ? b.data() : nullptr, y.data());
+  const int threads = static_cast<int>(std::clamp<int64_t>(num_threads(), 1, g.n));
+  const int64_t max_cols = max_chunk_cols(crs, g.k);
+  const size_t b_floats = cache_line_floats(gemm::packed_b_floats(crs, max_cols));
+  const size_t out_floats = cache_line_floats(static_cast<size_t>(g.k * max_cols));
+  float* a_packed = scratch(ScratchSlot::packed_a, gemm::packed_a_floats(g.k, crs));
+  float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
+  float* out_all = scratch(ScratchSlot::output, out_floats * threads);
+  const float* xp = x.data();
+  const float* wp = w.data();
+  const float* bp = b.defined() ? b.data() : nullptr;
+  float* yp = y.data();
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range mine = split(panels(g.k, kMr), t, team);
+    gemm::pack_a(gemm::View{wp, crs, 1}, g.k, crs, a_packed, mine.begin, mine.end);
+#pragma omp barrier
+    gather_chunks(xp, win, g.k, a_packed, bp, yp, split(g.n, t, team), max_cols,
+                  b_all + b_floats * t, out_all + out_floats * t);
+  }
 }
 
 // dy: (N, K, H', W') -> dx: (N, C, H, W) (if dx != nullptr), dw: (K, C, R, S), db: (K) (if != nullptr)
+//
+// One parallel region with one barrier: first every thread packs its share of the operands (dy
+// for dw, x in NHWC, the weights for dx), then computes its blocks of dw, dx and db. Few
+// synchronisation points matter on two cores, where each one can cost a scheduler time slice.
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
                      Tensor* db, Conv2dArgs a) {
   const ConvShape g = conv_shape("conv2d_backward", x, w, a);
   expect_dims(dy, {g.n, g.k, g.oh, g.ow}, "conv2d_backward: dy");
   KEEL_CHECK(dy.device() == Device::cpu, "conv2d_backward: dy must be a CPU tensor");
   ensure_output(dw, {g.k, g.c, g.r, g.s});
-  weight_grad(x.data(), dy.data(), g, dw.data());
-  if (dx) {
-    ensure_output(*dx, {g.n, g.c, g.h, g.w});
-    if (g.stride == 1) {
-      const float* wp = w.data();
-      gather_conv(
-          dy.data(), input_grad_window(g), g.c,
-          [&](int64_t first, int64_t last, float* packed) {
-            pack_flipped_weights(wp, g, first, last, packed);
-          },
-          nullptr, dx->data());
-    } else {
-      input_grad_strided(w.data(), dy.data(), g, dx->data());
+  if (dx) ensure_output(*dx, {g.n, g.c, g.h, g.w});
+  if (db) ensure_output(*db, {g.k});
+
+  const int threads = std::max(1, num_threads());
+  const int64_t crs = g.crs(), pixels = g.pixels(), plane = g.h * g.w;
+  const WeightGradPlan wg = plan_weight_grad(g, threads);
+  // The input gradient's product: stride 1 gathers from dy (A = flipped w, C × K·R·S); larger
+  // strides multiply wᵀ (C·R·S × K) by dy and scatter with col2im.
+  const bool gather_dx = g.stride == 1;
+  const Window dx_window = input_grad_window(g);
+  const int64_t dx_rows = gather_dx ? g.c : crs, dx_depth = gather_dx ? g.k * g.r * g.s : g.k;
+  const int64_t dx_cols = max_chunk_cols(dx_depth, dx_rows);
+  const size_t b_floats = cache_line_floats(
+      std::max(wg.b_floats, dx ? gemm::packed_b_floats(dx_depth, dx_cols) : size_t{0}));
+  const size_t out_floats = dx ? cache_line_floats(static_cast<size_t>(dx_rows * dx_cols)) : 0;
+
+  float* dy_packed = scratch(ScratchSlot::columns, gemm::packed_a_floats(g.k, g.n * pixels));
+  float* x_nhwc = scratch(ScratchSlot::transposed, static_cast<size_t>(g.n * g.c * plane));
+  float* dw_rsc = scratch(ScratchSlot::partial, static_cast<size_t>(g.k * crs));
+  float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
+  float* w_packed = dx ? scratch(ScratchSlot::packed_a, gemm::packed_a_floats(dx_rows, dx_depth)) : nullptr;
+  float* out_all = dx ? scratch(ScratchSlot::output, out_floats * threads) : nullptr;
+  const float* xp = x.data();
+  const float* wp = w.data();
+  const float* dyp = dy.data();
+  float* dxp = dx ? dx->data() : nullptr;
+  float* dbp = db ? db->data() : nullptr;
+
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range images = split(g.n, t, team);
+    pack_grad_as_a(dyp, g, images.begin * pixels, (images.end - images.begin) * pixels, dy_packed);
+    to_nhwc(xp, g, images.begin, images.end, x_nhwc);
+    if (dxp) {
+      const Range mine = split(panels(dx_rows, kMr), t, team);
+      if (gather_dx) {
+        pack_flipped_weights(wp, g, mine.begin, mine.end, w_packed);
+      } else {
+        gemm::pack_a(gemm::View{wp, 1, crs}, crs, g.k, w_packed, mine.begin, mine.end);
+        const int64_t image = g.c * plane;
+        std::fill(dxp + images.begin * image, dxp + images.end * image, 0.0f);
+      }
     }
-  }
-  if (db) {
-    ensure_output(*db, {g.k});
-    bias_grad(dy.data(), g, db->data());
+#pragma omp barrier
+    float* b = b_all + b_floats * t;
+    weight_grad_block(x_nhwc, dy_packed, g, wg, t, team, b, dw_rsc, dw.data());
+    if (dxp) {
+      float* out = out_all + out_floats * t;
+      if (gather_dx) {
+        gather_chunks(dyp, dx_window, g.c, w_packed, nullptr, dxp, images, dx_cols, b, out);
+      } else {
+        strided_input_grad_chunks(dyp, g, w_packed, images, dx_cols, b, out, dxp);
+      }
+    }
+    if (dbp) bias_grad(dyp, g, split(g.k, t, team), dbp);
   }
 }
 

@@ -11,7 +11,7 @@
 namespace keel::cpu {
 
 // Independent scratch buffers of one op call; an op may hold all of them at once.
-enum class ScratchSlot { packed_a, packed_b, columns, partial, transposed, count };
+enum class ScratchSlot { packed_a, packed_b, columns, partial, transposed, output, count };
 
 // At least `count` floats, 64-byte aligned, owned by the calling thread and valid until the next
 // request for the same slot from that thread. Contents are unspecified (not zeroed). Grows, never
