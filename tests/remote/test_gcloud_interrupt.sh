@@ -53,6 +53,7 @@ interrupt_case() {
   check "the VM ends stopped" eq "$(cat "$KEEL_STANDIN_STATE")" TERMINATED
   check "partial results fetched" test -f "$out/metrics.csv"
   check "the local ssh child was killed" bash -c "! kill -0 $job_pid 2>/dev/null"
+  check "says the job did not stop in time" has_text "$output" "the remote job did not stop within 2s"
   check "the cost is still reported" has_text "$output" "estimated cost"
 }
 
