@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <numeric>
 
 #include <omp.h>
 
@@ -480,7 +481,12 @@ void for_each_chunk(Range images, int64_t pixels, int64_t max_cols, Fn fn) {
   const int64_t count = images.end - images.begin;
   if (count <= 0) return;
   if (pixels <= max_cols) {
-    const int64_t chunks = panels(count, max_cols / pixels), per_chunk = panels(count, chunks);
+    // Prefer a multiple of the images whose columns fill whole kNr-wide panels (4 images of 6×6,
+    // 16 of 3×3): a partial last panel costs a full panel of GEMM work.
+    const int64_t fill = kNr / std::gcd(pixels, kNr), fit = max_cols / pixels;
+    int64_t per_chunk = fit >= fill ? fit / fill * fill : fit;
+    if (per_chunk >= count) per_chunk = count;
+    if (per_chunk < fill) per_chunk = panels(count, panels(count, fit));
     for (int64_t n = images.begin; n < images.end; n += per_chunk) {
       fn(n * pixels, (std::min(images.end, n + per_chunk) - n) * pixels);
     }
