@@ -38,15 +38,17 @@ GradErrors grad_errors(nn::Module& m, Tensor& x, uint64_t seed, float h,
   const Tensor dx = m.backward(w).clone();
   // Every backward overwrites the parameter gradients: keep copies before perturbing anything.
   std::vector<std::pair<std::string, nn::Parameter*>> params;
-  m.visit_parameters("", [&](const std::string& name, nn::Parameter& p) { params.push_back({name, &p}); });
+  m.visit_parameters("", [&](const std::string& name, nn::Parameter& p) {
+    params.push_back({name, &p});
+  });
   std::vector<Tensor> grads;
   for (auto& entry : params) grads.push_back(entry.second->grad.clone());
 
   GradErrors out;
   out.input = gradient_check_error(forward, x, w, dx, h);
   for (size_t i = 0; i < params.size(); ++i) {
-    out.params.push_back({params[i].first, gradient_check_error(forward, params[i].second->value, w,
-                                                                grads[i], h)});
+    out.params.push_back(
+        {params[i].first, gradient_check_error(forward, params[i].second->value, w, grads[i], h)});
   }
   return out;
 }
@@ -103,8 +105,8 @@ TEST_F(LayerGradients, Conv2dPaddingStrideAndBias) {
     int kernel, stride, padding;
     bool bias;
   };
-  for (Case c : {Case{3, 1, 0, true}, Case{3, 1, 1, true}, Case{3, 2, 1, false}, Case{1, 2, 0, true},
-                 Case{2, 2, 1, true}}) {
+  for (Case c : {Case{3, 1, 0, true}, Case{3, 1, 1, true}, Case{3, 2, 1, false},
+                 Case{1, 2, 0, true}, Case{2, 2, 1, true}}) {
     nn::Conv2d conv(gen, 3, 5, c.kernel, c.stride, c.padding, c.bias);
     Tensor x = random_tensor({3, 3, 5, 7}, 11);
     const size_t checked = expect_grads(conv, x, 12, kSmoothTol);

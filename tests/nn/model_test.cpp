@@ -35,7 +35,8 @@ std::vector<std::string> buffer_names(nn::Module& m) {
   return names;
 }
 
-// ---- batch norm and dropout modes ----------------------------------------------------------------
+// ---- batch norm and dropout modes
+// ----------------------------------------------------------------
 
 TEST(Modes, BatchNormTrainingUpdatesRunningStatsAndEvalUsesThem) {
   const int64_t n = 4, c = 3, hw = 6;
@@ -61,7 +62,8 @@ TEST(Modes, BatchNormTrainingUpdatesRunningStatsAndEvalUsesThem) {
   const std::vector<float> y_train = bn.forward(x).to_vector();
   const std::vector<float> rm = bn.running_mean().to_vector();
   const std::vector<float> rv = bn.running_var().to_vector();
-  const std::vector<float> gamma = bn.weight().value.to_vector(), beta = bn.bias().value.to_vector();
+  const std::vector<float> gamma = bn.weight().value.to_vector(),
+                           beta = bn.bias().value.to_vector();
   for (int64_t ch = 0; ch < c; ++ch) {
     // running = 0.9 · initial (0 and 1) + 0.1 · batch, with the unbiased variance.
     EXPECT_NEAR(rm[ch], 0.1 * mean[ch], 1e-6);
@@ -102,7 +104,7 @@ TEST(Modes, BatchNormRejectsWrongShapesAndSingleValues) {
 TEST(Modes, DropoutMasksInTrainingAndIsIdentityInEval) {
   nn::Dropout dropout(0.25f);
   Tensor x = random_tensor({8, 1250}, 3, 0.5f, 1.5f);  // 10,000 nonzero values
-  EXPECT_THROW(dropout.forward(x), Error);            // training without a generator
+  EXPECT_THROW(dropout.forward(x), Error);             // training without a generator
 
   Generator gen(5);
   dropout.set_generator(&gen);
@@ -151,7 +153,8 @@ TEST(Modes, SetTrainingAndGeneratorReachNestedChildren) {
     m.visit_children(walk);
   };
   model->visit_children(walk);
-  // body and head; block 1 with its 4 layers and downsample (itself + 2); block 2 with 4; 9 in the head
+  // body and head; block 1 with its 4 layers and downsample (itself + 2); block 2 with 4; 9 in the
+  // head
   EXPECT_EQ(visited, 2 + (1 + 4 + 3) + (1 + 4) + 9);
   EXPECT_EQ(training, 0);
   // Eval-mode forward of the whole classifier runs without a generator (dropout off).
@@ -257,12 +260,12 @@ TEST(Names, SequentialAndBlockNamesMatchPyTorch) {
   net.add(std::move(inner));
   net.emplace<nn::Flatten>();
   net.emplace<nn::Linear>(gen, 8, 2, false);
-  EXPECT_EQ(parameter_names(net),
-            (std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias",
-                                      "3.0.conv1.weight", "3.0.bn1.weight", "3.0.bn1.bias",
-                                      "3.0.conv2.weight", "3.0.bn2.weight", "3.0.bn2.bias",
-                                      "3.0.downsample.0.weight", "3.0.downsample.1.weight",
-                                      "3.0.downsample.1.bias", "5.weight"}));
+  EXPECT_EQ(
+      parameter_names(net),
+      (std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias", "3.0.conv1.weight",
+                                "3.0.bn1.weight", "3.0.bn1.bias", "3.0.conv2.weight",
+                                "3.0.bn2.weight", "3.0.bn2.bias", "3.0.downsample.0.weight",
+                                "3.0.downsample.1.weight", "3.0.downsample.1.bias", "5.weight"}));
   EXPECT_EQ(buffer_names(net),
             (std::vector<std::string>{"1.running_mean", "1.running_var", "3.0.bn1.running_mean",
                                       "3.0.bn1.running_var", "3.0.bn2.running_mean",
@@ -326,7 +329,8 @@ TEST(Names, ResNet34ClassifierGroupsAndHead) {
   EXPECT_EQ(body, 108);
   EXPECT_EQ(head, 8);
   std::map<std::string, Shape> shapes;
-  model->visit_parameters("", [&](const std::string& n, nn::Parameter& p) { shapes[n] = p.value.shape(); });
+  model->visit_parameters(
+      "", [&](const std::string& n, nn::Parameter& p) { shapes[n] = p.value.shape(); });
   EXPECT_EQ(shapes["1.2.weight"], (Shape{1024}));
   EXPECT_EQ(shapes["1.4.weight"], (Shape{512, 1024}));
   EXPECT_EQ(shapes["1.6.weight"], (Shape{512}));
@@ -362,7 +366,8 @@ TEST(Names, ResNet34ForwardBackwardAtTinySize) {
   EXPECT_GT(nonzero, 1000000);
 }
 
-// ---- training ------------------------------------------------------------------------------------
+// ---- training
+// ------------------------------------------------------------------------------------
 
 // Toy 6×6 task: a 3-pixel bar, horizontal (class 1) or vertical (class 0), at a random place on
 // a noisy background. Position-independent, so conv + global average pool can learn it.
@@ -477,7 +482,8 @@ std::vector<std::vector<float>> train_and_collect(uint64_t seed, int steps) {
   return out;
 }
 
-bool bit_identical(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+bool bit_identical(const std::vector<std::vector<float>>& a,
+                   const std::vector<std::vector<float>>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (a[i].size() != b[i].size() ||

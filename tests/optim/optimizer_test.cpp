@@ -71,7 +71,8 @@ TEST(SGD, ThreeStepsMatchHandComputedValues) {
       {"momentum+dampening", {.lr = 0.1, .momentum = 0.9, .dampening = 0.3}},
       {"nesterov", {.lr = 0.1, .momentum = 0.9, .nesterov = true}},
       {"weight decay", {.lr = 0.1, .weight_decay = 0.05}},
-      {"nesterov+weight decay", {.lr = 0.05, .momentum = 0.8, .weight_decay = 0.01, .nesterov = true}},
+      {"nesterov+weight decay",
+       {.lr = 0.05, .momentum = 0.8, .weight_decay = 0.01, .nesterov = true}},
   };
   for (const Case& c : cases) {
     nn::Parameter p = make_param(kStart);
@@ -81,8 +82,8 @@ TEST(SGD, ThreeStepsMatchHandComputedValues) {
       opt.step();
     }
     EXPECT_EQ(opt.steps(), 3);
-    expect_close(p.value, sgd_reference(c.o.lr, c.o.momentum, c.o.dampening, c.o.weight_decay,
-                                        c.o.nesterov),
+    expect_close(p.value,
+                 sgd_reference(c.o.lr, c.o.momentum, c.o.dampening, c.o.weight_decay, c.o.nesterov),
                  c.name);
   }
 }
@@ -122,8 +123,9 @@ std::vector<double> adamw_reference(const std::vector<float>& start,
 TEST(AdamW, TwoGroupsWithDifferentLearningRatesAndWeightDecay) {
   const std::vector<float> start_b = {-0.75f, 1.5f, 0.1f, -2.0f};
   nn::Parameter a = make_param(kStart, 0), b = make_param(start_b, 1);
-  optim::AdamW opt({&a, &b}, {.beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.1,
-                              .lrs = {1e-2, 1e-1}});
+  optim::AdamW opt(
+      {&a, &b},
+      {.beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.1, .lrs = {1e-2, 1e-1}});
   ASSERT_EQ(opt.num_groups(), 2);
   EXPECT_DOUBLE_EQ(opt.lr(0), 1e-2);
   EXPECT_DOUBLE_EQ(opt.lr(1), 1e-1);

@@ -47,7 +47,9 @@ TEST(OneCycle, FastaiVariantStartPeakEnd) {
 
 TEST(OneCycle, PytorchVariantStartPeakEnd) {
   const double max_lr = 1e-2;
-  OneCycleSchedule s({.max_lrs = {max_lr}, .total_steps = 100, .pct_start = 0.3,
+  OneCycleSchedule s({.max_lrs = {max_lr},
+                      .total_steps = 100,
+                      .pct_start = 0.3,
                       .variant = OneCycleVariant::pytorch});
   // PyTorch: the warm-up ends at step 0.3 · 100 − 1 = 29, the annealing at step 99.
   expect_rel(s.lr(0, 0), max_lr / 25, "start");
@@ -79,7 +81,9 @@ TEST(OneCycle, PytorchVariantMatchesTorchOneCycleLR) {
       {35, 1.1033157229774141e-06, 1.1033157229774138e-05, 0.94963262662284731},
       {36, 1.1999999999999998e-09, 1.2e-08, 0.94999999999999996},
   };
-  OneCycleSchedule s({.max_lrs = {3e-4, 3e-3}, .total_steps = 37, .pct_start = 0.3,
+  OneCycleSchedule s({.max_lrs = {3e-4, 3e-3},
+                      .total_steps = 37,
+                      .pct_start = 0.3,
                       .variant = OneCycleVariant::pytorch});
   nn::Parameter body, head;
   body.value = Tensor::zeros({1});

@@ -23,7 +23,9 @@ const Tensor& ReLU::backward(const Tensor& dy) {
   return dx_;
 }
 
-std::string ReLU::describe() const { return inplace_ ? "ReLU(in place)" : "ReLU"; }
+std::string ReLU::describe() const {
+  return inplace_ ? "ReLU(in place)" : "ReLU";
+}
 
 Dropout::Dropout(float p) : p_(p) {
   if (!(p >= 0.0f && p < 1.0f)) {
@@ -39,10 +41,9 @@ const Tensor& Dropout::forward(const Tensor& x) {
   }
   Generator* gen = generator();
   if (!gen) {
-    throw Error(ErrorKind::usage,
-                fmt::format("{} in training mode needs a random generator: call "
-                            "set_generator(&gen) on the model before training",
-                            describe()));
+    throw Error(ErrorKind::usage, fmt::format("{} in training mode needs a random generator: call "
+                                              "set_generator(&gen) on the model before training",
+                                              describe()));
   }
   dropout_forward(x, p_, *gen, y_, mask_);
   return y_;
@@ -58,7 +59,9 @@ const Tensor& Dropout::backward(const Tensor& dy) {
   return dx_;
 }
 
-std::string Dropout::describe() const { return fmt::format("Dropout(p {:g})", p_); }
+std::string Dropout::describe() const {
+  return fmt::format("Dropout(p {:g})", p_);
+}
 
 const Tensor& Flatten::forward(const Tensor& x) {
   input_shape_ = x.shape();

@@ -30,11 +30,10 @@ BatchNorm::BatchNorm(int64_t channels, float eps, float momentum, bool spatial)
 const Tensor& BatchNorm::forward(const Tensor& x) {
   const int ndim = spatial_ ? 4 : 2;
   if (x.ndim() != ndim || x.dim(1) != channels_) {
-    throw Error(ErrorKind::runtime,
-                fmt::format("{}: expected input ({}), got {}", describe(),
-                            spatial_ ? fmt::format("N, {}, H, W", channels_)
-                                     : fmt::format("N, {}", channels_),
-                            x.shape().str()));
+    throw Error(ErrorKind::runtime, fmt::format("{}: expected input ({}), got {}", describe(),
+                                                spatial_ ? fmt::format("N, {}, H, W", channels_)
+                                                         : fmt::format("N, {}", channels_),
+                                                x.shape().str()));
   }
   if (training()) {
     // Batch statistics of a single value per channel are degenerate (variance 0, and PyTorch
@@ -58,9 +57,10 @@ const Tensor& BatchNorm::forward(const Tensor& x) {
 
 const Tensor& BatchNorm::backward(const Tensor& dy) {
   if (!have_batch_stats_) {
-    throw Error(ErrorKind::runtime,
-                fmt::format("{}: backward needs a forward in training mode (call set_training(true))",
-                            describe()));
+    throw Error(
+        ErrorKind::runtime,
+        fmt::format("{}: backward needs a forward in training mode (call set_training(true))",
+                    describe()));
   }
   batch_norm_backward(input_, weight_.value, save_mean_, save_invstd_, dy, dx_, weight_.grad,
                       bias_.grad);

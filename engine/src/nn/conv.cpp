@@ -44,7 +44,8 @@ const Tensor& Conv2d::forward(const Tensor& x) {
 
 const Tensor& Conv2d::backward(const Tensor& dy) {
   Tensor* db = has_bias_ ? &bias_.grad : nullptr;
-  conv2d_backward(input_, weight_.value, dy, input_grad() ? &dx_ : nullptr, weight_.grad, db, args_);
+  conv2d_backward(input_, weight_.value, dy, input_grad() ? &dx_ : nullptr, weight_.grad, db,
+                  args_);
   return input_grad() ? dx_ : none_;
 }
 

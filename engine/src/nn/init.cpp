@@ -23,16 +23,20 @@ double fan(const Tensor& w, FanMode mode) {
 }  // namespace
 
 int64_t fan_in(const Tensor& w) {
-  KEEL_CHECK(w.ndim() >= 2, "fan_in needs a weight of at least 2 dimensions, got {}", w.shape().str());
+  KEEL_CHECK(w.ndim() >= 2, "fan_in needs a weight of at least 2 dimensions, got {}",
+             w.shape().str());
   return w.dim(1) * receptive_field(w);
 }
 
 int64_t fan_out(const Tensor& w) {
-  KEEL_CHECK(w.ndim() >= 2, "fan_out needs a weight of at least 2 dimensions, got {}", w.shape().str());
+  KEEL_CHECK(w.ndim() >= 2, "fan_out needs a weight of at least 2 dimensions, got {}",
+             w.shape().str());
   return w.dim(0) * receptive_field(w);
 }
 
-double relu_gain(double a) { return std::sqrt(2.0 / (1.0 + a * a)); }
+double relu_gain(double a) {
+  return std::sqrt(2.0 / (1.0 + a * a));
+}
 
 void kaiming_normal_(Tensor& w, Generator& gen, double a, FanMode mode) {
   const double stddev = relu_gain(a) / std::sqrt(fan(w, mode));
@@ -52,8 +56,12 @@ void normal_(Tensor& t, float mean, float stddev, Generator& gen) {
   t.copy_from(Tensor::normal(t.shape(), mean, stddev, gen, t.device()));
 }
 
-void zeros_(Tensor& t) { t.fill_(0.0f); }
-void ones_(Tensor& t) { t.fill_(1.0f); }
+void zeros_(Tensor& t) {
+  t.fill_(0.0f);
+}
+void ones_(Tensor& t) {
+  t.fill_(1.0f);
+}
 
 void default_init_(Tensor& weight, Tensor& bias, Generator& gen) {
   kaiming_uniform_(weight, gen, std::sqrt(5.0));

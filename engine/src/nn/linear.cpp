@@ -44,7 +44,8 @@ const Tensor& Linear::backward(const Tensor& dy) {
 }
 
 std::string Linear::describe() const {
-  return fmt::format("Linear({} -> {}{})", in_features_, out_features_, has_bias_ ? "" : ", no bias");
+  return fmt::format("Linear({} -> {}{})", in_features_, out_features_,
+                     has_bias_ ? "" : ", no bias");
 }
 
 void Linear::visit_parameters(const std::string& prefix, const ParameterVisitor& visit) {

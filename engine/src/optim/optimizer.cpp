@@ -89,7 +89,8 @@ void Optimizer::visit_state(const StateVisitor& visit) {
 }
 
 void Optimizer::set_steps(int64_t steps) {
-  if (steps < 0) throw Error(ErrorKind::checkpoint, fmt::format("optimizer: step count {} < 0", steps));
+  if (steps < 0)
+    throw Error(ErrorKind::checkpoint, fmt::format("optimizer: step count {} < 0", steps));
   steps_ = steps;
 }
 
@@ -101,10 +102,13 @@ ParamGroup& Optimizer::group(int g) {
   return groups_[static_cast<size_t>(g)];
 }
 
-const ParamGroup& Optimizer::group(int g) const { return const_cast<Optimizer*>(this)->group(g); }
+const ParamGroup& Optimizer::group(int g) const {
+  return const_cast<Optimizer*>(this)->group(g);
+}
 
 void Optimizer::set_lr(int g, double lr) {
-  if (!(lr >= 0.0)) throw Error(ErrorKind::usage, fmt::format("optimizer: learning rate {} < 0", lr));
+  if (!(lr >= 0.0))
+    throw Error(ErrorKind::usage, fmt::format("optimizer: learning rate {} < 0", lr));
   group(g).lr = lr;
 }
 

@@ -14,9 +14,11 @@ namespace keel::optim {
 
 namespace {
 void check_lrs(const std::vector<double>& lrs, const char* name) {
-  if (lrs.empty()) throw Error(ErrorKind::usage, fmt::format("{}: needs at least one learning rate", name));
+  if (lrs.empty())
+    throw Error(ErrorKind::usage, fmt::format("{}: needs at least one learning rate", name));
   for (double lr : lrs) {
-    if (!(lr >= 0.0)) throw Error(ErrorKind::usage, fmt::format("{}: learning rate {} < 0", name, lr));
+    if (!(lr >= 0.0))
+      throw Error(ErrorKind::usage, fmt::format("{}: learning rate {} < 0", name, lr));
   }
 }
 
@@ -53,9 +55,13 @@ ConstantSchedule::ConstantSchedule(std::vector<double> lrs) : lrs_(std::move(lrs
   check_lrs(lrs_, "constant schedule");
 }
 
-double ConstantSchedule::lr(int group, int64_t) const { return group_value(lrs_, group); }
+double ConstantSchedule::lr(int group, int64_t) const {
+  return group_value(lrs_, group);
+}
 
-std::string ConstantSchedule::describe() const { return fmt::format("constant(lr [{}])", list(lrs_)); }
+std::string ConstantSchedule::describe() const {
+  return fmt::format("constant(lr [{}])", list(lrs_));
+}
 
 CosineSchedule::CosineSchedule(std::vector<double> lrs, int64_t total_steps, double final_fraction)
     : lrs_(std::move(lrs)), total_steps_(total_steps), final_fraction_(final_fraction) {
@@ -70,7 +76,8 @@ CosineSchedule::CosineSchedule(std::vector<double> lrs, int64_t total_steps, dou
 
 double CosineSchedule::lr(int group, int64_t step) const {
   const double base = group_value(lrs_, group);
-  const double pct = std::clamp(static_cast<double>(step) / static_cast<double>(total_steps_), 0.0, 1.0);
+  const double pct =
+      std::clamp(static_cast<double>(step) / static_cast<double>(total_steps_), 0.0, 1.0);
   return anneal_cos(base, base * final_fraction_, pct);
 }
 
@@ -130,13 +137,14 @@ std::optional<double> OneCycleSchedule::momentum(int64_t step) const {
 
 std::string OneCycleSchedule::describe() const {
   const OneCycleOptions& o = options_;
-  return fmt::format("one-cycle({}, max lr [{}], {} steps, pct_start {:g}, div {:g}, final_div "
-                     "{:g}{})",
-                     o.variant == OneCycleVariant::fastai ? "fastai" : "pytorch", list(o.max_lrs),
-                     o.total_steps, o.pct_start, o.div, o.final_div,
-                     o.cycle_momentum ? fmt::format(", momentum {:g} -> {:g} -> {:g}", o.max_momentum,
-                                                    o.min_momentum, o.max_momentum)
-                                      : "");
+  return fmt::format(
+      "one-cycle({}, max lr [{}], {} steps, pct_start {:g}, div {:g}, final_div "
+      "{:g}{})",
+      o.variant == OneCycleVariant::fastai ? "fastai" : "pytorch", list(o.max_lrs), o.total_steps,
+      o.pct_start, o.div, o.final_div,
+      o.cycle_momentum ? fmt::format(", momentum {:g} -> {:g} -> {:g}", o.max_momentum,
+                                     o.min_momentum, o.max_momentum)
+                       : "");
 }
 
 }  // namespace keel::optim

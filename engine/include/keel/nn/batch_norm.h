@@ -1,5 +1,6 @@
 // Batch normalisation over channels: BatchNorm2d for (N, C, H, W), BatchNorm1d for (N, C).
-// Training normalises with batch statistics and updates the running ones; eval uses the running ones.
+// Training normalises with batch statistics and updates the running ones; eval uses the running
+// ones.
 #pragma once
 
 #include <cstdint>

@@ -13,7 +13,9 @@
 namespace keel::nn {
 
 // A trainable tensor with its gradient. `group` selects the optimizer's parameter group (for
-// per-group learning rates, e.g. body and head); `decay` says whether weight decay applies.
+// per-group learning rates, e.g. body and head); `decay` says whether weight decay applies. Layers
+// set it false on biases and batch-norm parameters; optimizers honour it only when told to
+// (decay_all = false), since PyTorch and fastai decay every parameter by default.
 struct Parameter {
   Tensor value;
   Tensor grad;

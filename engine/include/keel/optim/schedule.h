@@ -70,8 +70,8 @@ struct OneCycleOptions {
   double div = 25.0;            // start lr = max / div
   double final_div = 1e4;       // final lr = max / (div · final_div) = max / 25e4
   bool cycle_momentum = true;
-  double max_momentum = 0.95;   // at the start and the end
-  double min_momentum = 0.85;   // at the peak lr
+  double max_momentum = 0.95;  // at the start and the end
+  double min_momentum = 0.85;  // at the peak lr
   OneCycleVariant variant = OneCycleVariant::fastai;
 };
 

@@ -15,9 +15,9 @@ struct SgdOptions {
   double momentum = 0.0;
   double dampening = 0.0;
   double weight_decay = 0.0;
-  bool nesterov = false;       // needs momentum > 0 and dampening 0
-  std::vector<double> lrs;     // per-group learning rates; empty: lr for every group
-  bool decay_all = true;       // false: no weight decay where Parameter::decay is false
+  bool nesterov = false;    // needs momentum > 0 and dampening 0
+  std::vector<double> lrs;  // per-group learning rates; empty: lr for every group
+  bool decay_all = true;    // false: no weight decay where Parameter::decay is false
 };
 
 class SGD : public Optimizer {
