@@ -300,10 +300,14 @@ void im2col_nhwc_transposed_packed(const float* x_nhwc, const ConvShape& g, int6
       for (int k = 0; k < count; ++k) {
         const ChannelRun& run = runs[k];
         const int64_t ih = top + run.r, iw = left + run.s;
-        if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+        // Branch-free padding: outside the image the run's masks go to zero (loads nothing). Half
+        // the pixels of a 6×6 image touch the border, too many for the branch predictor.
+        const bool inside = static_cast<uint64_t>(ih) < static_cast<uint64_t>(g.h) &&
+                            static_cast<uint64_t>(iw) < static_cast<uint64_t>(g.w);
+        const __mmask16 live = inside ? __mmask16{0xFFFF} : __mmask16{0};
         const float* from = offset_ptr(x_nhwc, ((n * g.h + ih) * g.w + iw) * g.c + run.c - run.lane);
         for (int v = 0; v < 3; ++v) {
-          if (masks[k][v]) value[v] = _mm512_mask_loadu_ps(value[v], masks[k][v], from + 16 * v);
+          if (masks[k][v]) value[v] = _mm512_mask_loadu_ps(value[v], masks[k][v] & live, from + 16 * v);
         }
       }
       for (int v = 0; v < 3; ++v) _mm512_storeu_ps(out + 16 * v, value[v]);
@@ -577,17 +581,23 @@ void strided_input_grad_chunks(const float* dy, const ConvShape& g, const float*
   });
 }
 
-// db[k] = Σ_{n, p} dy[n, k, p] for channels [k0, k1), each summed in double in a fixed order.
+// db[k] = Σ_{n, p} dy[n, k, p] for channels [k0, k1). Sixteen running sums, pixel p feeding sum
+// p mod 16, vectorise the adds and break the latency chain of a single float sum (which cost more
+// than the GEMMs of a first layer); the order is fixed, so the result is too.
 void bias_grad(const float* dy, const ConvShape& g, Range channels, float* db) {
-  const int64_t pixels = g.pixels();
+  constexpr int64_t kLanes = 16;
+  const int64_t pixels = g.pixels(), whole = pixels / kLanes * kLanes;
   for (int64_t k = channels.begin; k < channels.end; ++k) {
-    double sum = 0.0;
+    float lanes[kLanes] = {};
     for (int64_t n = 0; n < g.n; ++n) {
       const float* row = dy + (n * g.k + k) * pixels;
-      float partial = 0.0f;
-      for (int64_t p = 0; p < pixels; ++p) partial += row[p];
-      sum += partial;
+      for (int64_t p = 0; p < whole; p += kLanes) {
+        for (int64_t j = 0; j < kLanes; ++j) lanes[j] += row[p + j];
+      }
+      for (int64_t p = whole; p < pixels; ++p) lanes[p - whole] += row[p];
     }
+    double sum = 0.0;
+    for (float lane : lanes) sum += lane;
     db[k] = static_cast<float>(sum);
   }
 }
