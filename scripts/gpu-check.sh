@@ -264,7 +264,7 @@ fi
 # ---- keel's ResNet-34 training-step benchmark, when it exists ---------------------------------------
 resnet_bench="$(find "$bin" -maxdepth 1 -type f -executable -name '*resnet34*bench*' 2>/dev/null | head -n1)"
 if [[ -n "$resnet_bench" && $gpu_ok == 1 ]]; then
-    run_step keel_resnet34_step 120 "$resnet_bench" --benchmark_format=json --benchmark_out="$out/keel_resnet34_step.json" \
+    run_step keel_resnet34_step 120 "$resnet_bench" --benchmark_filter=cuda --benchmark_format=json --benchmark_out="$out/keel_resnet34_step.json" \
         --benchmark_out_format=json
 else
     skip_step keel_resnet34_step "${resnet_bench:+$no_gpu_reason}${resnet_bench:-no resnet34 step benchmark built}"
