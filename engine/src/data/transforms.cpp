@@ -4,6 +4,7 @@
 #include "keel/data/transforms.h"
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
