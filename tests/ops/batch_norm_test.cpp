@@ -1,5 +1,6 @@
 // Batch norm 2d and 1d on the CPU: training and evaluation against the float64 loop reference,
-// running-statistics updates, accuracy with a large mean, finite-difference gradients, shape errors.
+// running-statistics updates, accuracy with a large mean, finite-difference gradients, shape
+// errors.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -44,7 +45,8 @@ void check_train_against_reference(const Shape& shape, float offset, float sprea
   Tensor x = random_tensor(shape, 11, offset - spread, offset + spread);
   Params p(c, 20);
   const std::vector<float> rm0 = p.running_mean.to_vector(), rv0 = p.running_var.to_vector();
-  Tensor y = Tensor::full(shape, kNaN), mean = Tensor::full({c}, kNaN), invstd = Tensor::full({c}, kNaN);
+  Tensor y = Tensor::full(shape, kNaN), mean = Tensor::full({c}, kNaN),
+         invstd = Tensor::full({c}, kNaN);
   batch_norm_forward_train(x, p.gamma, p.beta, p.running_mean, p.running_var, kMomentum, kEps, y,
                            mean, invstd);
   const auto ref = reference::batch_norm_train(x.to_vector(), n, c, l, p.gamma.to_vector(),
@@ -82,9 +84,9 @@ TEST(BatchNorm, RunningVarUsesUnbiasedVariance) {
   Tensor rm = Tensor::zeros({1}), rv = Tensor::full({1}, 1.0f);
   Tensor y, mean, invstd;
   batch_norm_forward_train(x, gamma, beta, rm, rv, 0.5f, 0.0f, y, mean, invstd);
-  EXPECT_FLOAT_EQ(rm.item(), 1.0f);          // 0.5 * 0 + 0.5 * 2
-  EXPECT_FLOAT_EQ(rv.item(), 1.5f);          // 0.5 * 1 + 0.5 * 2
-  EXPECT_FLOAT_EQ(invstd.item(), 1.0f);      // 1 / sqrt(biased 1)
+  EXPECT_FLOAT_EQ(rm.item(), 1.0f);      // 0.5 * 0 + 0.5 * 2
+  EXPECT_FLOAT_EQ(rv.item(), 1.5f);      // 0.5 * 1 + 0.5 * 2
+  EXPECT_FLOAT_EQ(invstd.item(), 1.0f);  // 1 / sqrt(biased 1)
   EXPECT_EQ(y.to_vector(), (std::vector<float>{-1.0f, 1.0f}));
 }
 
@@ -94,9 +96,9 @@ void check_eval_against_reference(const Shape& shape) {
   Params p(c, 40);
   Tensor y = Tensor::full(shape, kNaN);
   batch_norm_forward_eval(x, p.gamma, p.beta, p.running_mean, p.running_var, kEps, y);
-  const auto ref = reference::batch_norm_eval(x.to_vector(), n, c, l, p.gamma.to_vector(),
-                                              p.beta.to_vector(), p.running_mean.to_vector(),
-                                              p.running_var.to_vector(), kEps);
+  const auto ref =
+      reference::batch_norm_eval(x.to_vector(), n, c, l, p.gamma.to_vector(), p.beta.to_vector(),
+                                 p.running_mean.to_vector(), p.running_var.to_vector(), kEps);
   EXPECT_LT(relative_error(y.to_vector(), ref), 1e-6) << shape.str();
 }
 
@@ -123,15 +125,21 @@ void check_gradients(const Shape& shape) {
   Tensor rm = p.running_mean.clone(), rv = p.running_var.clone();
   Tensor y, mean, invstd;
   batch_norm_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y, mean, invstd);
-  Tensor dx = Tensor::full(shape, kNaN), dgamma = Tensor::full({c}, kNaN), dbeta = Tensor::full({c}, kNaN);
+  Tensor dx = Tensor::full(shape, kNaN), dgamma = Tensor::full({c}, kNaN),
+         dbeta = Tensor::full({c}, kNaN);
   batch_norm_backward(x, p.gamma, mean, invstd, weights, dx, dgamma, dbeta);
   EXPECT_LT(gradient_check_error(forward, x, weights, dx), 1e-2) << "dx " << shape.str();
-  EXPECT_LT(gradient_check_error(forward, p.gamma, weights, dgamma), 1e-2) << "dgamma " << shape.str();
+  EXPECT_LT(gradient_check_error(forward, p.gamma, weights, dgamma), 1e-2)
+      << "dgamma " << shape.str();
   EXPECT_LT(gradient_check_error(forward, p.beta, weights, dbeta), 1e-2) << "dbeta " << shape.str();
 }
 
-TEST(BatchNorm, Gradients2d) { check_gradients({3, 5, 5, 7}); }
-TEST(BatchNorm, Gradients1d) { check_gradients({6, 19}); }
+TEST(BatchNorm, Gradients2d) {
+  check_gradients({3, 5, 5, 7});
+}
+TEST(BatchNorm, Gradients1d) {
+  check_gradients({6, 19});
+}
 
 TEST(BatchNorm, BackwardMatchesClosedFormOnLargeShapes) {
   // The parallel paths against the analytic formula evaluated in double.

@@ -121,7 +121,8 @@ TEST(ConcatChannels, ConcatAndSplitRoundTrip) {
     for (int64_t n = 0; n < 3; ++n)
       for (int64_t c = 0; c < 12; ++c)
         for (int64_t k = 0; k < inner; ++k) {
-          const float expected = c < 5 ? av[(n * 5 + c) * inner + k] : bv[(n * 7 + c - 5) * inner + k];
+          const float expected =
+              c < 5 ? av[(n * 5 + c) * inner + k] : bv[(n * 7 + c - 5) * inner + k];
           ASSERT_EQ(yv[(n * 12 + c) * inner + k], expected);
         }
     Tensor da = Tensor::full(sa, kNaN), dbt = Tensor::full(sb, kNaN);

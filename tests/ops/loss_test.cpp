@@ -93,8 +93,8 @@ TEST(SoftmaxCrossEntropy, BadLabelsThrow) {
 }
 
 TEST(ArgmaxRows, FirstMaximumWins) {
-  Tensor logits = Tensor::from_data({3, 4}, std::vector<float>{0, 2, 2, 1,  //
-                                                               -5, -7, -6, -5,
+  Tensor logits = Tensor::from_data({3, 4}, std::vector<float>{0, 2, 2, 1,      //
+                                                               -5, -7, -6, -5,  //
                                                                1, 0, 3, 0});
   Tensor pred = Tensor::full({3}, kNaN);
   argmax_rows(logits, pred);

@@ -10,7 +10,8 @@
 
 namespace keel::reference {
 
-// ---- batch norm: x as (N, C, L), L = H*W (2d) or 1 (1d) ------------------------------------------
+// ---- batch norm: x as (N, C, L), L = H*W (2d) or 1 (1d)
+// ------------------------------------------
 
 struct BatchNormTrain {
   std::vector<double> y, mean, var_biased, running_mean, running_var;
@@ -152,14 +153,15 @@ inline std::vector<double> avg_pool2d_backward(const std::vector<float>& dy, int
           for (int64_t kx = 0; kx < k; ++kx) {
             const int64_t iy = oy * s - pad + ky, ix = ox * s - pad + kx;
             if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-              dx[(p * h + iy) * w + ix] +=
-                  dy[(p * oh + oy) * ow + ox] / static_cast<double>(k * k);
+              dx[(p * h + iy) * w + ix] += dy[(p * oh + oy) * ow + ox] / static_cast<double>(k * k);
           }
   return dx;
 }
 
 // Adaptive cell i of `out` over `in` covers [floor(i*in/out), ceil((i+1)*in/out)).
-inline int64_t cell_begin(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
+inline int64_t cell_begin(int64_t i, int64_t in, int64_t out) {
+  return (i * in) / out;
+}
 inline int64_t cell_end(int64_t i, int64_t in, int64_t out) {
   return ((i + 1) * in + out - 1) / out;
 }
@@ -191,7 +193,8 @@ inline std::vector<double> adaptive_avg_pool2d_backward(const std::vector<float>
       for (int64_t ox = 0; ox < ow; ++ox) {
         const int64_t y0 = cell_begin(oy, h, oh), y1 = cell_end(oy, h, oh);
         const int64_t x0 = cell_begin(ox, w, ow), x1 = cell_end(ox, w, ow);
-        const double share = dy[(p * oh + oy) * ow + ox] / static_cast<double>((y1 - y0) * (x1 - x0));
+        const double share =
+            dy[(p * oh + oy) * ow + ox] / static_cast<double>((y1 - y0) * (x1 - x0));
         for (int64_t iy = y0; iy < y1; ++iy)
           for (int64_t ix = x0; ix < x1; ++ix) dx[(p * h + iy) * w + ix] += share;
       }
@@ -231,7 +234,8 @@ inline std::vector<double> adaptive_max_pool2d_backward(const std::vector<float>
   adaptive_max_pool2d(x, planes, h, w, oh, ow, &argmax);
   std::vector<double> dx(x.size(), 0.0);
   for (int64_t p = 0; p < planes; ++p)
-    for (int64_t o = 0; o < oh * ow; ++o) dx[p * h * w + argmax[p * oh * ow + o]] += dy[p * oh * ow + o];
+    for (int64_t o = 0; o < oh * ow; ++o)
+      dx[p * h * w + argmax[p * oh * ow + o]] += dy[p * oh * ow + o];
   return dx;
 }
 
@@ -239,8 +243,9 @@ inline std::vector<double> adaptive_max_pool2d_backward(const std::vector<float>
 
 // Source coordinate of output index i: i * (in - 1) / (out - 1), or 0 when out == 1.
 inline double aligned_source(int64_t i, int64_t in, int64_t out) {
-  return out > 1 ? static_cast<double>(i) * static_cast<double>(in - 1) / static_cast<double>(out - 1)
-                 : 0.0;
+  return out > 1
+             ? static_cast<double>(i) * static_cast<double>(in - 1) / static_cast<double>(out - 1)
+             : 0.0;
 }
 
 inline std::vector<double> resize_bilinear(const std::vector<float>& x, int64_t planes, int64_t h,
@@ -250,10 +255,13 @@ inline std::vector<double> resize_bilinear(const std::vector<float>& x, int64_t 
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox) {
         const double sy = aligned_source(oy, h, oh), sx = aligned_source(ox, w, ow);
-        const int64_t y0 = static_cast<int64_t>(std::floor(sy)), x0 = static_cast<int64_t>(std::floor(sx));
+        const int64_t y0 = static_cast<int64_t>(std::floor(sy)),
+                      x0 = static_cast<int64_t>(std::floor(sx));
         const int64_t y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
         const double fy = sy - y0, fx = sx - x0;
-        auto at = [&](int64_t iy, int64_t ix) { return static_cast<double>(x[(p * h + iy) * w + ix]); };
+        auto at = [&](int64_t iy, int64_t ix) {
+          return static_cast<double>(x[(p * h + iy) * w + ix]);
+        };
         y[(p * oh + oy) * ow + ox] = (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) +
                                      fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
       }
@@ -267,7 +275,8 @@ inline std::vector<double> resize_bilinear_backward(const std::vector<float>& dy
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox) {
         const double sy = aligned_source(oy, h, oh), sx = aligned_source(ox, w, ow);
-        const int64_t y0 = static_cast<int64_t>(std::floor(sy)), x0 = static_cast<int64_t>(std::floor(sx));
+        const int64_t y0 = static_cast<int64_t>(std::floor(sy)),
+                      x0 = static_cast<int64_t>(std::floor(sx));
         const int64_t y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
         const double fy = sy - y0, fx = sx - x0, g = dy[(p * oh + oy) * ow + ox];
         dx[(p * h + y0) * w + x0] += (1 - fy) * (1 - fx) * g;
@@ -300,7 +309,8 @@ inline SoftmaxCrossEntropy softmax_cross_entropy(const std::vector<float>& logit
     r.loss += (std::log(total) + top - logits[i * k + label]) / static_cast<double>(n);
     for (int64_t j = 0; j < k; ++j) {
       r.probs[i * k + j] = std::exp(logits[i * k + j] - top) / total;
-      r.dlogits[i * k + j] = (r.probs[i * k + j] - (j == label ? 1.0 : 0.0)) / static_cast<double>(n);
+      r.dlogits[i * k + j] =
+          (r.probs[i * k + j] - (j == label ? 1.0 : 0.0)) / static_cast<double>(n);
     }
   }
   return r;

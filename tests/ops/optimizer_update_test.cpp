@@ -107,7 +107,8 @@ TEST(OptimizerUpdate, BadArgumentsThrow) {
   Tensor grad3 = Tensor::zeros({3});
   EXPECT_THROW(sgd_update(param, grad3, v, SgdArgs{0.1f, 0.0f, 0.0f, 0.0f, true}, true), Error);
   Tensor v_wrong = Tensor::zeros({2});
-  EXPECT_THROW(sgd_update(param, grad3, v_wrong, SgdArgs{0.1f, 0.9f, 0.0f, 0.0f, false}, true), Error);
+  EXPECT_THROW(sgd_update(param, grad3, v_wrong, SgdArgs{0.1f, 0.9f, 0.0f, 0.0f, false}, true),
+               Error);
   Tensor m = Tensor::zeros({3});
   EXPECT_THROW(adamw_update(param, grad, m, v, AdamWArgs{}), Error);
   AdamWArgs zero_step;

@@ -52,7 +52,8 @@ TEST(MaxPool2d, MatchesReference) {
       Tensor y = Tensor::full({shape[0], shape[1], oh, ow}, kNaN);
       max_pool2d_forward(x, y, a);
       ASSERT_EQ(y.shape(), (Shape{shape[0], shape[1], oh, ow}));
-      const auto ref = reference::max_pool2d(x.to_vector(), planes, h, w, a.kernel, a.stride, a.padding);
+      const auto ref =
+          reference::max_pool2d(x.to_vector(), planes, h, w, a.kernel, a.stride, a.padding);
       EXPECT_LT(relative_error(y.to_vector(), ref), 1e-7) << describe(a);
 
       Tensor dy = random_tensor(y.shape(), 2), dx = Tensor::full(shape, kNaN);
@@ -98,7 +99,8 @@ TEST(AvgPool2d, MatchesReference) {
       const int64_t ow = reference::out_size(w, a.kernel, a.stride, a.padding);
       Tensor y = Tensor::full({shape[0], shape[1], oh, ow}, kNaN);
       avg_pool2d_forward(x, y, a);
-      const auto ref = reference::avg_pool2d(x.to_vector(), planes, h, w, a.kernel, a.stride, a.padding);
+      const auto ref =
+          reference::avg_pool2d(x.to_vector(), planes, h, w, a.kernel, a.stride, a.padding);
       EXPECT_LT(relative_error(y.to_vector(), ref), 1e-6) << describe(a);
 
       Tensor dy = random_tensor(y.shape(), 4), dx = Tensor::full(shape, kNaN);
@@ -112,8 +114,8 @@ TEST(AvgPool2d, MatchesReference) {
 }
 
 // Output sizes: global, non-dividing, equal to the input, and larger than the input.
-const std::vector<std::pair<int64_t, int64_t>> kAdaptiveSizes{{1, 1}, {2, 3}, {3, 4}, {4, 5},
-                                                              {5, 7}, {6, 9}};
+const std::vector<std::pair<int64_t, int64_t>> kAdaptiveSizes{{1, 1}, {2, 3}, {3, 4},
+                                                              {4, 5}, {5, 7}, {6, 9}};
 
 TEST(AdaptivePool2d, AverageMatchesReference) {
   const int64_t planes = 15, h = 5, w = 7;
@@ -122,13 +124,14 @@ TEST(AdaptivePool2d, AverageMatchesReference) {
     Tensor y = Tensor::full({3, 5, oh, ow}, kNaN);
     adaptive_avg_pool2d_forward(x, y, oh, ow);
     ASSERT_EQ(y.shape(), (Shape{3, 5, oh, ow}));
-    EXPECT_LT(relative_error(y.to_vector(), reference::adaptive_avg_pool2d(x.to_vector(), planes, h, w, oh, ow)),
+    EXPECT_LT(relative_error(y.to_vector(),
+                             reference::adaptive_avg_pool2d(x.to_vector(), planes, h, w, oh, ow)),
               1e-6)
         << oh << "x" << ow;
     Tensor dy = random_tensor(y.shape(), 6), dx = Tensor::full(kAwkward, kNaN);
     adaptive_avg_pool2d_backward(dy, dx, h, w);
-    EXPECT_LT(relative_error(dx.to_vector(),
-                             reference::adaptive_avg_pool2d_backward(dy.to_vector(), planes, h, w, oh, ow)),
+    EXPECT_LT(relative_error(dx.to_vector(), reference::adaptive_avg_pool2d_backward(
+                                                 dy.to_vector(), planes, h, w, oh, ow)),
               1e-6)
         << oh << "x" << ow;
   }
@@ -140,14 +143,16 @@ TEST(AdaptivePool2d, MaxMatchesReference) {
   for (auto [oh, ow] : kAdaptiveSizes) {
     Tensor y = Tensor::full({3, 5, oh, ow}, kNaN);
     adaptive_max_pool2d_forward(x, y, oh, ow);
-    EXPECT_LT(relative_error(y.to_vector(), reference::adaptive_max_pool2d(x.to_vector(), planes, h, w, oh, ow)),
+    EXPECT_LT(relative_error(y.to_vector(),
+                             reference::adaptive_max_pool2d(x.to_vector(), planes, h, w, oh, ow)),
               1e-7)
         << oh << "x" << ow;
     Tensor dy = random_tensor(y.shape(), 8), dx = Tensor::full(kAwkward, kNaN);
     adaptive_max_pool2d_backward(x, dy, dx);
-    EXPECT_LT(relative_error(dx.to_vector(), reference::adaptive_max_pool2d_backward(
-                                                 x.to_vector(), dy.to_vector(), planes, h, w, oh, ow)),
-              1e-6)
+    EXPECT_LT(
+        relative_error(dx.to_vector(), reference::adaptive_max_pool2d_backward(
+                                           x.to_vector(), dy.to_vector(), planes, h, w, oh, ow)),
+        1e-6)
         << oh << "x" << ow;
   }
 }
@@ -158,8 +163,12 @@ TEST(AdaptivePool2d, GlobalPoolOfTheFlagshipHead) {
   Tensor avg = Tensor::full({64, 128, 1, 1}, kNaN), max = Tensor::full({64, 128, 1, 1}, kNaN);
   adaptive_avg_pool2d_forward(x, avg, 1, 1);
   adaptive_max_pool2d_forward(x, max, 1, 1);
-  EXPECT_LT(relative_error(avg.to_vector(), reference::adaptive_avg_pool2d(x.to_vector(), 64 * 128, 3, 3, 1, 1)), 1e-6);
-  EXPECT_LT(relative_error(max.to_vector(), reference::adaptive_max_pool2d(x.to_vector(), 64 * 128, 3, 3, 1, 1)), 1e-7);
+  EXPECT_LT(relative_error(avg.to_vector(),
+                           reference::adaptive_avg_pool2d(x.to_vector(), 64 * 128, 3, 3, 1, 1)),
+            1e-6);
+  EXPECT_LT(relative_error(max.to_vector(),
+                           reference::adaptive_max_pool2d(x.to_vector(), 64 * 128, 3, 3, 1, 1)),
+            1e-7);
 }
 
 // Gradients of L = Σ y ⊙ w by central differences (h = 1e-2). Pools are piecewise linear, so
@@ -214,10 +223,10 @@ TEST(Pool2d, ShapeErrorsThrow) {
   Tensor flat = random_tensor({3, 5, 35}, 14);
   EXPECT_THROW(max_pool2d_forward(flat, y, {}), Error);
   EXPECT_THROW(avg_pool2d_forward(flat, y, {}), Error);
-  EXPECT_THROW(max_pool2d_forward(x, y, Pool2dArgs{7, 1, 0}), Error);   // kernel taller than 5
-  EXPECT_THROW(max_pool2d_forward(x, y, Pool2dArgs{2, 2, 2}), Error);   // padding > kernel / 2
-  EXPECT_THROW(avg_pool2d_forward(x, y, Pool2dArgs{2, 0, 0}), Error);   // stride 0
-  Tensor wrong_dy = random_tensor({3, 5, 2, 2}, 15);                    // k2 s2 gives 2x3
+  EXPECT_THROW(max_pool2d_forward(x, y, Pool2dArgs{7, 1, 0}), Error);  // kernel taller than 5
+  EXPECT_THROW(max_pool2d_forward(x, y, Pool2dArgs{2, 2, 2}), Error);  // padding > kernel / 2
+  EXPECT_THROW(avg_pool2d_forward(x, y, Pool2dArgs{2, 0, 0}), Error);  // stride 0
+  Tensor wrong_dy = random_tensor({3, 5, 2, 2}, 15);                   // k2 s2 gives 2x3
   EXPECT_THROW(max_pool2d_backward(x, wrong_dy, dx, Pool2dArgs{}), Error);
   EXPECT_THROW(avg_pool2d_backward(wrong_dy, dx, Pool2dArgs{}, 5, 7), Error);
   EXPECT_THROW(adaptive_avg_pool2d_forward(x, y, 0, 1), Error);

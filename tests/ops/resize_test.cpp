@@ -25,15 +25,16 @@ void check_against_reference(const Shape& in, int64_t oh, int64_t ow) {
   Tensor y = Tensor::full({in[0], in[1], oh, ow}, kNaN);
   resize_bilinear_forward(x, y, oh, ow);
   ASSERT_EQ(y.shape(), (Shape{in[0], in[1], oh, ow}));
-  EXPECT_LT(relative_error(y.to_vector(), reference::resize_bilinear(x.to_vector(), planes, h, w, oh, ow)),
+  EXPECT_LT(relative_error(y.to_vector(),
+                           reference::resize_bilinear(x.to_vector(), planes, h, w, oh, ow)),
             1e-6)
       << in.str() << " -> " << oh << "x" << ow;
   Tensor dy = random_tensor(y.shape(), 2), dx = Tensor::full(in, kNaN);
   resize_bilinear_backward(dy, dx, h, w);
   ASSERT_EQ(dx.shape(), in);
   // 1e-5: for 6x6 -> 224x224 each input pixel sums ~1400 float contributions.
-  EXPECT_LT(relative_error(dx.to_vector(),
-                           reference::resize_bilinear_backward(dy.to_vector(), planes, h, w, oh, ow)),
+  EXPECT_LT(relative_error(dx.to_vector(), reference::resize_bilinear_backward(
+                                               dy.to_vector(), planes, h, w, oh, ow)),
             1e-5)
       << in.str() << " -> " << oh << "x" << ow;
 }

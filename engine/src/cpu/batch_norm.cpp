@@ -31,7 +31,9 @@ BnDims bn_dims(const Tensor& x, const char* op) {
   return BnDims{x.dim(0), x.dim(1), l};
 }
 
-void expect_channels(const Tensor& t, int64_t c, const char* what) { expect_shape(t, Shape{c}, what); }
+void expect_channels(const Tensor& t, int64_t c, const char* what) {
+  expect_shape(t, Shape{c}, what);
+}
 
 // Two sums of term(a[k], b[k], acc1, acc2) over one channel's n planes of l values (planes
 // `stride` apart), accumulated in double. The accumulators are 8-wide vector registers reduced once

@@ -60,7 +60,8 @@ void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor
 
 // dy, mask: same shape -> dx = dy * mask; dx may be dy
 void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
-  KEEL_CHECK(dy.defined() && dy.device() == Device::cpu, "dropout_backward: dy must be a CPU tensor");
+  KEEL_CHECK(dy.defined() && dy.device() == Device::cpu,
+             "dropout_backward: dy must be a CPU tensor");
   expect_shape(mask, dy.shape(), "dropout_backward: mask");
   dx.ensure(dy.shape(), Device::cpu);
   const float* gp = dy.data();

@@ -80,7 +80,8 @@ void normalize_channels(const Tensor& x, const Tensor& mean, const Tensor& std, 
   const float* sp = std.data();
   float* yp = y.data();
   // Checked before the parallel loop: an exception must not leave an OpenMP region.
-  for (int64_t ch = 0; ch < c; ++ch) KEEL_CHECK(sp[ch] != 0.0f, "normalize_channels: std[{}] is zero", ch);
+  for (int64_t ch = 0; ch < c; ++ch)
+    KEEL_CHECK(sp[ch] != 0.0f, "normalize_channels: std[{}] is zero", ch);
 #pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
   for (int64_t nc = 0; nc < n * c; ++nc) {
     const int64_t ch = nc % c;

@@ -36,7 +36,8 @@ void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, T
                                    Tensor& probs) {
   check_labels(logits, labels, "softmax_cross_entropy_forward");
   const int64_t n = logits.dim(0), k = logits.dim(1);
-  KEEL_CHECK(n > 0 && k > 0, "softmax_cross_entropy_forward: empty logits {}", logits.shape().str());
+  KEEL_CHECK(n > 0 && k > 0, "softmax_cross_entropy_forward: empty logits {}",
+             logits.shape().str());
   loss.ensure(Shape{1}, Device::cpu);
   probs.ensure(logits.shape(), Device::cpu);
   const float* zp = logits.data();
@@ -62,7 +63,8 @@ void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, T
   *loss.data() = static_cast<float>(total / static_cast<double>(n));
 }
 
-// probs: (N, K), labels: (N) -> dlogits: (N, K) = (probs - onehot(labels)) / N; dlogits may be probs
+// probs: (N, K), labels: (N) -> dlogits: (N, K) = (probs - onehot(labels)) / N; dlogits may be
+// probs
 void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, Tensor& dlogits) {
   check_labels(probs, labels, "softmax_cross_entropy_backward");
   const int64_t n = probs.dim(0), k = probs.dim(1);

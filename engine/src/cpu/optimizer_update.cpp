@@ -16,7 +16,8 @@ namespace {
 constexpr int64_t kMinParallel = 1 << 15;
 
 void check_param(const Tensor& param, const char* op) {
-  KEEL_CHECK(param.defined() && param.device() == Device::cpu, "{}: param must be a CPU tensor", op);
+  KEEL_CHECK(param.defined() && param.device() == Device::cpu, "{}: param must be a CPU tensor",
+             op);
 }
 
 }  // namespace

@@ -82,15 +82,17 @@ void add_to_window(float* plane, int64_t w, Range ry, Range rx, float value) {
 
 // The 2x2, stride 2, no padding pool of the flagship CNN gets its own loops: the generic window
 // walk costs several times more than the four loads it does here.
-bool is_k2s2(const Pool2dArgs& a) { return a.kernel == 2 && a.stride == 2 && a.padding == 0; }
+bool is_k2s2(const Pool2dArgs& a) {
+  return a.kernel == 2 && a.stride == 2 && a.padding == 0;
+}
 
 void max_pool_k2s2_plane(const float* src, int64_t w, float* dst, int64_t oh, int64_t ow) {
   for (int64_t oy = 0; oy < oh; ++oy) {
     const float* r0 = src + 2 * oy * w;
     const float* r1 = r0 + w;
     for (int64_t ox = 0; ox < ow; ++ox)
-      dst[oy * ow + ox] = std::max(std::max(r0[2 * ox], r0[2 * ox + 1]),
-                                   std::max(r1[2 * ox], r1[2 * ox + 1]));
+      dst[oy * ow + ox] =
+          std::max(std::max(r0[2 * ox], r0[2 * ox + 1]), std::max(r1[2 * ox], r1[2 * ox + 1]));
   }
 }
 
@@ -251,8 +253,8 @@ void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int6
 // dy: (N, C, H', W') -> dx: (N, C, in_h, in_w)
 void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
   check_nchw(dy, "adaptive_avg_pool2d_backward", "dy");
-  KEEL_CHECK(in_h >= 1 && in_w >= 1, "adaptive_avg_pool2d_backward: input size {}x{} must be positive",
-             in_h, in_w);
+  KEEL_CHECK(in_h >= 1 && in_w >= 1,
+             "adaptive_avg_pool2d_backward: input size {}x{} must be positive", in_h, in_w);
   const int64_t planes = dy.dim(0) * dy.dim(1), out_h = dy.dim(2), out_w = dy.dim(3);
   const bool global = out_h == 1 && out_w == 1;
   dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cpu);
@@ -312,8 +314,8 @@ void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx)
   check_nchw(x, "adaptive_max_pool2d_backward", "x");
   check_nchw(dy, "adaptive_max_pool2d_backward", "dy");
   KEEL_CHECK(dy.dim(0) == x.dim(0) && dy.dim(1) == x.dim(1),
-             "adaptive_max_pool2d_backward: dy {} does not match x {} in N and C",
-             dy.shape().str(), x.shape().str());
+             "adaptive_max_pool2d_backward: dy {} does not match x {} in N and C", dy.shape().str(),
+             x.shape().str());
   const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
   const int64_t out_h = dy.dim(2), out_w = dy.dim(3);
   const bool global = out_h == 1 && out_w == 1;
