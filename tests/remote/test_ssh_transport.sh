@@ -3,6 +3,7 @@
 # status, ssh -- CMD, key-only authentication (a wrong key and a changed host key are refused
 # without prompting), provision copying the working tree (and only it), and run refusing to
 # copy anything when titanic_train is not built on the remote. Needs no titanic_train.
+# KEEL_REMOTE_TEST_BUILD=1 also runs provision's build (cmake --preset default) over SSH.
 set -u
 # shellcheck source=tests/remote/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -80,6 +81,22 @@ check "again: exit 0" eq "$rc" 0
 check "again: stale files are gone" test ! -e "$R/repo/stale-file.txt"
 check "again: the build folder is kept" has_text "$R/repo/build/bin/marker" kept
 check "plain SSH host is not powered off" lacks_text "$TMP/prov2.out" "shutdown"
+
+if [ "${KEEL_REMOTE_TEST_BUILD:-0}" = 1 ]; then
+  echo "provision with the build (KEEL_REMOTE_TEST_BUILD=1; minutes)"
+  rm -rf "$R/repo/build"
+  rc=0
+  "$KR" provision "${SSH_ARGS[@]}" --remote-dir "$R" --no-deps >"$TMP/build.log" 2>&1 || rc=$?
+  check "exit 0" eq "$rc" 0
+  check "titanic_train built there" test -x "$R/repo/build/bin/titanic_train"
+  check "its version was printed" grep -q '^titanic_train .*keel' "$TMP/build.log"
+  rc=0
+  "$KR" status "${SSH_ARGS[@]}" --remote-dir "$R" >"$TMP/status2.out" 2>&1 || rc=$?
+  check "status sees it" has_line "$TMP/status2.out" "titanic_train: built"
+  [ "$rc" = 0 ] || tail -n 30 "$TMP/build.log"
+else
+  note "provision's build step not run (KEEL_REMOTE_TEST_BUILD=1 runs it: a full keel build)"
+fi
 
 echo "run without titanic_train on the remote"
 mkdir -p "$TMP/data" "$TMP/emptybin"
