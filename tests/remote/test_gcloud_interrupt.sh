@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Ctrl-C (SIGINT, sent as a signal and typed at a terminal) and SIGTERM while the remote job runs: with a recording
-# gcloud stand-in whose job step sleeps, keel-remote must interrupt the remote job, fetch what it
-# wrote, stop the VM, kill its local ssh child, and exit 130 (143 for SIGTERM), promptly.
+# Ctrl-C (SIGINT, sent as a signal and typed at a terminal), SIGTERM and SIGHUP while the remote job
+# runs: with a recording gcloud stand-in whose job step sleeps, keel-remote must interrupt the
+# remote job, fetch what it wrote, stop the VM, kill its local ssh child, and exit 130 (143 for
+# SIGTERM, 129 for SIGHUP), promptly.
 set -u
 # shellcheck source=tests/remote/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -59,6 +60,7 @@ interrupt_case() {
 
 interrupt_case INT 130
 interrupt_case TERM 143
+interrupt_case HUP 129   # the terminal was closed
 
 # Ctrl-C typed at a terminal: keel-remote runs in the foreground of a pseudo-terminal, and ^C goes
 # through the terminal's line discipline to its foreground process group, as on a laptop.
