@@ -141,6 +141,13 @@ void normalize_channels(const Tensor& x, const Tensor& mean, const Tensor& std, 
 }
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdArgs& a,
                 bool first_step) {
+  // Checked here so every backend refuses the same arguments (PyTorch's rule).
+  if (a.nesterov && (a.momentum <= 0.0f || a.dampening != 0.0f)) {
+    throw Error(ErrorKind::runtime,
+                fmt::format("sgd_update: Nesterov momentum needs momentum > 0 and dampening 0 (got "
+                            "{} and {})",
+                            a.momentum, a.dampening));
+  }
   KEEL_DISPATCH(sgd_update, KEEL_INPUTS(&param, &grad, &velocity), param, grad, velocity, a,
                 first_step);
 }

@@ -249,7 +249,7 @@ TEST(OptimizerParity, SgdVariantsOverTwoSteps) {
   KEEL_REQUIRE_CUDA();
   const Shape s{7, 13};
   for (SgdArgs a : {SgdArgs{0.1f, 0.0f, 0.0f, 0.0f, false}, SgdArgs{0.05f, 0.9f, 0.0f, 1e-2f, false},
-                    SgdArgs{0.05f, 0.9f, 0.1f, 1e-2f, true}}) {
+                    SgdArgs{0.05f, 0.9f, 0.1f, 1e-2f, false}, SgdArgs{0.05f, 0.9f, 0.0f, 1e-2f, true}}) {
     Tensor p_cpu = rand_cpu(s, 23), v_cpu = Tensor::zeros(s);
     Tensor p = to_gpu(p_cpu), v = to_gpu(v_cpu);
     for (int step = 0; step < 2; ++step) {
