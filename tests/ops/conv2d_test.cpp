@@ -171,6 +171,10 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{{3, 3, 5, 7, 5, 5, 5, 1, 1}, false},
                       ConvCase{{3, 3, 5, 7, 5, 5, 5, 2, 1}, true},
                       ConvCase{{3, 3, 5, 7, 5, 3, 1, 2, 1}, true},
+                      // Stride 1 with the output as wide as the input (the load-based im2col):
+                      // a 1×3 kernel whose output is taller than its input, and a 5×5 "same".
+                      ConvCase{{3, 3, 5, 7, 5, 1, 3, 1, 1}, false},
+                      ConvCase{{2, 3, 6, 6, 4, 5, 5, 1, 2}, true},
                       ConvCase{{1, 1, 6, 6, 32, 3, 3, 1, 1}, true},
                       ConvCase{{5, 7, 9, 11, 13, 3, 3, 1, 1}, true},
                       ConvCase{{64, 32, 6, 6, 64, 3, 3, 1, 1}, true},
