@@ -43,7 +43,8 @@ void sync_folder(const std::string& folder) {
 
 }  // namespace
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+AtomicFile::AtomicFile(std::string path, Durability durability)
+    : path_(std::move(path)), durability_(durability) {
   temp_path_ =
       fmt::format("{}.tmp-{}-{}", path_, static_cast<long>(::getpid()), temp_counter.fetch_add(1));
   // O_EXCL: never write through a stale temporary or a link someone left at that name.
@@ -103,16 +104,16 @@ void AtomicFile::commit() {
                              path_, step, errno_text(err)));
   };
   if (std::fflush(file_) != 0) throw fail("flush", errno);
-  if (::fsync(::fileno(file_)) != 0) throw fail("fsync", errno);
+  if (durability_ == Durability::fsync && ::fsync(::fileno(file_)) != 0) throw fail("fsync", errno);
   std::FILE* file = std::exchange(file_, nullptr);
   if (std::fclose(file) != 0) throw fail("close", errno);
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) throw fail("rename", errno);
   committed_ = true;
-  sync_folder(parent_folder(path_));
+  if (durability_ == Durability::fsync) sync_folder(parent_folder(path_));
 }
 
-void write_file_atomically(const std::string& path, std::string_view bytes) {
-  AtomicFile file(path);
+void write_file_atomically(const std::string& path, std::string_view bytes, Durability durability) {
+  AtomicFile file(path, durability);
   file.write(bytes);
   file.commit();
 }

@@ -150,14 +150,14 @@ const std::string& Checkpoint::text_at(const std::string& key) const {
   return it->second;
 }
 
-void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint, Durability durability) {
   const std::string payload = encode_payload(checkpoint);
   std::string file(kMagic, sizeof(kMagic));
   put<uint32_t>(file, kCheckpointVersion);
   put<uint64_t>(file, payload.size());
   file += payload;
   put<uint64_t>(file, fnv1a(payload.data(), payload.size()));
-  write_file_atomically(path, file);
+  write_file_atomically(path, file, durability);
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

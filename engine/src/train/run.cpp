@@ -85,7 +85,7 @@ class Run {
   }
   Checkpoint load_matching_checkpoint(const std::string& path) const;
   void train_member(const Member& member, const Checkpoint* resume);
-  void save(const Trainer* trainer, const char* name) const;
+  void save(const Trainer* trainer, const char* name, Durability durability) const;
   void log_epoch(const Member& member, const EpochRecord& r) const;
   RunResult predict_only();
 
@@ -99,6 +99,7 @@ class Run {
   Checkpoint finished_models_;  // "model<j>.param.*" of every finished member
   std::vector<std::string> layer_table_;
   int64_t parameter_count_ = 0;
+  bool stopped_ = false;  // train.stop_after_epochs reached
 };
 
 Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
@@ -114,13 +115,13 @@ Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
   return c;
 }
 
-void Run::save(const Trainer* trainer, const char* name) const {
+void Run::save(const Trainer* trainer, const char* name, Durability durability) const {
   Checkpoint c = finished_models_;
   c.ints["run.config_hash"] = static_cast<int64_t>(config_hash(config_));
   c.ints["run.members_total"] = static_cast<int64_t>(members_.size());
   results_.save(c);
   if (trainer) trainer->save_state(c);
-  save_checkpoint(checkpoint_path(name), c);
+  save_checkpoint(checkpoint_path(name), c, durability);
 }
 
 void Run::log_epoch(const Member& m, const EpochRecord& r) const {
@@ -155,10 +156,17 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   hooks.log = log_;
   hooks.on_epoch = [&](const EpochRecord& r) { log_epoch(member, r); };
   hooks.stop_requested = [] { return interrupt_requested(); };
+  // Per-epoch checkpoints are renamed into place without a disk flush (an fsync per epoch would
+  // dominate a sub-second GPU run); the one a stop leaves behind, and the final one, are flushed.
   hooks.save_checkpoint = [&](bool best) {
-    if (config_.output.checkpoints || !best) save(&trainer, best ? "best.ckpt" : "last.ckpt");
+    const Durability d = interrupt_requested() ? Durability::fsync : Durability::rename_only;
+    if (config_.output.checkpoints || !best) save(&trainer, best ? "best.ckpt" : "last.ckpt", d);
   };
-  if (!trainer.fit(train, valid, hooks)) throw Interrupted{checkpoint_path("last.ckpt")};
+  if (!trainer.fit(train, valid, hooks)) {
+    if (!trainer.stopped_after_epochs()) throw Interrupted{checkpoint_path("last.ckpt")};
+    stopped_ = true;
+    return;
+  }
 
   trainer.restore_best();
   detail::record_member(results_, trainer, member, valid, data_);
@@ -166,7 +174,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   add(results_.test_prob_sum, test_probs, results_.test_prob_sum);
   save_model_weights(finished_models_, fmt::format("model{}.", member.index), *model);
   ++results_.members_done;
-  save(nullptr, "last.ckpt");
+  save(nullptr, "last.ckpt", Durability::fsync);
 }
 
 RunResult Run::predict_only() {
@@ -230,6 +238,15 @@ RunResult Run::execute() {
     const std::string key = fmt::format("member{}.phase", m);
     const bool has_state = resume && resume->ints.count(key);
     train_member(members_[m], has_state ? &*resume : nullptr);
+    if (stopped_) {
+      log_(fmt::format("stopped after {} epoch(s) as train.stop_after_epochs asks; continue with "
+                       "--resume {}",
+                       config_.train.stop_after_epochs, checkpoint_path("last.ckpt")));
+      RunResult result;
+      result.device = device_name(device_);
+      result.stopped_early = true;
+      return result;
+    }
   }
   return detail::write_outputs(config_, options_, data_, results_, layer_table_, parameter_count_,
                                device_name(device_), log_);

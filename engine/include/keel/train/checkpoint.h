@@ -8,6 +8,7 @@
 
 #include "keel/nn/module.h"
 #include "keel/tensor.h"
+#include "keel/train/atomic_file.h"
 
 namespace keel::train {
 
@@ -32,7 +33,8 @@ struct Checkpoint {
 };
 
 // Writes to a temporary name in the same folder, then renames over `path`.
-void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint,
+                     Durability durability = Durability::fsync);
 // Throws keel::Error(ErrorKind::checkpoint) naming the file for a missing, truncated, corrupt or
 // wrong-version checkpoint, with what to do next.
 Checkpoint load_checkpoint(const std::string& path);
