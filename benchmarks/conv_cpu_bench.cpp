@@ -48,7 +48,8 @@ void run_conv(benchmark::State& state, Pass pass) {
   const double flops = pass == Pass::forward    ? gemm
                        : pass == Pass::backward ? gemm * gemms_backward
                                                 : gemm * (1.0 + gemms_backward);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(s.name);
 }
 
@@ -59,9 +60,15 @@ void shapes_and_threads(benchmark::internal::Benchmark* b) {
   b->ArgNames({"shape", "threads"})->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
 
-void BM_conv2d_forward(benchmark::State& state) { run_conv(state, Pass::forward); }
-void BM_conv2d_backward(benchmark::State& state) { run_conv(state, Pass::backward); }
-void BM_conv2d_forward_backward(benchmark::State& state) { run_conv(state, Pass::both); }
+void BM_conv2d_forward(benchmark::State& state) {
+  run_conv(state, Pass::forward);
+}
+void BM_conv2d_backward(benchmark::State& state) {
+  run_conv(state, Pass::backward);
+}
+void BM_conv2d_forward_backward(benchmark::State& state) {
+  run_conv(state, Pass::both);
+}
 
 BENCHMARK(BM_conv2d_forward)->Apply(shapes_and_threads);
 BENCHMARK(BM_conv2d_backward)->Apply(shapes_and_threads);

@@ -98,9 +98,15 @@ std::string case_name(const ::testing::TestParamInfo<ConvCase>& info) {
          (info.param.bias ? "_bias" : "_nobias");
 }
 
-Shape x_shape(const ConvDims& d) { return Shape{d.n, d.c, d.h, d.w}; }
-Shape w_shape(const ConvDims& d) { return Shape{d.k, d.c, d.r, d.s}; }
-Shape y_shape(const ConvDims& d) { return Shape{d.n, d.k, d.oh(), d.ow()}; }
+Shape x_shape(const ConvDims& d) {
+  return Shape{d.n, d.c, d.h, d.w};
+}
+Shape w_shape(const ConvDims& d) {
+  return Shape{d.k, d.c, d.r, d.s};
+}
+Shape y_shape(const ConvDims& d) {
+  return Shape{d.n, d.k, d.oh(), d.ow()};
+}
 Conv2dArgs args_of(const ConvDims& d) {
   return Conv2dArgs{static_cast<int>(d.stride), static_cast<int>(d.pad)};
 }
@@ -113,7 +119,9 @@ bool all_finite(const Tensor& t) {
 }
 
 // Poisoned outputs: any element the op fails to write stays NaN and fails the comparison.
-Tensor poisoned(const Shape& shape) { return Tensor::full(shape, std::nanf("")); }
+Tensor poisoned(const Shape& shape) {
+  return Tensor::full(shape, std::nanf(""));
+}
 
 // Relative error against the float64 reference. Every output is a dot product of at most
 // C·R·S (forward, dx) or N·H'·W' (dw, db) float products: float rounding gives ~1e-7·sqrt(terms).
@@ -142,8 +150,8 @@ TEST_P(Conv2dVsReference, Backward) {
   const Tensor x = random_tensor(x_shape(d), 21);
   const Tensor w = random_tensor(w_shape(d), 22, -0.5f, 0.5f);
   const Tensor dy = random_tensor(y_shape(d), 23);
-  const auto ref = testing::conv2d_reference_backward(x.to_vector(), w.to_vector(),
-                                                      dy.to_vector(), d);
+  const auto ref =
+      testing::conv2d_reference_backward(x.to_vector(), w.to_vector(), dy.to_vector(), d);
   Tensor dx = poisoned(x_shape(d)), dw = poisoned(w_shape(d)), db = poisoned({d.k});
   conv2d_backward(x, w, dy, &dx, dw, &db, args_of(d));
   EXPECT_TRUE(all_finite(dx) && all_finite(dw) && all_finite(db));
@@ -151,7 +159,8 @@ TEST_P(Conv2dVsReference, Backward) {
   EXPECT_LT(relative_error(dw.to_vector(), ref.dw), kTolerance);
   EXPECT_LT(relative_error(db.to_vector(), ref.db), kTolerance);
 
-  // dx and db not wanted (a first layer): dw alone, still right, and the unwanted outputs untouched.
+  // dx and db not wanted (a first layer): dw alone, still right, and the unwanted outputs
+  // untouched.
   Tensor dw_only = poisoned(w_shape(d));
   conv2d_backward(x, w, dy, nullptr, dw_only, nullptr, args_of(d));
   EXPECT_LT(relative_error(dw_only.to_vector(), ref.dw), kTolerance);
@@ -161,28 +170,22 @@ TEST_P(Conv2dVsReference, Backward) {
 // stride 1/2; then the flagship CNN's shapes, whose sizes fill the GEMM tiles exactly.
 INSTANTIATE_TEST_SUITE_P(
     Cpu, Conv2dVsReference,
-    ::testing::Values(ConvCase{{3, 3, 5, 7, 5, 1, 1, 1, 0}, true},
-                      ConvCase{{3, 3, 5, 7, 5, 1, 1, 2, 1}, false},
-                      ConvCase{{3, 3, 5, 7, 5, 3, 3, 1, 0}, false},
-                      ConvCase{{3, 3, 5, 7, 5, 3, 3, 1, 1}, true},
-                      ConvCase{{3, 3, 5, 7, 5, 3, 3, 2, 0}, true},
-                      ConvCase{{3, 3, 5, 7, 5, 3, 3, 2, 1}, false},
-                      ConvCase{{3, 3, 5, 7, 5, 5, 5, 1, 0}, true},
-                      ConvCase{{3, 3, 5, 7, 5, 5, 5, 1, 1}, false},
-                      ConvCase{{3, 3, 5, 7, 5, 5, 5, 2, 1}, true},
-                      ConvCase{{3, 3, 5, 7, 5, 3, 1, 2, 1}, true},
-                      // Stride 1 with the output as wide as the input (the load-based im2col):
-                      // a 1×3 kernel whose output is taller than its input, and a 5×5 "same".
-                      ConvCase{{3, 3, 5, 7, 5, 1, 3, 1, 1}, false},
-                      ConvCase{{2, 3, 6, 6, 4, 5, 5, 1, 2}, true},
-                      ConvCase{{1, 1, 6, 6, 32, 3, 3, 1, 1}, true},
-                      ConvCase{{5, 7, 9, 11, 13, 3, 3, 1, 1}, true},
-                      ConvCase{{64, 32, 6, 6, 64, 3, 3, 1, 1}, true},
-                      ConvCase{{64, 64, 3, 3, 128, 3, 3, 1, 1}, false},
-                      ConvCase{{2, 64, 14, 14, 64, 3, 3, 1, 1}, false},
-                      // Images too large for one work chunk: split into pieces of an image.
-                      ConvCase{{1, 3, 100, 100, 5, 3, 3, 1, 1}, true},
-                      ConvCase{{1, 3, 200, 200, 5, 3, 3, 2, 1}, false}),
+    ::testing::Values(
+        ConvCase{{3, 3, 5, 7, 5, 1, 1, 1, 0}, true}, ConvCase{{3, 3, 5, 7, 5, 1, 1, 2, 1}, false},
+        ConvCase{{3, 3, 5, 7, 5, 3, 3, 1, 0}, false}, ConvCase{{3, 3, 5, 7, 5, 3, 3, 1, 1}, true},
+        ConvCase{{3, 3, 5, 7, 5, 3, 3, 2, 0}, true}, ConvCase{{3, 3, 5, 7, 5, 3, 3, 2, 1}, false},
+        ConvCase{{3, 3, 5, 7, 5, 5, 5, 1, 0}, true}, ConvCase{{3, 3, 5, 7, 5, 5, 5, 1, 1}, false},
+        ConvCase{{3, 3, 5, 7, 5, 5, 5, 2, 1}, true}, ConvCase{{3, 3, 5, 7, 5, 3, 1, 2, 1}, true},
+        // Stride 1 with the output as wide as the input (the load-based im2col):
+        // a 1×3 kernel whose output is taller than its input, and a 5×5 "same".
+        ConvCase{{3, 3, 5, 7, 5, 1, 3, 1, 1}, false}, ConvCase{{2, 3, 6, 6, 4, 5, 5, 1, 2}, true},
+        ConvCase{{1, 1, 6, 6, 32, 3, 3, 1, 1}, true}, ConvCase{{5, 7, 9, 11, 13, 3, 3, 1, 1}, true},
+        ConvCase{{64, 32, 6, 6, 64, 3, 3, 1, 1}, true},
+        ConvCase{{64, 64, 3, 3, 128, 3, 3, 1, 1}, false},
+        ConvCase{{2, 64, 14, 14, 64, 3, 3, 1, 1}, false},
+        // Images too large for one work chunk: split into pieces of an image.
+        ConvCase{{1, 3, 100, 100, 5, 3, 3, 1, 1}, true},
+        ConvCase{{1, 3, 200, 200, 5, 3, 3, 2, 1}, false}),
     case_name);
 
 // L = Σ y ⊙ weights is linear in each of x, w, b, so central differences are exact up to float
@@ -221,7 +224,8 @@ class ThreadCount {
 // with the same thread count agree bit for bit, so do runs with different thread counts.
 TEST(Conv2dDeterminism, IdenticalBitsForAnyThreadCount) {
   ThreadCount restore;
-  for (const ConvDims& d : {ConvDims{64, 32, 6, 6, 64, 3, 3, 1, 1}, ConvDims{5, 7, 9, 11, 13, 3, 3, 2, 1}}) {
+  for (const ConvDims& d :
+       {ConvDims{64, 32, 6, 6, 64, 3, 3, 1, 1}, ConvDims{5, 7, 9, 11, 13, 3, 3, 2, 1}}) {
     const Tensor x = random_tensor(x_shape(d), 41);
     const Tensor w = random_tensor(w_shape(d), 42, -0.5f, 0.5f);
     const Tensor b = random_tensor({d.k}, 43);
@@ -281,8 +285,9 @@ TEST(Conv2dErrors, ShapeMismatchesThrow) {
   EXPECT_THROW(conv2d_forward(x, w, Tensor(), y, Conv2dArgs{0, 1}), Error);
   EXPECT_THROW(conv2d_forward(x, w, Tensor(), y, Conv2dArgs{1, -1}), Error);
   EXPECT_THROW(conv2d_backward(x, w, random_tensor({2, 4, 5, 5}, 64), &dx, dw, &db, {}), Error);
-  EXPECT_THROW(conv2d_backward(x, w, random_tensor({2, 4, 3, 3}, 64), &dx, dw, &db, Conv2dArgs{1, 1}),
-               Error);
+  EXPECT_THROW(
+      conv2d_backward(x, w, random_tensor({2, 4, 3, 3}, 64), &dx, dw, &db, Conv2dArgs{1, 1}),
+      Error);
   try {
     conv2d_forward(random_tensor({2, 4, 5, 5}, 63), w, Tensor(), y, {});
   } catch (const Error& e) {

@@ -15,11 +15,12 @@ struct ConvDims {
   int64_t ow() const { return (w + 2 * pad - s) / stride + 1; }
 };
 
-// y[n, k, i, j] = b[k] + Σ_{c, p, q} x[n, c, i·stride − pad + p, j·stride − pad + q] · w[k, c, p, q]
-// (out-of-range x reads as zero). `b` may be empty (no bias).
+// y[n, k, i, j] = b[k] + Σ_{c, p, q} x[n, c, i·stride − pad + p, j·stride − pad + q] · w[k, c, p,
+// q] (out-of-range x reads as zero). `b` may be empty (no bias).
 inline std::vector<double> conv2d_reference_forward(const std::vector<float>& x,
                                                     const std::vector<float>& w,
-                                                    const std::vector<float>& b, const ConvDims& d) {
+                                                    const std::vector<float>& b,
+                                                    const ConvDims& d) {
   const int64_t oh = d.oh(), ow = d.ow();
   std::vector<double> y(static_cast<size_t>(d.n * d.k * oh * ow));
   for (int64_t n = 0; n < d.n; ++n)
@@ -32,7 +33,8 @@ inline std::vector<double> conv2d_reference_forward(const std::vector<float>& x,
               for (int64_t q = 0; q < d.s; ++q) {
                 const int64_t ih = i * d.stride - d.pad + p, iw = j * d.stride - d.pad + q;
                 if (ih < 0 || ih >= d.h || iw < 0 || iw >= d.w) continue;
-                acc += static_cast<double>(x[static_cast<size_t>(((n * d.c + c) * d.h + ih) * d.w + iw)]) *
+                acc += static_cast<double>(
+                           x[static_cast<size_t>(((n * d.c + c) * d.h + ih) * d.w + iw)]) *
                        w[static_cast<size_t>(((k * d.c + c) * d.r + p) * d.s + q)];
               }
           y[static_cast<size_t>(((n * d.k + k) * oh + i) * ow + j)] = acc;

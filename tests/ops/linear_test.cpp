@@ -27,7 +27,8 @@ std::vector<double> reference_forward(const std::vector<float>& x, const std::ve
     for (int64_t o = 0; o < d.out; ++o) {
       double acc = b.empty() ? 0.0 : b[static_cast<size_t>(o)];
       for (int64_t k = 0; k < d.in; ++k)
-        acc += static_cast<double>(x[static_cast<size_t>(i * d.in + k)]) * w[static_cast<size_t>(o * d.in + k)];
+        acc += static_cast<double>(x[static_cast<size_t>(i * d.in + k)]) *
+               w[static_cast<size_t>(o * d.in + k)];
       y[static_cast<size_t>(i * d.out + o)] = acc;
     }
   return y;
@@ -40,7 +41,9 @@ bool all_finite(const Tensor& t) {
   return true;
 }
 
-Tensor poisoned(const Shape& shape) { return Tensor::full(shape, std::nanf("")); }
+Tensor poisoned(const Shape& shape) {
+  return Tensor::full(shape, std::nanf(""));
+}
 
 // Each output is a float dot product of at most max(N, I) terms: ~1e-7·sqrt(terms) relative.
 constexpr double kTolerance = 1e-5;

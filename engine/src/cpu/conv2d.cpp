@@ -1,5 +1,6 @@
 // CPU 2-D convolution, forward and backward (dx, dw, db), as im2col + keel's packed GEMM.
-// im2col writes the GEMM's packed panel layout directly; threads own fixed ranges of images or panels.
+// im2col writes the GEMM's packed panel layout directly; threads own fixed ranges of images or
+// panels.
 //
 // The three products, with P = H'·W' output pixels per image and columns (n, pixel) in NCHW order:
 //   forward  y  (K × N·P)   = w (K × C·R·S)        · im2col(x) (C·R·S × N·P)
@@ -56,8 +57,8 @@ ConvShape conv_shape(const char* op, const Tensor& x, const Tensor& w, Conv2dArg
              w.shape().str(), w.dim(1), x.shape().str(), x.dim(1));
   KEEL_CHECK(a.stride >= 1 && a.padding >= 0, "{}: stride {} must be >= 1 and padding {} >= 0", op,
              a.stride, a.padding);
-  ConvShape g{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), 0, 0,
-              a.stride, a.padding};
+  ConvShape g{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2),
+              w.dim(3), 0,        0,        a.stride, a.padding};
   g.oh = conv_out_size(g.h, g.r, a.stride, a.padding);
   g.ow = conv_out_size(g.w, g.s, a.stride, a.padding);
   KEEL_CHECK(g.oh >= 1 && g.ow >= 1 && g.n >= 1 && g.k >= 1 && g.c >= 1 && g.r >= 1 && g.s >= 1,
@@ -100,7 +101,8 @@ Pixel pixel_of(const Window& g, int64_t col) {
   return {n, (p / g.ow) * g.stride - g.pad_h, (p % g.ow) * g.stride - g.pad_w};
 }
 
-// ---- im2col into the packed B layout --------------------------------------------------------------
+// ---- im2col into the packed B layout
+// --------------------------------------------------------------
 
 // B (depth × cols) for columns [col0, col0 + cols), in gemm's panel layout (zero past `cols`).
 #if defined(__AVX512F__)
@@ -145,7 +147,8 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
             ++segments;
             last_image = px.n;
           }
-          if (segments <= kMaxSegments) segment_lanes[segments - 1] |= static_cast<__mmask16>(1u << l);
+          if (segments <= kMaxSegments)
+            segment_lanes[segments - 1] |= static_cast<__mmask16>(1u << l);
         } else {
           top[l] = INT32_MIN / 2;  // never inside the image: the lane reads as zero
           left[l] = 0;
@@ -159,8 +162,9 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
         const __mmask16 row_ok = _mm512_cmplt_epu32_mask(
             _mm512_add_epi32(vtop, _mm512_set1_epi32(static_cast<int>(r))), height);
         for (int64_t s = 0; s < g.s; ++s) {
-          const __mmask16 ok = row_ok & _mm512_cmplt_epu32_mask(
-              _mm512_add_epi32(vleft, _mm512_set1_epi32(static_cast<int>(s))), width);
+          const __mmask16 ok =
+              row_ok & _mm512_cmplt_epu32_mask(
+                           _mm512_add_epi32(vleft, _mm512_set1_epi32(static_cast<int>(s))), width);
           float* dst = panel + (r * g.s + s) * kNr + v * 16;
           const int64_t dst_step = g.r * g.s * kNr;
           if (loads) {
@@ -168,14 +172,16 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
             for (int64_t c = 0; c < g.c; ++c) {
               __m512 value = _mm512_setzero_ps();
               for (int i = 0; i < segments; ++i) {
-                value = _mm512_mask_loadu_ps(value, ok & segment_lanes[i],
-                                             offset_ptr(src, segment_offset[i] + shift + c * plane));
+                value =
+                    _mm512_mask_loadu_ps(value, ok & segment_lanes[i],
+                                         offset_ptr(src, segment_offset[i] + shift + c * plane));
               }
               _mm512_storeu_ps(dst + c * dst_step, value);
             }
             continue;
           }
-          __m512i offset = _mm512_add_epi32(vbase, _mm512_set1_epi32(static_cast<int>(r * g.w + s)));
+          __m512i offset =
+              _mm512_add_epi32(vbase, _mm512_set1_epi32(static_cast<int>(r * g.w + s)));
           for (int64_t c = 0; c < g.c; ++c) {
             _mm512_storeu_ps(dst + c * dst_step,
                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, offset, src, 4));
@@ -204,7 +210,8 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
           for (int64_t s = 0; s < g.s; ++s) {
             const int64_t ih = px.top + r, iw = px.left + s;
             const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-            panel[((c * g.r + r) * g.s + s) * kNr + l] = inside ? image[c * plane + ih * g.w + iw] : 0.0f;
+            panel[((c * g.r + r) * g.s + s) * kNr + l] =
+                inside ? image[c * plane + ih * g.w + iw] : 0.0f;
           }
         }
       }
@@ -257,7 +264,8 @@ void to_nhwc(const float* x, const ConvShape& g, int64_t n0, int64_t n1, float* 
 // order the lanes of one (r, s) are consecutive channels, contiguous in NHWC, so a panel row is
 // a few masked vector loads (one per (r, s) it touches) instead of 48 scattered reads.
 struct ChannelRun {
-  int64_t lane, count, r, s, c;  // lanes [lane, lane + count) hold channels [c, c + count) of (r, s)
+  int64_t lane, count, r, s,
+      c;  // lanes [lane, lane + count) hold channels [c, c + count) of (r, s)
 };
 
 int channel_runs(const ConvShape& g, int64_t panel, ChannelRun* runs) {
@@ -305,9 +313,11 @@ void im2col_nhwc_transposed_packed(const float* x_nhwc, const ConvShape& g, int6
         const bool inside = static_cast<uint64_t>(ih) < static_cast<uint64_t>(g.h) &&
                             static_cast<uint64_t>(iw) < static_cast<uint64_t>(g.w);
         const __mmask16 live = inside ? __mmask16{0xFFFF} : __mmask16{0};
-        const float* from = offset_ptr(x_nhwc, ((n * g.h + ih) * g.w + iw) * g.c + run.c - run.lane);
+        const float* from =
+            offset_ptr(x_nhwc, ((n * g.h + ih) * g.w + iw) * g.c + run.c - run.lane);
         for (int v = 0; v < 3; ++v) {
-          if (masks[k][v]) value[v] = _mm512_mask_loadu_ps(value[v], masks[k][v] & live, from + 16 * v);
+          if (masks[k][v])
+            value[v] = _mm512_mask_loadu_ps(value[v], masks[k][v] & live, from + 16 * v);
         }
       }
       for (int v = 0; v < 3; ++v) _mm512_storeu_ps(out + 16 * v, value[v]);
@@ -333,7 +343,8 @@ void im2col_nhwc_transposed_packed(const float* x_nhwc, const ConvShape& g, int6
   }
 }
 
-// ---- packing of weights and output gradients ------------------------------------------------------
+// ---- packing of weights and output gradients
+// ------------------------------------------------------
 
 // Calls fn(n, first pixel, length, offset in the range) for the runs of columns [col0, col0 + cols)
 // that lie in one image; columns of one image are contiguous in NCHW, so each run is a copy.
@@ -348,7 +359,8 @@ void for_each_image_run(int64_t col0, int64_t cols, int64_t pixels, Fn fn) {
 }
 
 // A (C × K·R·S) for the stride-1 input gradient: A[c][(k, r', s')] = w[k, c, R−1−r', S−1−s'].
-void pack_flipped_weights(const float* w, const ConvShape& g, int64_t first, int64_t last, float* packed) {
+void pack_flipped_weights(const float* w, const ConvShape& g, int64_t first, int64_t last,
+                          float* packed) {
   const int64_t depth = g.k * g.r * g.s;
   for (int64_t i = first; i < last; ++i) {
     float* dst = packed + i * kMr * depth;
@@ -368,7 +380,8 @@ void pack_flipped_weights(const float* w, const ConvShape& g, int64_t first, int
 }
 
 // dy (N, K, P) as a packed A operand (K × N·P, full depth): columns [col0, col0 + cols).
-void pack_grad_as_a(const float* dy, const ConvShape& g, int64_t col0, int64_t cols, float* packed) {
+void pack_grad_as_a(const float* dy, const ConvShape& g, int64_t col0, int64_t cols,
+                    float* packed) {
   const int64_t pixels = g.pixels(), depth = g.n * pixels;
 #if defined(__AVX512F__)
   static_assert(kMr == 8, "two columns of a panel fill one 16-lane vector");
@@ -389,8 +402,9 @@ void pack_grad_as_a(const float* dy, const ConvShape& g, int64_t col0, int64_t c
           _mm512_storeu_ps(dst + t * kMr, _mm512_i32gather_ps(two_columns, src + t, 4));
         }
         if (t < len) {
-          _mm512_mask_storeu_ps(dst + t * kMr, 0xFF,
-                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFF, two_columns, src + t, 4));
+          _mm512_mask_storeu_ps(
+              dst + t * kMr, 0xFF,
+              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFF, two_columns, src + t, 4));
         }
         continue;
       }
@@ -409,11 +423,13 @@ void pack_grad_as_a(const float* dy, const ConvShape& g, int64_t col0, int64_t c
 }
 
 // dy (N, K, P) as a packed B operand (K × cols) for columns [col0, col0 + cols).
-void pack_grad_as_b(const float* dy, const ConvShape& g, int64_t col0, int64_t cols, float* packed) {
+void pack_grad_as_b(const float* dy, const ConvShape& g, int64_t col0, int64_t cols,
+                    float* packed) {
   const int64_t pixels = g.pixels();
   const int64_t tail = panels(cols, kNr) * kNr;
   for (int64_t k = 0; k < g.k; ++k) {
-    for (int64_t col = cols; col < tail; ++col) packed[(col / kNr) * kNr * g.k + k * kNr + col % kNr] = 0.0f;
+    for (int64_t col = cols; col < tail; ++col)
+      packed[(col / kNr) * kNr * g.k + k * kNr + col % kNr] = 0.0f;
   }
   for_each_image_run(col0, cols, pixels, [&](int64_t n, int64_t p, int64_t len, int64_t done) {
     for (int64_t k = 0; k < g.k; ++k) {
@@ -426,7 +442,8 @@ void pack_grad_as_b(const float* dy, const ConvShape& g, int64_t col0, int64_t c
   });
 }
 
-// ---- writing results back ------------------------------------------------------------------------
+// ---- writing results back
+// ------------------------------------------------------------------------
 
 // out (rows × cols, leading dimension ld) -> dst (N, rows, P) at columns [col0, col0 + cols),
 // plus bias[row] when given: a contiguous copy per (image, row).
@@ -443,7 +460,8 @@ void scatter_rows(const float* out, int64_t ld, int64_t rows, int64_t pixels, in
 }
 
 // The adjoint of im2col: dx[n, c, ih, iw] += dcols[(c, r, s), col] (stride > 1 only).
-void col2im_add(const float* dcols, int64_t ld, const Window& g, int64_t col0, int64_t cols, float* dx) {
+void col2im_add(const float* dcols, int64_t ld, const Window& g, int64_t col0, int64_t cols,
+                float* dx) {
   const int64_t plane = g.h * g.w;
   for (int64_t c = 0; c < g.c; ++c) {
     for (int64_t r = 0; r < g.r; ++r) {
@@ -461,7 +479,8 @@ void col2im_add(const float* dcols, int64_t ld, const Window& g, int64_t col0, i
   }
 }
 
-// ---- work partition ------------------------------------------------------------------------------
+// ---- work partition
+// ------------------------------------------------------------------------------
 
 // Per-thread column chunks are sized so the chunk's packed B and its GEMM output (~1 MiB) stay in
 // the core's 2 MiB L2 cache next to the packed weights.
@@ -475,7 +494,9 @@ int64_t max_chunk_cols(int64_t depth, int64_t rows) {
 struct Range {
   int64_t begin, end;
 };
-Range split(int64_t n, int t, int threads) { return {n * t / threads, n * (t + 1) / threads}; }
+Range split(int64_t n, int t, int threads) {
+  return {n * t / threads, n * (t + 1) / threads};
+}
 
 // Calls fn(col0, cols) for the column chunks of images [n0, n1): whole images grouped evenly when
 // an image fits in max_cols, otherwise fixed pieces of each image. A chunk never splits an image
@@ -506,11 +527,13 @@ void for_each_chunk(Range images, int64_t pixels, int64_t max_cols, Fn fn) {
 // `images`, for the forward pass and the stride-1 input gradient; one thread's share, with its
 // own b and out buffers (sized for max_cols columns).
 void gather_chunks(const float* src, const Window& g, int64_t rows, const float* a_packed,
-                   const float* bias, float* dst, Range images, int64_t max_cols, float* b, float* out) {
+                   const float* bias, float* dst, Range images, int64_t max_cols, float* b,
+                   float* out) {
   const int64_t depth = g.depth(), pixels = g.pixels();
   for_each_chunk(images, pixels, max_cols, [&](int64_t col0, int64_t cols) {
     im2col_packed(src, g, col0, cols, b);
-    gemm::multiply_packed(rows, cols, depth, a_packed, kMr * depth, b, kNr * depth, out, cols, false);
+    gemm::multiply_packed(rows, cols, depth, a_packed, kMr * depth, b, kNr * depth, out, cols,
+                          false);
     scatter_rows(out, cols, rows, pixels, col0, cols, bias, dst);
   });
 }
@@ -542,10 +565,13 @@ WeightGradPlan plan_weight_grad(const ConvShape& g, int threads) {
 // fastest; see im2col_nhwc_transposed_packed) and permuted into (K, C, R, S). a_packed is dy as
 // a full-depth A operand, x_nhwc the input in NHWC.
 void weight_grad_block(const float* x_nhwc, const float* a_packed, const ConvShape& g,
-                       const WeightGradPlan& plan, int t, int team, float* b, float* dw_rsc, float* dw) {
+                       const WeightGradPlan& plan, int t, int team, float* b, float* dw_rsc,
+                       float* dw) {
   const int64_t crs = g.crs(), depth = g.n * g.pixels();
-  const Range cols = plan.split_columns ? split(plan.col_panels, t, team) : Range{0, plan.col_panels};
-  const Range rows = plan.split_columns ? Range{0, plan.row_panels} : split(plan.row_panels, t, team);
+  const Range cols =
+      plan.split_columns ? split(plan.col_panels, t, team) : Range{0, plan.col_panels};
+  const Range rows =
+      plan.split_columns ? Range{0, plan.row_panels} : split(plan.row_panels, t, team);
   const int64_t row0 = rows.begin * kMr, m = std::min(g.k, rows.end * kMr) - row0;
   const int64_t col0 = cols.begin * kNr, n = std::min(crs, cols.end * kNr) - col0;
   if (m <= 0 || n <= 0) return;
@@ -633,7 +659,8 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   }
 }
 
-// dy: (N, K, H', W') -> dx: (N, C, H, W) (if dx != nullptr), dw: (K, C, R, S), db: (K) (if != nullptr)
+// dy: (N, K, H', W') -> dx: (N, C, H, W) (if dx != nullptr), dw: (K, C, R, S), db: (K) (if !=
+// nullptr)
 //
 // One parallel region with one barrier: first every thread packs its share of the operands (dy
 // for dw, x in NHWC, the weights for dx), then computes its blocks of dw, dx and db. Few
@@ -664,7 +691,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
   float* x_nhwc = scratch(ScratchSlot::transposed, static_cast<size_t>(g.n * g.c * plane));
   float* dw_rsc = scratch(ScratchSlot::partial, static_cast<size_t>(g.k * crs));
   float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
-  float* w_packed = dx ? scratch(ScratchSlot::packed_a, gemm::packed_a_floats(dx_rows, dx_depth)) : nullptr;
+  float* w_packed =
+      dx ? scratch(ScratchSlot::packed_a, gemm::packed_a_floats(dx_rows, dx_depth)) : nullptr;
   float* out_all = dx ? scratch(ScratchSlot::output, out_floats * threads) : nullptr;
   const float* xp = x.data();
   const float* wp = w.data();

@@ -159,7 +159,8 @@ void pack_b(View b, int64_t k, int64_t n, float* packed, int64_t first, int64_t 
 }
 
 void multiply_packed(int64_t m, int64_t n, int64_t k, const float* a_packed, int64_t a_stride,
-                     const float* b_packed, int64_t b_stride, float* c, int64_t ldc, bool accumulate) {
+                     const float* b_packed, int64_t b_stride, float* c, int64_t ldc,
+                     bool accumulate) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     if (!accumulate) {
@@ -182,7 +183,8 @@ void multiply_packed(int64_t m, int64_t n, int64_t k, const float* a_packed, int
   }
 }
 
-void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t ldc, bool accumulate) {
+void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t ldc,
+              bool accumulate) {
   if (m <= 0 || n <= 0) return;
   float* a_packed = scratch(ScratchSlot::packed_a, packed_a_floats(m, k));
   float* b_packed = scratch(ScratchSlot::packed_b, packed_b_floats(k, n));
@@ -201,8 +203,8 @@ void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t
       const int64_t j0 = col_panels * t / team, j1 = col_panels * (t + 1) / team;
       const int64_t cols = std::min(n, j1 * kNr) - j0 * kNr;
       if (cols > 0) {
-        multiply_packed(m, cols, k, a_packed, kMr * k, b_packed + j0 * kNr * k, kNr * k, c + j0 * kNr,
-                        ldc, accumulate);
+        multiply_packed(m, cols, k, a_packed, kMr * k, b_packed + j0 * kNr * k, kNr * k,
+                        c + j0 * kNr, ldc, accumulate);
       }
     } else {
       const int64_t i0 = row_panels * t / team, i1 = row_panels * (t + 1) / team;

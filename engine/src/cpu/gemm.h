@@ -1,5 +1,6 @@
 // keel's single-precision GEMM for the CPU ops: operands packed into register-tile panels and a
-// register-blocked micro-kernel (AVX-512 where the build targets it), with no allocation of its own.
+// register-blocked micro-kernel (AVX-512 where the build targets it), with no allocation of its
+// own.
 #pragma once
 
 #include <cstddef>
@@ -19,16 +20,24 @@ inline constexpr int64_t kMr = 4;
 inline constexpr int64_t kNr = 16;
 #endif
 
-constexpr int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
-constexpr int64_t panels(int64_t v, int64_t width) { return (v + width - 1) / width; }
+constexpr int64_t round_up(int64_t v, int64_t multiple) {
+  return (v + multiple - 1) / multiple * multiple;
+}
+constexpr int64_t panels(int64_t v, int64_t width) {
+  return (v + width - 1) / width;
+}
 
 // Packed layouts, both "panel-major with the full depth inside each panel":
 // - A (m × k): panel i holds, for each depth index p = 0..k-1, the kMr values A[i·kMr + r][p]
 //   (rows past m are zero), so a panel is kMr·k floats and the kernel reads it sequentially.
 // - B (k × n): panel j holds, for each p, the kNr values B[p][j·kNr + l] (columns past n are zero),
 //   kNr·k floats per panel. im2col writes this layout directly, which saves a packing pass.
-constexpr size_t packed_a_floats(int64_t m, int64_t k) { return static_cast<size_t>(round_up(m, kMr) * k); }
-constexpr size_t packed_b_floats(int64_t k, int64_t n) { return static_cast<size_t>(round_up(n, kNr) * k); }
+constexpr size_t packed_a_floats(int64_t m, int64_t k) {
+  return static_cast<size_t>(round_up(m, kMr) * k);
+}
+constexpr size_t packed_b_floats(int64_t k, int64_t n) {
+  return static_cast<size_t>(round_up(n, kNr) * k);
+}
 
 // A strided matrix: element (i, j) is data[i·row_stride + j·col_stride], so transposes are views.
 struct View {
@@ -50,11 +59,13 @@ void pack_b(View b, int64_t k, int64_t n, float* packed, int64_t first = 0, int6
 // and every element of C is summed in the same order whatever that range, so results do not
 // depend on the thread count.
 void multiply_packed(int64_t m, int64_t n, int64_t k, const float* a_packed, int64_t a_stride,
-                     const float* b_packed, int64_t b_stride, float* c, int64_t ldc, bool accumulate);
+                     const float* b_packed, int64_t b_stride, float* c, int64_t ldc,
+                     bool accumulate);
 
 // C (m × n, ldc) (+)= A·B for plain strided matrices: packs both into the calling thread's
 // workspace, then splits the panels over keel::num_threads() threads when the product is big
 // enough to pay for the fork.
-void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t ldc, bool accumulate);
+void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t ldc,
+              bool accumulate);
 
 }  // namespace keel::cpu::gemm

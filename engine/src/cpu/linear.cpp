@@ -27,7 +27,8 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   ensure_output(y, {n, out});
   float* yp = y.data();
   // wᵀ (I × O) is w read with swapped strides.
-  gemm::multiply(n, out, in, gemm::View{x.data(), in, 1}, gemm::View{w.data(), 1, in}, yp, out, false);
+  gemm::multiply(n, out, in, gemm::View{x.data(), in, 1}, gemm::View{w.data(), 1, in}, yp, out,
+                 false);
   if (b.defined()) {
     const float* bp = b.data();
     for (int64_t i = 0; i < n; ++i) {
@@ -46,11 +47,13 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
   const float* dyp = dy.data();
   // dw (O × I) = dyᵀ (O × N) · x (N × I)
   ensure_output(dw, {out, in});
-  gemm::multiply(out, in, n, gemm::View{dyp, 1, out}, gemm::View{x.data(), in, 1}, dw.data(), in, false);
+  gemm::multiply(out, in, n, gemm::View{dyp, 1, out}, gemm::View{x.data(), in, 1}, dw.data(), in,
+                 false);
   if (dx) {
     // dx (N × I) = dy (N × O) · w (O × I)
     ensure_output(*dx, {n, in});
-    gemm::multiply(n, in, out, gemm::View{dyp, out, 1}, gemm::View{w.data(), in, 1}, dx->data(), in, false);
+    gemm::multiply(n, in, out, gemm::View{dyp, out, 1}, gemm::View{w.data(), in, 1}, dx->data(), in,
+                   false);
   }
   if (db) {
     ensure_output(*db, {out});

@@ -23,7 +23,9 @@ size_t scratch_capacity_bytes();
 
 // Rounds a per-thread slice length up to whole cache lines, so slices handed to different OpenMP
 // threads never share a line (no false sharing between their writes).
-constexpr size_t cache_line_floats(size_t count) { return (count + 15) / 16 * 16; }
+constexpr size_t cache_line_floats(size_t count) {
+  return (count + 15) / 16 * 16;
+}
 
 // Shape checks and output sizing that allocate nothing when the shape already matches (a Shape owns
 // a std::vector, so building one per call would allocate on every training step).
