@@ -97,7 +97,6 @@ train:
   ensemble_seeds: [1, 2, 18446744073709551615]
   best_metric: val_accuracy
   patience: 4
-  label_smoothing: 0.1
   eval_batch_size: 128
   stop_after_epochs: 3
 output:
@@ -217,7 +216,6 @@ TEST(Config, FullConfigLandsInEveryField) {
   EXPECT_EQ(c.train.ensemble_seeds, (std::vector<uint64_t>{1, 2, 18446744073709551615ull}));
   EXPECT_EQ(c.train.best_metric, "val_accuracy");
   EXPECT_EQ(c.train.patience, 4);
-  EXPECT_DOUBLE_EQ(c.train.label_smoothing, 0.1);
   EXPECT_EQ(c.train.eval_batch_size, 128);
   EXPECT_EQ(c.train.stop_after_epochs, 3);
   EXPECT_EQ(c.output.dir, "results/run1");

@@ -144,7 +144,7 @@ TEST(Modes, SetTrainingAndGeneratorReachNestedChildren) {
   body->emplace<nn::BasicBlock>(gen, 1, 4, 2);
   body->emplace<nn::BasicBlock>(gen, 4, 4, 1);
   model->add(std::move(body));
-  model->add(nn::fastai_head(gen, 4, 2, 8));
+  model->add(nn::fastai_head(gen, 4, 2, nn::HeadOptions{8, 0.25f, 0.5f}));
   model->set_training(false);
   int visited = 0, training = 0;
   std::function<void(nn::Module&)> walk = [&](nn::Module& m) {

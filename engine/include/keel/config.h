@@ -71,7 +71,6 @@ struct TrainConfig {
   std::vector<uint64_t> ensemble_seeds;   // > 1 entries: train one model per seed, average
   std::string best_metric = "val_loss";   // val_loss | val_accuracy | last
   int patience = 0;                       // early stopping; 0 = off
-  double label_smoothing = 0.0;
   int eval_batch_size = 256;
   int stop_after_epochs = 0;              // > 0: stop, with a checkpoint, after this many epochs of
                                           // the run (0 = off); tests use it to check bit-identical resume

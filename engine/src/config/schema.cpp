@@ -138,8 +138,6 @@ std::vector<KeySpec> build_key_specs() {
        "which epoch's weights are kept and predicted with: best by a metric, or the last"},
       {"train.patience", KEEL_FIELD(train.patience), {closed(0, 100000)}, {}, hashed,
        "early stopping after this many epochs without a better best_metric; 0 = off"},
-      {"train.label_smoothing", KEEL_FIELD(train.label_smoothing), {upper_open(0, 1)}, {}, hashed,
-       "cross-entropy label smoothing"},
       {"train.eval_batch_size", KEEL_FIELD(train.eval_batch_size), {closed(1, 65536)}, {}, hashed,
        "images per batch for validation and prediction"},
       {"train.stop_after_epochs", KEEL_FIELD(train.stop_after_epochs), {closed(0, 100000)}, {},

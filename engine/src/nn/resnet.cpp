@@ -142,24 +142,26 @@ std::unique_ptr<Sequential> resnet34_body(Generator& gen, int64_t in_channels) {
 }
 
 std::unique_ptr<Sequential> fastai_head(Generator& gen, int64_t features, int64_t num_classes,
-                                        int64_t hidden, float p) {
+                                        const HeadOptions& options) {
+  const int64_t hidden = options.hidden;
   auto head = std::make_unique<Sequential>();
   head->emplace<AdaptiveConcatPool2d>(1);
   head->emplace<Flatten>();
   head->emplace<BatchNorm1d>(2 * features);
-  head->emplace<Dropout>(p / 2);
+  head->emplace<Dropout>(options.dropout1);
   head->emplace<Linear>(gen, 2 * features, hidden, true, head_linear_init);
   head->emplace<ReLU>(true);
   head->emplace<BatchNorm1d>(hidden);
-  head->emplace<Dropout>(p);
+  head->emplace<Dropout>(options.dropout2);
   head->emplace<Linear>(gen, hidden, num_classes, true, head_linear_init);
   return head;
 }
 
 std::unique_ptr<Sequential> resnet_classifier(Generator& gen, const std::vector<int>& layers,
-                                              int64_t num_classes, int64_t in_channels) {
+                                              int64_t num_classes, int64_t in_channels,
+                                              const HeadOptions& head_options) {
   auto body = resnet_body(gen, layers, in_channels);
-  auto head = fastai_head(gen, 512, num_classes);
+  auto head = fastai_head(gen, 512, num_classes, head_options);
   body->set_group(0);
   head->set_group(1);
   auto model = std::make_unique<Sequential>();

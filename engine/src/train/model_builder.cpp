@@ -151,10 +151,12 @@ std::unique_ptr<nn::Sequential> build_layer_list(const Config& config, int64_t i
 std::unique_ptr<nn::Sequential> build_model(const Config& config, int64_t in_channels,
                                             int64_t image_side, Generator& gen) {
   std::unique_ptr<nn::Sequential> model;
+  const nn::HeadOptions head{config.model.head_hidden, static_cast<float>(config.model.head_dropout1),
+                             static_cast<float>(config.model.head_dropout2)};
   if (config.model.arch == "resnet34") {
-    model = nn::resnet34_classifier(gen, config.model.num_classes, in_channels);
+    model = nn::resnet_classifier(gen, {3, 4, 6, 3}, config.model.num_classes, in_channels, head);
   } else if (config.model.arch == "resnet18") {
-    model = nn::resnet_classifier(gen, {2, 2, 2, 2}, config.model.num_classes, in_channels);
+    model = nn::resnet_classifier(gen, {2, 2, 2, 2}, config.model.num_classes, in_channels, head);
   } else {
     model = build_layer_list(config, in_channels, image_side, gen);
   }

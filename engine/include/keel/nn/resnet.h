@@ -54,16 +54,24 @@ std::unique_ptr<Sequential> resnet_body(Generator& gen, const std::vector<int>& 
 std::unique_ptr<Sequential> resnet18_body(Generator& gen, int64_t in_channels = 3);
 std::unique_ptr<Sequential> resnet34_body(Generator& gen, int64_t in_channels = 3);
 
+// The head's sizes; the defaults are fastai v1's (ps = 0.5: p/2 before the first linear layer).
+struct HeadOptions {
+  int64_t hidden = 512;
+  float dropout1 = 0.25f;
+  float dropout2 = 0.5f;
+};
+
 // fastai v1's create_head for a body with `features` output channels: AdaptiveConcatPool2d -
-// Flatten - BatchNorm1d(2 features) - Dropout(p/2) - Linear(2 features, hidden) - ReLU -
-// BatchNorm1d(hidden) - Dropout(p) - Linear(hidden, num_classes). Linear layers kaiming_normal_
-// with zero bias, as fastai initialises its head.
+// Flatten - BatchNorm1d(2 features) - Dropout(dropout1) - Linear(2 features, hidden) - ReLU -
+// BatchNorm1d(hidden) - Dropout(dropout2) - Linear(hidden, num_classes). Linear layers
+// kaiming_normal_ with zero bias, as fastai initialises its head.
 std::unique_ptr<Sequential> fastai_head(Generator& gen, int64_t features, int64_t num_classes,
-                                        int64_t hidden = 512, float p = 0.5f);
+                                        const HeadOptions& options = {});
 
 // Sequential(body, head): "0.*" the body in parameter group 0, "1.*" the head in group 1.
 std::unique_ptr<Sequential> resnet_classifier(Generator& gen, const std::vector<int>& layers,
-                                              int64_t num_classes, int64_t in_channels = 3);
+                                              int64_t num_classes, int64_t in_channels = 3,
+                                              const HeadOptions& head = {});
 std::unique_ptr<Sequential> resnet34_classifier(Generator& gen, int64_t num_classes,
                                                 int64_t in_channels = 3);
 
