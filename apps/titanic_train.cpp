@@ -65,7 +65,7 @@ void add_flags(CLI::App& app, Flags& f) {
 
 keel::Config resolve_config(const Flags& f) {
   keel::Config config = keel::load_config(f.config_path);
-  for (const std::string& o : f.overrides) keel::apply_override(config, o);
+  keel::apply_overrides(config, f.overrides);
   const char* env_data = std::getenv("KEEL_DATA_DIR");
   if (!f.data_dir.empty()) {
     config.data.dir = f.data_dir;

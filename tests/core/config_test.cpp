@@ -618,3 +618,26 @@ TEST(ConfigDocs, ReadmeDocumentsEveryKeyAndLayer) {
 
 }  // namespace
 }  // namespace keel
+
+namespace keel {
+namespace {
+
+TEST(ConfigOverrides, CrossFieldRulesSeeAllOverridesTogether) {
+  Config c = parse_config(
+      "model:\n  layers: [flatten, {linear: {out: 2}}]\n", "inline.yaml");
+  // repeats > 1 needs folds > 1: accepted in either order when both are given together.
+  apply_overrides(c, {"train.repeats=3", "train.folds=5"});
+  EXPECT_EQ(c.train.repeats, 3);
+  EXPECT_EQ(c.train.folds, 5);
+  Config d = parse_config("model:\n  layers: [flatten, {linear: {out: 2}}]\n", "inline.yaml");
+  try {
+    apply_overrides(d, {"train.repeats=3"});
+    FAIL() << "repeats without folds must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--set train.repeats=3"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(d.train.repeats, 1) << "a refused override leaves the config unchanged";
+}
+
+}  // namespace
+}  // namespace keel

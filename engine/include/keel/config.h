@@ -104,6 +104,8 @@ Config load_config(const std::string& path);
 Config parse_config(const std::string& yaml_text, const std::string& source_name);
 // Applies `key=value` overrides (dotted keys, e.g. train.epochs=5, model.layers is not settable).
 void apply_override(Config& config, const std::string& assignment);
+// Several overrides at once; the rules tying keys together are checked after all are applied.
+void apply_overrides(Config& config, const std::vector<std::string>& assignments);
 // The fully resolved config as YAML (every key, defaults filled in), printed at start and saved.
 std::string to_yaml(const Config& config);
 // A stable hash of the resolved config (checkpoints refuse to resume under another config).

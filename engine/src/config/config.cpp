@@ -668,7 +668,9 @@ Config load_config(const std::string& path) {
   return parse_config(text.str(), path);
 }
 
-void apply_override(Config& config, const std::string& assignment) {
+namespace {
+// Parses and assigns one `key=value` without the cross-field rules (checked once for all overrides).
+void assign_override(Config& config, const std::string& assignment) {
   const Origin at{config.source, 0, assignment};
   const auto eq = assignment.find('=');
   if (eq == std::string::npos)
@@ -716,11 +718,23 @@ void apply_override(Config& config, const std::string& assignment) {
                     "e.g. --set data.features=[sex_female,pclass_1].",
                     at.str(), value_text, e.msg));
   }
-  // Work on a copy so a rejected override leaves the config as it was.
+  assign(*spec, config, value, at);
+}
+}  // namespace
+
+void apply_overrides(Config& config, const std::vector<std::string>& assignments) {
+  // Work on a copy so a rejected override leaves the config as it was. The cross-field rules see
+  // all overrides together, so their order on the command line does not matter.
   Config updated = config;
-  assign(*spec, updated, value, at);
-  check_cross_fields(updated, [&](const std::string&) { return at.str(); });
+  for (const std::string& a : assignments) assign_override(updated, a);
+  std::string all;
+  for (const std::string& a : assignments) all += (all.empty() ? "" : " ") + std::string("--set ") + a;
+  check_cross_fields(updated, [&](const std::string&) { return fmt::format("`{}`", all); });
   config = std::move(updated);
+}
+
+void apply_override(Config& config, const std::string& assignment) {
+  apply_overrides(config, {assignment});
 }
 
 std::string to_yaml(const Config& config) {
