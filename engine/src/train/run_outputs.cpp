@@ -27,7 +27,9 @@ struct Validation {
   std::vector<std::vector<double>> probs;
   int64_t correct = 0;
   int64_t confusion[2][2] = {{0, 0}, {0, 0}};
+  double loss_sum = 0.0;
   double accuracy() const { return rows.empty() ? NAN : static_cast<double>(correct) / rows.size(); }
+  double loss() const { return rows.empty() ? NAN : loss_sum / static_cast<double>(rows.size()); }
 };
 
 int argmax(const std::vector<double>& p) {
@@ -45,6 +47,7 @@ Validation analyse_validation(const PreparedData& data, const Results& results) 
     for (int64_t c = 0; c < k; ++c) p[static_cast<size_t>(c)] = sums[row * k + c] / counts[row];
     const int label = data.labels[row], predicted = argmax(p);
     v.correct += predicted == label;
+    v.loss_sum -= std::log(std::max(p[static_cast<size_t>(label)], 1e-30));
     if (label < 2 && predicted < 2) ++v.confusion[label][predicted];
     v.rows.push_back(static_cast<int64_t>(row));
     v.probs.push_back(std::move(p));
@@ -99,6 +102,7 @@ RunSummary make_summary(const Config& config, const PreparedData& data, const Re
   s.train_seconds = results.train_seconds;
   s.ms_per_step = results.steps > 0 ? 1e3 * results.train_seconds / static_cast<double>(results.steps) : NAN;
   s.val_accuracy = v.accuracy();
+  s.val_loss = v.loss();
   s.best_epoch = results.last_best_epoch;
   s.best_metric = config.train.best_metric;
   s.parameters = parameter_count;

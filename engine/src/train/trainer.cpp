@@ -182,8 +182,17 @@ bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, cons
       step_in_phase_ = 0;
     }
     finish_epoch(valid, hooks, seconds);
+    const int stop_after = config_.train.stop_after_epochs;
+    if (stop_after > 0 && epochs_done_ >= stop_after && !finished(plan)) {
+      stopped_after_epochs_ = true;
+      return false;  // the epoch's checkpoint is already saved
+    }
   }
   return true;
+}
+
+bool Trainer::finished(const std::vector<Phase>& plan) const {
+  return early_stopped_ || phase_ >= static_cast<int>(plan.size());
 }
 
 bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,

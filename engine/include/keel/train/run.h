@@ -22,6 +22,7 @@ struct RunOptions {
 };
 
 struct RunResult {
+  bool stopped_early = false;  // train.stop_after_epochs stopped it; resume with --resume
   std::string device;
   double val_accuracy = 0.0;  // hold-out accuracy, or the k-fold mean
   double cv_mean = 0.0, cv_std = 0.0;

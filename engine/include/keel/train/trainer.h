@@ -46,7 +46,8 @@ class Trainer {
   Trainer(const Config& config, nn::Sequential& model, Device device, uint64_t seed, int fold);
 
   // Trains the configured phases (frozen epochs, then epochs), continuing from a restored state.
-  // Returns false when stopped early by hooks.stop_requested (state saved through the hooks).
+  // Returns false when stopped before the end, by hooks.stop_requested or after
+  // train.stop_after_epochs (stopped_after_epochs() tells which); the state is saved by then.
   bool fit(const LabelledImages& train, const LabelledImages& valid, const TrainerHooks& hooks);
 
   Evaluation evaluate(const LabelledImages& data);
@@ -58,6 +59,7 @@ class Trainer {
   // After fit: replace the weights with those of the best epoch (by train.best_metric).
   void restore_best();
 
+  bool stopped_after_epochs() const { return stopped_after_epochs_; }
   const std::vector<EpochRecord>& history() const { return history_; }
   int best_epoch() const { return best_epoch_; }
   int64_t steps_done() const { return global_step_; }
@@ -69,6 +71,7 @@ class Trainer {
     bool frozen;
   };
   std::vector<Phase> phases() const;
+  bool finished(const std::vector<Phase>& plan) const;
   void start_phase(const Phase& phase, int64_t steps_per_epoch);
   bool run_epoch(const LabelledImages& train, const TrainerHooks& hooks, int64_t steps_per_epoch);
   void train_step(const LabelledImages& train, const Tensor& batch_indices);
@@ -100,6 +103,7 @@ class Trainer {
   int best_epoch_ = -1;
   int epochs_without_improvement_ = 0;
   bool early_stopped_ = false;
+  bool stopped_after_epochs_ = false;  // not checkpointed: a resumed run goes on to the end
   double train_seconds_ = 0.0;
   std::vector<EpochRecord> history_;
   std::vector<Tensor> best_weights_;  // parameters then buffers, on the CPU
