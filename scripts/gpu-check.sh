@@ -288,6 +288,14 @@ else
     skip_step titanic_train "$why"
 fi
 
+# ---- keel vs PyTorch on the small CNN, CUDA and CPU (benchmarks/compare; table in compare/compare.md) --
+if [[ -x "$bin/titanic_train" && -n "$data_dir" ]]; then
+    run_step compare 150 "$root/benchmarks/compare" --build-dir "$build" --data "$data_dir" --skip-resnet --repeats 3 \
+        --out "$out/compare"
+else
+    skip_step compare "${data_dir:+titanic_train not built}${data_dir:-no Titanic CSVs (set KEEL_DATA_DIR)}"
+fi
+
 # ---- compute-sanitizer memcheck over the parity tests (a subset, time-limited) -----------------------
 sanitizer="$(command -v compute-sanitizer || true)"
 if [[ -z "$sanitizer" ]] && command -v nvcc >/dev/null; then
