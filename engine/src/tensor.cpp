@@ -36,6 +36,11 @@ Storage::Storage(size_t count, Device device) : count_(count), device_(device) {
     data_ = static_cast<float*>(::operator new[](count * sizeof(float), kHostAlignment));
   } else {
 #if defined(KEEL_HAS_CUDA)
+    if (!cuda::device_present()) {
+      throw Error(ErrorKind::usage,
+                  "no CUDA device is available (this keel has the CUDA backend, but the driver "
+                  "reports no usable GPU): check nvidia-smi, or run with --device cpu");
+    }
     data_ = cuda::allocate(count);
 #else
     detail::throw_no_cuda_backend();

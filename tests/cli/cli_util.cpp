@@ -14,10 +14,10 @@
 
 namespace keel::testing {
 
-std::string source_dir() { return env_or("KEEL_SOURCE_DIR", "."); }
+std::string source_dir() { return env_or("KEEL_SOURCE_DIR", KEEL_TEST_SOURCE_DIR); }
 
 std::string program_path(const std::string& program) {
-  return env_or("KEEL_BIN_DIR", "build/bin") + "/" + program;
+  return env_or("KEEL_BIN_DIR", KEEL_TEST_BIN_DIR) + "/" + program;
 }
 
 std::string quote(const std::string& s) {
@@ -27,8 +27,9 @@ std::string quote(const std::string& s) {
 }
 
 CliResult run_program(const std::string& program, const std::string& args) {
-  const std::string command =
-      "cd " + quote(source_dir()) + " && " + quote(program_path(program)) + " " + args + " 2>&1";
+  // Passive OpenMP waiting: the program shares a small machine with other tests (see CMakeLists).
+  const std::string command = "cd " + quote(source_dir()) + " && OMP_WAIT_POLICY=passive " +
+                              quote(program_path(program)) + " " + args + " 2>&1";
   CliResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) throw std::runtime_error("cannot run " + command);

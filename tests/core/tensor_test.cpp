@@ -90,7 +90,7 @@ TEST(Tensor, EnsureReusesStorage) {
   EXPECT_EQ(t.shape(), (Shape{8, 8}));
 }
 
-TEST(Tensor, CudaTensorWithoutCudaBackendIsAClearError) {
+TEST(Tensor, CudaTensorWithoutAGpuIsAClearError) {
   if (cuda_available()) GTEST_SKIP() << "a CUDA device is present: the error path is for CPU-only machines";
   try {
     Tensor t({2}, Device::cuda);

@@ -67,6 +67,6 @@ std::string env_or(const char* name, const std::string& fallback) {
   return (value && *value) ? std::string(value) : fallback;
 }
 
-std::string data_dir() { return env_or("KEEL_DATA_DIR", "data/titanic"); }
+std::string data_dir() { return env_or("KEEL_DATA_DIR", KEEL_TEST_DEFAULT_DATA_DIR); }
 
 }  // namespace keel::testing

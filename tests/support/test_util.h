@@ -29,6 +29,6 @@ double gradient_check_error(const std::function<Tensor()>& forward, Tensor& inpu
 
 // Environment variable or a default; a test that needs data fails with a hint when it is missing.
 std::string env_or(const char* name, const std::string& fallback);
-std::string data_dir();  // KEEL_DATA_DIR (set by CTest and .ci/run)
+std::string data_dir();  // KEEL_DATA_DIR (set by .ci/run), else the folder CMake was configured with
 
 }  // namespace keel::testing
