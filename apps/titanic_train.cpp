@@ -1,5 +1,6 @@
 // titanic_train: the flagship job. Parses flags, loads the config, calls keel::train::run_titanic
 // and maps errors to exit codes: 0 success, 2 usage/config/data error, 3 runtime error, 130 interrupted.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -92,6 +93,14 @@ int run(const Flags& f) {
   options.progress_bar = !f.quiet && isatty(STDOUT_FILENO);
   options.log = [&](const std::string& line) {
     if (!f.quiet) std::cout << line << std::endl;
+  };
+  // Redraw the bar at most ten times a second: a small CNN's steps take a millisecond.
+  auto last_draw = std::chrono::steady_clock::time_point{};
+  options.progress = [&](const std::string& bar) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_draw < std::chrono::milliseconds(100)) return;
+    last_draw = now;
+    std::cout << bar << std::flush;
   };
   std::signal(SIGINT, on_sigint);
   const keel::train::RunResult result = keel::train::run_titanic(config, options);

@@ -87,6 +87,7 @@ class Run {
   void train_member(const Member& member, const Checkpoint* resume);
   void save(const Trainer* trainer, const char* name, Durability durability) const;
   void log_epoch(const Member& member, const EpochRecord& r) const;
+  std::string progress_bar_line(const Member& member, int epoch, int64_t step, int64_t steps) const;
   RunResult predict_only();
 
   const Config& config_;
@@ -124,18 +125,23 @@ void Run::save(const Trainer* trainer, const char* name, Durability durability) 
   save_checkpoint(checkpoint_path(name), c, durability);
 }
 
+std::string Run::progress_bar_line(const Member& m, int epoch, int64_t step, int64_t steps) const {
+  const int total = config_.train.frozen_epochs + config_.train.epochs;
+  const auto filled = static_cast<size_t>(30 * step / std::max<int64_t>(steps, 1));
+  std::string who = members_.size() > 1 ? fmt::format("model {}/{} ", m.index + 1, members_.size()) : "";
+  return fmt::format("\r{}epoch {:>3}/{} [{}{}] step {}/{}", who, epoch, total, std::string(filled, '#'),
+                     std::string(30 - filled, '.'), step, steps);
+}
+
 void Run::log_epoch(const Member& m, const EpochRecord& r) const {
   const int total = config_.train.frozen_epochs + config_.train.epochs;
   std::string who = members_.size() > 1 ? fmt::format("model {}/{} ", m.index + 1, members_.size()) : "";
   std::string val = std::isnan(r.val_loss) ? std::string()
                                            : fmt::format("  val_loss {:.4f}  val_acc {:.4f}  error {:.4f}",
                                                          r.val_loss, r.val_accuracy, 1.0 - r.val_accuracy);
-  std::string bar;
-  if (options_.progress_bar) {
-    const int filled = 20 * r.epoch / std::max(total, 1);
-    bar = "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(20 - filled), '.') + "] ";
-  }
-  log_(fmt::format("{}{}epoch {:>3}/{}  train_loss {:.4f}{}  lr {:.2e}  {:.2f}s", bar, who, r.epoch,
+  // On a terminal the progress bar line is replaced by the epoch's summary line.
+  const char* clear = options_.progress_bar ? "\r\033[K" : "";
+  log_(fmt::format("{}{}epoch {:>3}/{}  train_loss {:.4f}{}  lr {:.2e}  {:.2f}s", clear, who, r.epoch,
                    total, r.train_loss, val, r.lr, r.seconds));
 }
 
@@ -155,6 +161,11 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   TrainerHooks hooks;
   hooks.log = log_;
   hooks.on_epoch = [&](const EpochRecord& r) { log_epoch(member, r); };
+  if (options_.progress_bar && options_.progress) {
+    hooks.on_step = [&](int epoch, int64_t step, int64_t steps) {
+      options_.progress(progress_bar_line(member, epoch, step, steps));
+    };
+  }
   hooks.stop_requested = [] { return interrupt_requested(); };
   // Per-epoch checkpoints are renamed into place without a disk flush (an fsync per epoch would
   // dominate a sub-second GPU run); the one a stop leaves behind, and the final one, are flushed.

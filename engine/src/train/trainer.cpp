@@ -218,6 +218,7 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
     train_step(train, batch_indices_);
     ++step_in_phase_;
     ++global_step_;
+    if (hooks.on_step) hooks.on_step(epochs_done_ + 1, step_in_epoch_ + 1, steps_per_epoch);
   }
   return true;
 }

@@ -19,6 +19,8 @@ struct RunOptions {
   bool quiet = false;
   bool progress_bar = false;  // a live bar (terminal) instead of one line per epoch
   std::function<void(const std::string&)> log;  // one line of human-readable progress
+  // With progress_bar: the bar's current text (starts with '\r', no newline), after every step.
+  std::function<void(const std::string&)> progress;
 };
 
 struct RunResult {

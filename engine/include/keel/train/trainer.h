@@ -35,6 +35,8 @@ struct Evaluation {
 // Called after every epoch with its record; return true to stop training (Ctrl-C).
 struct TrainerHooks {
   std::function<void(const EpochRecord&)> on_epoch;
+  // After every step: (epoch being trained, 1-based; steps done in it; steps per epoch).
+  std::function<void(int, int64_t, int64_t)> on_step;
   std::function<void(const std::string&)> log;
   std::function<bool()> stop_requested;
   // Saves the trainer's state (the caller adds its own entries): after each epoch, and on a stop.
