@@ -2,12 +2,10 @@
 // and each kind of malformed file fails with a keel::Error naming file, line and column.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <string>
 
+#include "data/data_test_util.h"
 #include "keel/data/csv.h"
 #include "keel/data/titanic.h"
 #include "keel/error.h"
@@ -17,35 +15,12 @@ namespace keel::data {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 
 const char* kTrainHeader = "PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked\r\n";
 const char* kTestHeader = "PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked\r\n";
 const char* kRow1 = "1,0,3,\"Braund, Mr. Owen Harris\",male,22,1,0,A/5 21171,7.25,,S\r\n";
 const char* kRow2 = "2,1,1,\"Cumings, Mrs. John Bradley (Florence Briggs Thayer)\",female,38,1,0,PC 17599,71.2833,C85,C\r\n";
-
-// A folder under the system temp dir, removed with its contents when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("keel_csv_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Runs `f`, expects a data error, and returns its message.
 template <typename F>

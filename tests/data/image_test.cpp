@@ -2,13 +2,12 @@
 // stb_image against both the tensor and the reference feature values.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
 #include <stb/stb_image.h>
 
+#include "data/data_test_util.h"
 #include "keel/data/selection.h"
 #include "keel/data/square_image.h"
 #include "keel/data/titanic.h"
@@ -19,24 +18,7 @@ namespace keel::data {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("keel_image_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 TEST(SquareImage, SideIsTheCeilingOfTheSquareRoot) {
   EXPECT_EQ(image_side(1), 1);
