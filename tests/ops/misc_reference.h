@@ -78,34 +78,113 @@ inline int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t pad) {
   return (in + 2 * pad - k) / s + 1;
 }
 
-// Padding never wins a max (it is -inf); the first maximum in row-major window order is the one
-// whose position is returned in `argmax` (an index into the plane).
-inline std::vector<double> max_pool2d(const std::vector<float>& x, int64_t planes, int64_t h,
-                                      int64_t w, int64_t k, int64_t s, int64_t pad,
-                                      std::vector<int64_t>* argmax = nullptr) {
-  const int64_t oh = out_size(h, k, s, pad), ow = out_size(w, k, s, pad);
-  std::vector<double> y(planes * oh * ow);
-  if (argmax) argmax->assign(y.size(), -1);
+// The rows (or columns) [begin, end) that one output index pools over.
+struct Span {
+  int64_t begin, end;
+  int64_t size() const { return end - begin; }
+};
+
+// The fixed windows, output index -> span, padding included (positions outside [0, in) are
+// padding), so every span has size k.
+inline auto windows(int64_t k, int64_t s, int64_t pad) {
+  return [=](int64_t o) { return Span{o * s - pad, o * s - pad + k}; };
+}
+
+// The adaptive cells: cell i of `out` over `in` covers [floor(i*in/out), ceil((i+1)*in/out)).
+inline auto cells(int64_t in, int64_t out) {
+  return [=](int64_t i) { return Span{(i * in) / out, ((i + 1) * in + out - 1) / out}; };
+}
+
+// The loops every pool shares: each output (oy, ox) of each plane pools the input positions in
+// rows(oy) x cols(ox) that lie inside the (h, w) plane; positions outside are padding. `visit`
+// gets the plane, the flat output index, the two spans and a callback that walks the positions
+// in row-major order, giving each one's index into the plane.
+template <typename Rows, typename Cols, typename Visit>
+void for_each_pool_output(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, Rows rows,
+                          Cols cols, Visit visit) {
   for (int64_t p = 0; p < planes; ++p)
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox) {
-        double best = -std::numeric_limits<double>::infinity();
-        int64_t where = -1;
-        for (int64_t ky = 0; ky < k; ++ky)
-          for (int64_t kx = 0; kx < k; ++kx) {
-            const int64_t iy = oy * s - pad + ky, ix = ox * s - pad + kx;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-            const double v = x[(p * h + iy) * w + ix];
-            if (v > best) {
-              best = v;
-              where = iy * w + ix;
-            }
-          }
-        const int64_t o = (p * oh + oy) * ow + ox;
-        y[o] = best;
-        if (argmax) (*argmax)[o] = where;
+        const Span ry = rows(oy), rx = cols(ox);
+        auto each_input = [&](auto&& f) {
+          for (int64_t iy = ry.begin; iy < ry.end; ++iy)
+            for (int64_t ix = rx.begin; ix < rx.end; ++ix)
+              if (iy >= 0 && iy < h && ix >= 0 && ix < w) f(iy * w + ix);
+        };
+        visit(p, (p * oh + oy) * ow + ox, ry, rx, each_input);
       }
+}
+
+// Padding never wins a max (it is skipped); the first maximum in row-major order is the one whose
+// position is returned in `argmax` (an index into the plane).
+template <typename Rows, typename Cols>
+std::vector<double> max_pool_spans(const std::vector<float>& x, int64_t planes, int64_t h,
+                                   int64_t w, int64_t oh, int64_t ow, Rows rows, Cols cols,
+                                   std::vector<int64_t>* argmax) {
+  std::vector<double> y(planes * oh * ow);
+  if (argmax) argmax->assign(y.size(), -1);
+  for_each_pool_output(planes, h, w, oh, ow, rows, cols,
+                       [&](int64_t p, int64_t o, Span, Span, auto each_input) {
+                         double best = -std::numeric_limits<double>::infinity();
+                         int64_t where = -1;
+                         each_input([&](int64_t i) {
+                           const double v = x[p * h * w + i];
+                           if (v > best) {
+                             best = v;
+                             where = i;
+                           }
+                         });
+                         y[o] = best;
+                         if (argmax) (*argmax)[o] = where;
+                       });
   return y;
+}
+
+// dx of a max pool: each output's gradient goes to its window's first maximum.
+inline std::vector<double> scatter_to_argmax(const std::vector<float>& dy,
+                                             const std::vector<int64_t>& argmax, int64_t planes,
+                                             int64_t h, int64_t w) {
+  const int64_t per_plane = static_cast<int64_t>(dy.size()) / planes;
+  std::vector<double> dx(planes * h * w, 0.0);
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t o = 0; o < per_plane; ++o)
+      dx[p * h * w + argmax[p * per_plane + o]] += dy[p * per_plane + o];
+  return dx;
+}
+
+// The divisor is the whole span area, padding included: k*k for a fixed window.
+template <typename Rows, typename Cols>
+std::vector<double> avg_pool_spans(const std::vector<float>& x, int64_t planes, int64_t h,
+                                   int64_t w, int64_t oh, int64_t ow, Rows rows, Cols cols) {
+  std::vector<double> y(planes * oh * ow);
+  for_each_pool_output(planes, h, w, oh, ow, rows, cols,
+                       [&](int64_t p, int64_t o, Span ry, Span rx, auto each_input) {
+                         double total = 0.0;
+                         each_input([&](int64_t i) { total += x[p * h * w + i]; });
+                         y[o] = total / static_cast<double>(ry.size() * rx.size());
+                       });
+  return y;
+}
+
+template <typename Rows, typename Cols>
+std::vector<double> avg_pool_spans_backward(const std::vector<float>& dy, int64_t planes, int64_t h,
+                                            int64_t w, int64_t oh, int64_t ow, Rows rows,
+                                            Cols cols) {
+  std::vector<double> dx(planes * h * w, 0.0);
+  for_each_pool_output(planes, h, w, oh, ow, rows, cols,
+                       [&](int64_t p, int64_t o, Span ry, Span rx, auto each_input) {
+                         const double share = dy[o] / static_cast<double>(ry.size() * rx.size());
+                         each_input([&](int64_t i) { dx[p * h * w + i] += share; });
+                       });
+  return dx;
+}
+
+inline std::vector<double> max_pool2d(const std::vector<float>& x, int64_t planes, int64_t h,
+                                      int64_t w, int64_t k, int64_t s, int64_t pad,
+                                      std::vector<int64_t>* argmax = nullptr) {
+  const auto window = windows(k, s, pad);
+  return max_pool_spans(x, planes, h, w, out_size(h, k, s, pad), out_size(w, k, s, pad), window,
+                        window, argmax);
 }
 
 inline std::vector<double> max_pool2d_backward(const std::vector<float>& x,
@@ -114,116 +193,40 @@ inline std::vector<double> max_pool2d_backward(const std::vector<float>& x,
                                                int64_t pad) {
   std::vector<int64_t> argmax;
   max_pool2d(x, planes, h, w, k, s, pad, &argmax);
-  const int64_t per_plane = static_cast<int64_t>(dy.size()) / planes;
-  std::vector<double> dx(x.size(), 0.0);
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t o = 0; o < per_plane; ++o)
-      dx[p * h * w + argmax[p * per_plane + o]] += dy[p * per_plane + o];
-  return dx;
+  return scatter_to_argmax(dy, argmax, planes, h, w);
 }
 
 // Padding counts as zeros; the divisor is always k*k.
 inline std::vector<double> avg_pool2d(const std::vector<float>& x, int64_t planes, int64_t h,
                                       int64_t w, int64_t k, int64_t s, int64_t pad) {
-  const int64_t oh = out_size(h, k, s, pad), ow = out_size(w, k, s, pad);
-  std::vector<double> y(planes * oh * ow);
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t oy = 0; oy < oh; ++oy)
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        double total = 0.0;
-        for (int64_t ky = 0; ky < k; ++ky)
-          for (int64_t kx = 0; kx < k; ++kx) {
-            const int64_t iy = oy * s - pad + ky, ix = ox * s - pad + kx;
-            if (iy >= 0 && iy < h && ix >= 0 && ix < w) total += x[(p * h + iy) * w + ix];
-          }
-        y[(p * oh + oy) * ow + ox] = total / static_cast<double>(k * k);
-      }
-  return y;
+  const auto window = windows(k, s, pad);
+  return avg_pool_spans(x, planes, h, w, out_size(h, k, s, pad), out_size(w, k, s, pad), window,
+                        window);
 }
 
 inline std::vector<double> avg_pool2d_backward(const std::vector<float>& dy, int64_t planes,
                                                int64_t h, int64_t w, int64_t k, int64_t s,
                                                int64_t pad) {
-  const int64_t oh = out_size(h, k, s, pad), ow = out_size(w, k, s, pad);
-  std::vector<double> dx(planes * h * w, 0.0);
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t oy = 0; oy < oh; ++oy)
-      for (int64_t ox = 0; ox < ow; ++ox)
-        for (int64_t ky = 0; ky < k; ++ky)
-          for (int64_t kx = 0; kx < k; ++kx) {
-            const int64_t iy = oy * s - pad + ky, ix = ox * s - pad + kx;
-            if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-              dx[(p * h + iy) * w + ix] += dy[(p * oh + oy) * ow + ox] / static_cast<double>(k * k);
-          }
-  return dx;
-}
-
-// Adaptive cell i of `out` over `in` covers [floor(i*in/out), ceil((i+1)*in/out)).
-inline int64_t cell_begin(int64_t i, int64_t in, int64_t out) {
-  return (i * in) / out;
-}
-inline int64_t cell_end(int64_t i, int64_t in, int64_t out) {
-  return ((i + 1) * in + out - 1) / out;
+  const auto window = windows(k, s, pad);
+  return avg_pool_spans_backward(dy, planes, h, w, out_size(h, k, s, pad), out_size(w, k, s, pad),
+                                 window, window);
 }
 
 inline std::vector<double> adaptive_avg_pool2d(const std::vector<float>& x, int64_t planes,
                                                int64_t h, int64_t w, int64_t oh, int64_t ow) {
-  std::vector<double> y(planes * oh * ow);
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t oy = 0; oy < oh; ++oy)
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        double total = 0.0;
-        int64_t count = 0;
-        for (int64_t iy = cell_begin(oy, h, oh); iy < cell_end(oy, h, oh); ++iy)
-          for (int64_t ix = cell_begin(ox, w, ow); ix < cell_end(ox, w, ow); ++ix) {
-            total += x[(p * h + iy) * w + ix];
-            ++count;
-          }
-        y[(p * oh + oy) * ow + ox] = total / static_cast<double>(count);
-      }
-  return y;
+  return avg_pool_spans(x, planes, h, w, oh, ow, cells(h, oh), cells(w, ow));
 }
 
 inline std::vector<double> adaptive_avg_pool2d_backward(const std::vector<float>& dy,
                                                         int64_t planes, int64_t h, int64_t w,
                                                         int64_t oh, int64_t ow) {
-  std::vector<double> dx(planes * h * w, 0.0);
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t oy = 0; oy < oh; ++oy)
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        const int64_t y0 = cell_begin(oy, h, oh), y1 = cell_end(oy, h, oh);
-        const int64_t x0 = cell_begin(ox, w, ow), x1 = cell_end(ox, w, ow);
-        const double share =
-            dy[(p * oh + oy) * ow + ox] / static_cast<double>((y1 - y0) * (x1 - x0));
-        for (int64_t iy = y0; iy < y1; ++iy)
-          for (int64_t ix = x0; ix < x1; ++ix) dx[(p * h + iy) * w + ix] += share;
-      }
-  return dx;
+  return avg_pool_spans_backward(dy, planes, h, w, oh, ow, cells(h, oh), cells(w, ow));
 }
 
 inline std::vector<double> adaptive_max_pool2d(const std::vector<float>& x, int64_t planes,
                                                int64_t h, int64_t w, int64_t oh, int64_t ow,
                                                std::vector<int64_t>* argmax = nullptr) {
-  std::vector<double> y(planes * oh * ow);
-  if (argmax) argmax->assign(y.size(), -1);
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t oy = 0; oy < oh; ++oy)
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        double best = -std::numeric_limits<double>::infinity();
-        int64_t where = -1;
-        for (int64_t iy = cell_begin(oy, h, oh); iy < cell_end(oy, h, oh); ++iy)
-          for (int64_t ix = cell_begin(ox, w, ow); ix < cell_end(ox, w, ow); ++ix) {
-            const double v = x[(p * h + iy) * w + ix];
-            if (v > best) {
-              best = v;
-              where = iy * w + ix;
-            }
-          }
-        const int64_t o = (p * oh + oy) * ow + ox;
-        y[o] = best;
-        if (argmax) (*argmax)[o] = where;
-      }
-  return y;
+  return max_pool_spans(x, planes, h, w, oh, ow, cells(h, oh), cells(w, ow), argmax);
 }
 
 inline std::vector<double> adaptive_max_pool2d_backward(const std::vector<float>& x,
@@ -232,11 +235,7 @@ inline std::vector<double> adaptive_max_pool2d_backward(const std::vector<float>
                                                         int64_t oh, int64_t ow) {
   std::vector<int64_t> argmax;
   adaptive_max_pool2d(x, planes, h, w, oh, ow, &argmax);
-  std::vector<double> dx(x.size(), 0.0);
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t o = 0; o < oh * ow; ++o)
-      dx[p * h * w + argmax[p * oh * ow + o]] += dy[p * oh * ow + o];
-  return dx;
+  return scatter_to_argmax(dy, argmax, planes, h, w);
 }
 
 // ---- bilinear resize with aligned corners ------------------------------------------------------
