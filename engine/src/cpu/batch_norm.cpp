@@ -67,6 +67,30 @@ void channel_sums(int64_t n, int64_t l, int64_t stride, const float* a, const fl
     sum2 += acc2[j];
   }
 }
+
+// y = (x - m) a + b over one channel's n planes of l values, planes `stride` apart (2d layout).
+// Centred rather than folding m into b, which would cancel in float when |mean| >> std.
+void normalize_channel(const float* x, float* y, int64_t n, int64_t l, int64_t stride, float m,
+                       float a, float b) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float* src = x + i * stride;
+    float* dst = y + i * stride;
+#pragma omp simd
+    for (int64_t k = 0; k < l; ++k) dst[k] = (src[k] - m) * a + b;
+  }
+}
+
+// The same for a block of cb adjacent channels of n rows `stride` apart (1d layout), with the
+// per-channel m, a and b of the block.
+void normalize_block(const float* x, float* y, int64_t n, int64_t cb, int64_t stride,
+                     const float* m, const float* a, const float* b) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = x + i * stride;
+    float* out = y + i * stride;
+#pragma omp simd
+    for (int64_t j = 0; j < cb; ++j) out[j] = (row[j] - m[j]) * a[j] + b[j];
+  }
+}
 }  // namespace
 
 // x: (N, C, H, W) or (N, C); gamma, beta, running_mean, running_var: (C)
@@ -126,14 +150,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
           },
           s1, s2);
       finish_channel(ch, shift, s1, s2);
-      // Centred form (x - mean) a + beta: folding mean into beta would cancel in float.
-      const float a = gp[ch] * sip[ch], m = smp[ch], b = bp[ch];
-      for (int64_t i = 0; i < n; ++i) {
-        const float* src = xp + (i * c + ch) * l;
-        float* dst = yp + (i * c + ch) * l;
-#pragma omp simd
-        for (int64_t k = 0; k < l; ++k) dst[k] = (src[k] - m) * a + b;
-      }
+      normalize_channel(xp + ch * l, yp + ch * l, n, l, c * l, smp[ch], gp[ch] * sip[ch], bp[ch]);
     }
     return;
   }
@@ -160,12 +177,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
       m[j] = smp[c0 + j];
       b[j] = bp[c0 + j];
     }
-    for (int64_t i = 0; i < n; ++i) {
-      const float* row = xp + i * c + c0;
-      float* out = yp + i * c + c0;
-#pragma omp simd
-      for (int64_t j = 0; j < cb; ++j) out[j] = (row[j] - m[j]) * a[j] + b[j];
-    }
+    normalize_block(xp + c0, yp + c0, n, cb, c, m, a, b);
   }
 }
 
@@ -187,8 +199,7 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor&
   float* yp = y.data();
   const int64_t n = d.n, c = d.c, l = d.l;
 
-  // y = (x - mean) a + beta with a = gamma / sqrt(var + eps) per channel; centred rather than
-  // folding mean into the shift, which would cancel in float when |mean| >> std.
+  // y = (x - mean) a + beta with a = gamma / sqrt(var + eps) per channel.
   auto coefficients = [&](int64_t ch, float& a, float& m) {
     a = static_cast<float>(gp[ch] / std::sqrt(static_cast<double>(rvp[ch]) + eps));
     m = rmp[ch];
@@ -199,13 +210,7 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor&
     for (int64_t ch = 0; ch < c; ++ch) {
       float a, m;
       coefficients(ch, a, m);
-      const float b = bp[ch];
-      for (int64_t i = 0; i < n; ++i) {
-        const float* src = xp + (i * c + ch) * l;
-        float* dst = yp + (i * c + ch) * l;
-#pragma omp simd
-        for (int64_t k = 0; k < l; ++k) dst[k] = (src[k] - m) * a + b;
-      }
+      normalize_channel(xp + ch * l, yp + ch * l, n, l, c * l, m, a, bp[ch]);
     }
     return;
   }
@@ -219,12 +224,7 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor&
       coefficients(c0 + j, a[j], m[j]);
       b[j] = bp[c0 + j];
     }
-    for (int64_t i = 0; i < n; ++i) {
-      const float* row = xp + i * c + c0;
-      float* out = yp + i * c + c0;
-#pragma omp simd
-      for (int64_t j = 0; j < cb; ++j) out[j] = (row[j] - m[j]) * a[j] + b[j];
-    }
+    normalize_block(xp + c0, yp + c0, n, cb, c, m, a, b);
   }
 }
 

@@ -38,6 +38,14 @@ PoolDims window_dims(int64_t n, int64_t c, int64_t h, int64_t w, const Pool2dArg
   return PoolDims{n * c, h, w, oh, ow};
 }
 
+// Checks x and the window, and sizes y for a fixed-window forward pass.
+PoolDims window_forward_dims(const Tensor& x, Tensor& y, const Pool2dArgs& a, const char* op) {
+  check_nchw(x, op, "x");
+  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, op);
+  y.ensure(Shape{x.dim(0), x.dim(1), d.oh, d.ow}, Device::cpu);
+  return d;
+}
+
 // Input rows [begin, end) under output index o of a fixed window, clipped to the image.
 struct Range {
   int64_t begin, end;
@@ -73,6 +81,15 @@ float window_sum(const float* plane, int64_t w, Range ry, Range rx) {
   for (int64_t iy = ry.begin; iy < ry.end; ++iy)
     for (int64_t ix = rx.begin; ix < rx.end; ++ix) total += plane[iy * w + ix];
   return total;
+}
+
+// The largest of n contiguous values, as one vectorised reduction (no position: the value of the
+// maximum does not depend on which one is first).
+float plane_max(const float* src, int64_t n) {
+  float best = src[0];
+#pragma omp simd reduction(max : best)
+  for (int64_t i = 1; i < n; ++i) best = std::max(best, src[i]);
+  return best;
 }
 
 void add_to_window(float* plane, int64_t w, Range ry, Range rx, float value) {
@@ -122,9 +139,7 @@ void max_pool_k2s2_backward_plane(const float* src, const float* grad, int64_t w
 
 // x: (N, C, H, W) -> y: (N, C, H', W'), H' = (H + 2p - k) / s + 1
 void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
-  check_nchw(x, "max_pool2d_forward", "x");
-  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, "max_pool2d_forward");
-  y.ensure(Shape{x.dim(0), x.dim(1), d.oh, d.ow}, Device::cpu);
+  const PoolDims d = window_forward_dims(x, y, a, "max_pool2d_forward");
   const float* xp = x.data();
   float* yp = y.data();
 #pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
@@ -173,9 +188,7 @@ void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dAr
 
 // x: (N, C, H, W) -> y: (N, C, H', W'); padding counts as zeros (divisor k*k)
 void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
-  check_nchw(x, "avg_pool2d_forward", "x");
-  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, "avg_pool2d_forward");
-  y.ensure(Shape{x.dim(0), x.dim(1), d.oh, d.ow}, Device::cpu);
+  const PoolDims d = window_forward_dims(x, y, a, "avg_pool2d_forward");
   const float inv = 1.0f / static_cast<float>(a.kernel * a.kernel);
   const float* xp = x.data();
   float* yp = y.data();
@@ -214,18 +227,21 @@ void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_
 }
 
 namespace {
-void check_adaptive_size(int64_t out_h, int64_t out_w, const char* op) {
+// Checks x and the output size, and sizes y for an adaptive forward pass.
+PoolDims adaptive_forward_dims(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w,
+                               const char* op) {
+  check_nchw(x, op, "x");
   KEEL_CHECK(out_h >= 1 && out_w >= 1, "{}: output size {}x{} must be positive", op, out_h, out_w);
+  y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
+  return PoolDims{x.dim(0) * x.dim(1), x.dim(2), x.dim(3), out_h, out_w};
 }
 }  // namespace
 
 // x: (N, C, H, W) -> y: (N, C, out_h, out_w)
 void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
-  check_nchw(x, "adaptive_avg_pool2d_forward", "x");
-  check_adaptive_size(out_h, out_w, "adaptive_avg_pool2d_forward");
-  const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+  const PoolDims d = adaptive_forward_dims(x, y, out_h, out_w, "adaptive_avg_pool2d_forward");
+  const int64_t planes = d.planes, h = d.h, w = d.w;
   const bool global = out_h == 1 && out_w == 1;
-  y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
   const float* xp = x.data();
   float* yp = y.data();
 #pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
@@ -283,22 +299,17 @@ void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, in
 
 // x: (N, C, H, W) -> y: (N, C, out_h, out_w)
 void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
-  check_nchw(x, "adaptive_max_pool2d_forward", "x");
-  check_adaptive_size(out_h, out_w, "adaptive_max_pool2d_forward");
-  const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+  const PoolDims d = adaptive_forward_dims(x, y, out_h, out_w, "adaptive_max_pool2d_forward");
+  const int64_t planes = d.planes, h = d.h, w = d.w;
   const bool global = out_h == 1 && out_w == 1;
-  y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
   const float* xp = x.data();
   float* yp = y.data();
 #pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
   for (int64_t p = 0; p < planes; ++p) {
     const float* src = xp + p * h * w;
     float* dst = yp + p * out_h * out_w;
-    if (global) {  // the value of the maximum does not depend on which one is first
-      float best = src[0];
-#pragma omp simd reduction(max : best)
-      for (int64_t i = 1; i < h * w; ++i) best = std::max(best, src[i]);
-      dst[0] = best;
+    if (global) {
+      dst[0] = plane_max(src, h * w);
       continue;
     }
     for (int64_t oy = 0; oy < out_h; ++oy) {
@@ -332,9 +343,7 @@ void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx)
     if (global) {
       // The maximum by a vectorised reduction, then its first position by a backward scan of
       // independent selects: no serial compare-and-update chain through the plane.
-      float best = src[0];
-#pragma omp simd reduction(max : best)
-      for (int64_t i = 1; i < h * w; ++i) best = std::max(best, src[i]);
+      const float best = plane_max(src, h * w);
       int64_t where = 0;  // stays 0 only if nothing compares equal (a NaN plane)
       for (int64_t i = h * w - 1; i >= 0; --i) where = src[i] == best ? i : where;
       dst[where] = grad[0];
