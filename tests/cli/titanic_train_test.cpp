@@ -192,6 +192,36 @@ TEST_F(TitanicTrain, FeaturesOnlyWritesTablesAndImages) {
   EXPECT_FALSE(exists(out + "/submission.csv"));
 }
 
+TEST_F(TitanicTrain, RankingChoosesAmongTheListedFeatures) {
+  const std::string out = work_ + "/ranked";
+  const CliResult r = run_titanic_train(args("configs/small_cnn.yaml", out) +
+                                        " --set 'data.features=[sex_female,pclass_1,title_mr,pclass_3]'"
+                                        " --set data.rank_top_k=2 --set train.epochs=1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const size_t table = r.output.find("feature ranking");
+  ASSERT_NE(table, std::string::npos) << r.output;
+  const std::string ranking = r.output.substr(table, r.output.find("data:", table) - table);
+  for (const char* listed : {"sex_female", "pclass_1", "title_mr", "pclass_3"}) {
+    EXPECT_NE(ranking.find(listed), std::string::npos) << listed << " in " << ranking;
+  }
+  EXPECT_EQ(ranking.find("title_master"), std::string::npos) << "ranked a column outside the list: " << ranking;
+  int dropped = 0;
+  for (size_t at = ranking.find("(dropped)"); at != std::string::npos; at = ranking.find("(dropped)", at + 1)) {
+    ++dropped;
+  }
+  EXPECT_EQ(dropped, 2) << "top 2 of the 4 listed features are kept: " << ranking;
+}
+
+TEST_F(TitanicTrain, CheckpointsOffWritesNoCheckpoint) {
+  const std::string out = work_ + "/nockpt";
+  const CliResult r = run_titanic_train(args("configs/small_cnn.yaml", out) +
+                                        " --set train.epochs=2 --set output.checkpoints=false --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(exists(out + "/submission.csv"));
+  EXPECT_FALSE(exists(out + "/checkpoints/last.ckpt"));
+  EXPECT_FALSE(exists(out + "/checkpoints/best.ckpt"));
+}
+
 TEST_F(TitanicTrain, HelpAndVersion) {
   const CliResult help = run_titanic_train("--help");
   EXPECT_EQ(help.exit_code, 0);

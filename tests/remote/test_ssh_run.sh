@@ -77,11 +77,11 @@ set -m
 kr_pid=$!
 set +m
 for _ in $(seq 1 600); do
-  grep -q '^epoch' "$TMP/int.out" && break
+  grep -qE '(^|model [0-9]+/[0-9]+ )epoch ' "$TMP/int.out" && break
   kill -0 "$kr_pid" 2>/dev/null || break
   sleep 0.2
 done
-check "training started remotely" grep -q '^epoch' "$TMP/int.out"
+check "training started remotely" grep -qE '(^|model [0-9]+/[0-9]+ )epoch ' "$TMP/int.out"
 remote_pid=$(cat "$R/runs/ssh-int/pid" 2>/dev/null || echo 0)
 check "the remote job's pid was recorded" test "$remote_pid" -gt 0
 kill -INT "$kr_pid"

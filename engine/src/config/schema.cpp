@@ -150,7 +150,7 @@ std::vector<KeySpec> build_key_specs() {
       {"output.report", KEEL_FIELD(output.report), {}, {}, hashed,
        "write report.html (charts, confusion matrix, top losses, the resolved config)"},
       {"output.checkpoints", KEEL_FIELD(output.checkpoints), {}, {}, hashed,
-       "write checkpoints/last and checkpoints/best"},
+       "write checkpoints/last and checkpoints/best after every epoch (a stop always saves last)"},
       {"output.probabilities", KEEL_FIELD(output.probabilities), {}, {}, hashed,
        "write probabilities.csv next to submission.csv"},
   };

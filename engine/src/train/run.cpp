@@ -168,10 +168,12 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   }
   hooks.stop_requested = [] { return interrupt_requested(); };
   // Per-epoch checkpoints are renamed into place without a disk flush (an fsync per epoch would
-  // dominate a sub-second GPU run); the one a stop leaves behind, and the final one, are flushed.
-  hooks.save_checkpoint = [&](bool best) {
-    const Durability d = interrupt_requested() ? Durability::fsync : Durability::rename_only;
-    if (config_.output.checkpoints || !best) save(&trainer, best ? "best.ckpt" : "last.ckpt", d);
+  // dominate a sub-second GPU run); a stop always leaves a flushed last.ckpt to resume from, even
+  // with output.checkpoints off.
+  hooks.save_checkpoint = [&](TrainerHooks::Save kind) {
+    if (kind == TrainerHooks::Save::stop) return save(&trainer, "last.ckpt", Durability::fsync);
+    if (!config_.output.checkpoints) return;
+    save(&trainer, kind == TrainerHooks::Save::best ? "best.ckpt" : "last.ckpt", Durability::rename_only);
   };
   if (!trainer.fit(train, valid, hooks)) {
     if (!trainer.stopped_after_epochs()) throw Interrupted{checkpoint_path("last.ckpt")};
@@ -185,7 +187,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   add(results_.test_prob_sum, test_probs, results_.test_prob_sum);
   save_model_weights(finished_models_, fmt::format("model{}.", member.index), *model);
   ++results_.members_done;
-  save(nullptr, "last.ckpt", Durability::fsync);
+  if (config_.output.checkpoints) save(nullptr, "last.ckpt", Durability::fsync);
 }
 
 RunResult Run::predict_only() {

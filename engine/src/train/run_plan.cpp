@@ -15,11 +15,13 @@ namespace keel::train::detail {
 PreparedData prepare_data(const Config& config, const std::function<void(const std::string&)>& log) {
   PreparedData d;
   d.tables = data::load_titanic(config.data.dir);
-  data::FeatureSelection selection = config.data.rank_top_k > 0
-                                         ? data::FeatureSelection::ranked(config.data.rank_top_k)
-                                         : config.data.features.empty()
-                                               ? data::FeatureSelection{}
-                                               : data::FeatureSelection::from_list(config.data.features);
+  data::FeatureSelection selection;
+  if (config.data.rank_top_k > 0) {
+    selection = data::FeatureSelection::ranked(config.data.rank_top_k);
+    selection.candidates = config.data.features;  // rank among the listed columns, if any
+  } else if (!config.data.features.empty()) {
+    selection = data::FeatureSelection::from_list(config.data.features);
+  }
   data::FeatureRanking ranking;
   d.features = data::select_features(d.tables.train, selection, &ranking);
   if (selection.method == data::FeatureSelection::Method::logistic_ranking) {

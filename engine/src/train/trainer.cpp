@@ -185,7 +185,8 @@ bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, cons
     const int stop_after = config_.train.stop_after_epochs;
     if (stop_after > 0 && epochs_done_ >= stop_after && !finished(plan)) {
       stopped_after_epochs_ = true;
-      return false;  // the epoch's checkpoint is already saved
+      if (hooks.save_checkpoint) hooks.save_checkpoint(TrainerHooks::Save::stop);
+      return false;
     }
   }
   return true;
@@ -205,7 +206,7 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
   Tensor host_indices;
   for (; step_in_epoch_ < steps_per_epoch; ++step_in_epoch_) {
     if (hooks.stop_requested && hooks.stop_requested()) {
-      if (hooks.save_checkpoint) hooks.save_checkpoint(false);
+      if (hooks.save_checkpoint) hooks.save_checkpoint(TrainerHooks::Save::stop);
       return false;
     }
     const int64_t begin = step_in_epoch_ * batch;
@@ -270,8 +271,8 @@ void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hook
   }
   if (hooks.on_epoch) hooks.on_epoch(record);
   if (hooks.save_checkpoint) {
-    if (better) hooks.save_checkpoint(true);
-    hooks.save_checkpoint(false);
+    if (better) hooks.save_checkpoint(TrainerHooks::Save::best);
+    hooks.save_checkpoint(TrainerHooks::Save::epoch);
   }
 }
 

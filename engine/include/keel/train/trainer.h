@@ -39,8 +39,10 @@ struct TrainerHooks {
   std::function<void(int, int64_t, int64_t)> on_step;
   std::function<void(const std::string&)> log;
   std::function<bool()> stop_requested;
-  // Saves the trainer's state (the caller adds its own entries): after each epoch, and on a stop.
-  std::function<void(bool best)> save_checkpoint;
+  // Saves the trainer's state (the caller adds its own entries): after each epoch (`epoch`, and
+  // `best` when it improved) and when training stops before its end (`stop`).
+  enum class Save { epoch, best, stop };
+  std::function<void(Save)> save_checkpoint;
 };
 
 class Trainer {
