@@ -101,6 +101,14 @@ Pixel pixel_of(const Window& g, int64_t col) {
   return {n, (p / g.ow) * g.stride - g.pad_h, (p % g.ow) * g.stride - g.pad_w};
 }
 
+// Part t of `threads` equal parts of [0, n): a fixed partition (of images, panels or channels).
+struct Range {
+  int64_t begin, end;
+};
+Range split(int64_t n, int t, int threads) {
+  return {n * t / threads, n * (t + 1) / threads};
+}
+
 // ---- im2col into the packed B layout
 // --------------------------------------------------------------
 
@@ -459,24 +467,44 @@ void scatter_rows(const float* out, int64_t ld, int64_t rows, int64_t pixels, in
   });
 }
 
-// The adjoint of im2col: dx[n, c, ih, iw] += dcols[(c, r, s), col] (stride > 1 only).
+// Output positions o in [0, count) whose source index o·stride + offset lies in [0, size).
+Range valid_outputs(int64_t count, int64_t stride, int64_t offset, int64_t size) {
+  const int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  const int64_t hi = size - offset <= 0 ? 0 : (size - offset + stride - 1) / stride;
+  return {std::min(lo, count), std::clamp<int64_t>(hi, 0, count)};
+}
+
+// The adjoint of im2col: dx[n, c, ih, iw] += dcols[(c, r, s), col] (stride > 1 only). Walks each
+// image's columns output row by output row with the valid column range worked out once per row:
+// a division and four compares per element (as pixel_of did) cost more than the GEMM that made
+// the element at ResNet's stride-2 shapes. Each dx element still receives its terms in (r, s)
+// order, so the sums are those of a plain loop.
 void col2im_add(const float* dcols, int64_t ld, const Window& g, int64_t col0, int64_t cols,
                 float* dx) {
-  const int64_t plane = g.h * g.w;
-  for (int64_t c = 0; c < g.c; ++c) {
-    for (int64_t r = 0; r < g.r; ++r) {
-      for (int64_t s = 0; s < g.s; ++s) {
-        const float* row = dcols + ((c * g.r + r) * g.s + s) * ld;
-        for (int64_t i = 0; i < cols; ++i) {
-          const Pixel px = pixel_of(g, col0 + i);
-          const int64_t ih = px.top + r, iw = px.left + s;
-          if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) {
-            dx[(px.n * g.c + c) * plane + ih * g.w + iw] += row[i];
+  const int64_t plane = g.h * g.w, pixels = g.pixels();
+  for_each_image_run(col0, cols, pixels, [&](int64_t n, int64_t p, int64_t len, int64_t done) {
+    for (int64_t c = 0; c < g.c; ++c) {
+      float* channel = dx + (n * g.c + c) * plane;
+      for (int64_t r = 0; r < g.r; ++r) {
+        for (int64_t s = 0; s < g.s; ++s) {
+          const float* row = dcols + ((c * g.r + r) * g.s + s) * ld + done;
+          const Range across = valid_outputs(g.ow, g.stride, s - g.pad_w, g.w);
+          int64_t oh = p / g.ow, ow = p % g.ow;
+          for (int64_t i = 0; i < len; oh++, ow = 0) {
+            const int64_t span = std::min(g.ow - ow, len - i);
+            const int64_t ih = oh * g.stride - g.pad_h + r;
+            if (ih >= 0 && ih < g.h) {
+              float* to = channel + ih * g.w + s - g.pad_w;
+              const float* from = row + i - ow;  // from[o] is output column o of this row
+              const int64_t o1 = std::min(across.end, ow + span);
+              for (int64_t o = std::max(across.begin, ow); o < o1; ++o) to[o * g.stride] += from[o];
+            }
+            i += span;
           }
         }
       }
     }
-  }
+  });
 }
 
 // ---- work partition
@@ -488,14 +516,6 @@ constexpr int64_t kChunkFloats = 256 * 1024;
 
 int64_t max_chunk_cols(int64_t depth, int64_t rows) {
   return std::max<int64_t>(kNr, kChunkFloats / (depth + rows));
-}
-
-// Part t of `threads` equal parts of [0, n): a fixed partition (of images, panels or channels).
-struct Range {
-  int64_t begin, end;
-};
-Range split(int64_t n, int t, int threads) {
-  return {n * t / threads, n * (t + 1) / threads};
 }
 
 // Calls fn(col0, cols) for the column chunks of images [n0, n1): whole images grouped evenly when
