@@ -188,6 +188,19 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{{1, 3, 200, 200, 5, 3, 3, 2, 1}, false}),
     case_name);
 
+// ResNet-34's shapes in miniature: 7×7 images whose 49 columns straddle the 48-wide GEMM panels
+// (chunks cut by panels, not by images), the 3×3 stride-2 downsampling and the 1×1 stride-2
+// projection (col2im walked row by row), and a 7×7 stride-2 stem.
+INSTANTIATE_TEST_SUITE_P(
+    CpuResnetShapes, Conv2dVsReference,
+    ::testing::Values(ConvCase{{5, 16, 7, 7, 24, 3, 3, 1, 1}, true},
+                      ConvCase{{3, 40, 14, 14, 40, 3, 3, 1, 1}, false},
+                      ConvCase{{3, 16, 14, 14, 32, 3, 3, 2, 1}, false},
+                      ConvCase{{3, 16, 14, 14, 32, 1, 1, 2, 0}, true},
+                      ConvCase{{3, 16, 13, 13, 24, 1, 1, 1, 0}, true},
+                      ConvCase{{2, 3, 30, 30, 16, 7, 7, 2, 3}, true}),
+    case_name);
+
 // L = Σ y ⊙ weights is linear in each of x, w, b, so central differences are exact up to float
 // rounding of the forward sums (~1e-7 relative, divided by 2h = 2e-2): 1e-3 leaves a wide margin
 // while any indexing mistake gives errors of order 1.
@@ -244,6 +257,33 @@ TEST(Conv2dDeterminism, IdenticalBitsForAnyThreadCount) {
       if (first.empty()) first = runs[0];
       for (size_t i = 0; i < 4; ++i) {
         EXPECT_EQ(runs[0][i], first[i]) << "output " << i << " with " << threads << " threads";
+      }
+    }
+  }
+}
+
+// The same at ResNet-like shapes, where columns are shared between threads by panels (7×7 images
+// split across threads) and col2im adds stride-2 windows.
+TEST(Conv2dDeterminism, IdenticalBitsForAnyThreadCountAtResnetShapes) {
+  ThreadCount restore;
+  for (const ConvDims& d :
+       {ConvDims{5, 16, 7, 7, 24, 3, 3, 1, 1}, ConvDims{3, 16, 14, 14, 32, 3, 3, 2, 1},
+        ConvDims{3, 16, 14, 14, 32, 1, 1, 2, 0}}) {
+    const Tensor x = random_tensor(x_shape(d), 45);
+    const Tensor w = random_tensor(w_shape(d), 46, -0.5f, 0.5f);
+    const Tensor b = random_tensor({d.k}, 47);
+    const Tensor dy = random_tensor(y_shape(d), 48);
+    std::vector<std::vector<float>> first;
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      Tensor y, dx, dw, db;
+      conv2d_forward(x, w, b, y, args_of(d));
+      conv2d_backward(x, w, dy, &dx, dw, &db, args_of(d));
+      const std::vector<std::vector<float>> run = {y.to_vector(), dx.to_vector(), dw.to_vector(),
+                                                   db.to_vector()};
+      if (first.empty()) first = run;
+      for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(run[i], first[i]) << "output " << i << " with " << threads << " threads";
       }
     }
   }

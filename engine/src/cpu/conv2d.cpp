@@ -515,7 +515,10 @@ void col2im_add(const float* dcols, int64_t ld, const Window& g, int64_t col0, i
 constexpr int64_t kChunkFloats = 256 * 1024;
 
 int64_t max_chunk_cols(int64_t depth, int64_t rows) {
-  return std::max<int64_t>(kNr, kChunkFloats / (depth + rows));
+  // At least four panels even where that overflows L2 (ResNet's 512-channel layers, depth 4608):
+  // the GEMM only needs one depth block of B (kc × cols) and C resident, and with a single panel
+  // per chunk every 48 columns re-streamed all of the packed weights (9 MiB) from L3.
+  return std::max<int64_t>(4 * kNr, kChunkFloats / (depth + rows));
 }
 
 // Calls fn(col0, cols) for the column chunks of images [n0, n1): whole images grouped evenly when
@@ -543,14 +546,36 @@ void for_each_chunk(Range images, int64_t pixels, int64_t max_cols, Fn fn) {
   }
 }
 
+// Thread t's columns for the gather products: whole kNr-wide panels of all N·P columns, so only
+// the very last panel can be partial. Images are not kept whole: each output element is one
+// full-depth dot product, computed the same way wherever its column falls.
+Range column_share(int64_t columns, int t, int threads) {
+  const Range p = split(panels(columns, kNr), t, threads);
+  return {std::min(columns, p.begin * kNr), std::min(columns, p.end * kNr)};
+}
+
+// Calls fn(col0, cols) for near-equal chunks of whole panels of `columns`, at most max_cols each.
+// Cutting by panels rather than by images matters at ResNet's late layers: a 7×7 image is 49
+// columns, and a chunk of one image padded to two 48-wide panels wasted half the GEMM.
+template <class Fn>
+void for_each_column_chunk(Range columns, int64_t max_cols, Fn fn) {
+  const int64_t total = columns.end - columns.begin;
+  if (total <= 0) return;
+  const int64_t chunks = panels(total, std::max(kNr, max_cols / kNr * kNr));
+  const int64_t chunk = gemm::round_up(panels(total, chunks), kNr);
+  for (int64_t c = columns.begin; c < columns.end; c += chunk) {
+    fn(c, std::min(chunk, columns.end - c));
+  }
+}
+
 // dst (N, rows, H', W') (+ bias) = A (rows × depth) · im2col(src) over the column chunks of
-// `images`, for the forward pass and the stride-1 input gradient; one thread's share, with its
+// `columns`, for the forward pass and the stride-1 input gradient; one thread's share, with its
 // own b and out buffers (sized for max_cols columns).
 void gather_chunks(const float* src, const Window& g, int64_t rows, const float* a_packed,
-                   const float* bias, float* dst, Range images, int64_t max_cols, float* b,
+                   const float* bias, float* dst, Range columns, int64_t max_cols, float* b,
                    float* out) {
   const int64_t depth = g.depth(), pixels = g.pixels();
-  for_each_chunk(images, pixels, max_cols, [&](int64_t col0, int64_t cols) {
+  for_each_column_chunk(columns, max_cols, [&](int64_t col0, int64_t cols) {
     im2col_packed(src, g, col0, cols, b);
     gemm::multiply_packed(rows, cols, depth, a_packed, kMr * depth, b, kNr * depth, out, cols,
                           false);
@@ -657,7 +682,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   ensure_output(y, {g.n, g.k, g.oh, g.ow});
   const Window win = forward_window(g);
   const int64_t crs = g.crs();
-  const int threads = static_cast<int>(std::clamp<int64_t>(num_threads(), 1, g.n));
+  const int threads = static_cast<int>(std::clamp<int64_t>(num_threads(), 1, panels(g.n * g.pixels(), kNr)));
   const int64_t max_cols = max_chunk_cols(crs, g.k);
   const size_t b_floats = cache_line_floats(gemm::packed_b_floats(crs, max_cols));
   const size_t out_floats = cache_line_floats(static_cast<size_t>(g.k * max_cols));
@@ -674,7 +699,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
     const Range mine = split(panels(g.k, kMr), t, team);
     gemm::pack_a(gemm::View{wp, crs, 1}, g.k, crs, a_packed, mine.begin, mine.end);
 #pragma omp barrier
-    gather_chunks(xp, win, g.k, a_packed, bp, yp, split(g.n, t, team), max_cols,
+    gather_chunks(xp, win, g.k, a_packed, bp, yp, column_share(g.n * g.pixels(), t, team), max_cols,
                   b_all + b_floats * t, out_all + out_floats * t);
   }
 }
@@ -742,7 +767,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
     if (dxp) {
       float* out = out_all + out_floats * t;
       if (gather_dx) {
-        gather_chunks(dyp, dx_window, g.c, w_packed, nullptr, dxp, images, dx_cols, b, out);
+        gather_chunks(dyp, dx_window, g.c, w_packed, nullptr, dxp, column_share(g.n * plane, t, team),
+                      dx_cols, b, out);
       } else {
         strided_input_grad_chunks(dyp, g, w_packed, images, dx_cols, b, out, dxp);
       }
