@@ -198,7 +198,8 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{{3, 16, 14, 14, 32, 3, 3, 2, 1}, false},
                       ConvCase{{3, 16, 14, 14, 32, 1, 1, 2, 0}, true},
                       ConvCase{{3, 16, 13, 13, 24, 1, 1, 1, 0}, true},
-                      ConvCase{{2, 3, 30, 30, 16, 7, 7, 2, 3}, true}),
+                      ConvCase{{2, 3, 30, 30, 16, 7, 7, 2, 3}, true},
+                      ConvCase{{5, 64, 30, 30, 64, 3, 3, 2, 1}, false}),
     case_name);
 
 // L = Σ y ⊙ weights is linear in each of x, w, b, so central differences are exact up to float
@@ -263,12 +264,13 @@ TEST(Conv2dDeterminism, IdenticalBitsForAnyThreadCount) {
 }
 
 // The same at ResNet-like shapes, where columns are shared between threads by panels (7×7 images
-// split across threads) and col2im adds stride-2 windows.
+// split across threads) and col2im adds stride-2 windows, in chunks that straddle images (the last
+// shape: 225 columns per image, chunks of 384).
 TEST(Conv2dDeterminism, IdenticalBitsForAnyThreadCountAtResnetShapes) {
   ThreadCount restore;
   for (const ConvDims& d :
        {ConvDims{5, 16, 7, 7, 24, 3, 3, 1, 1}, ConvDims{3, 16, 14, 14, 32, 3, 3, 2, 1},
-        ConvDims{3, 16, 14, 14, 32, 1, 1, 2, 0}}) {
+        ConvDims{3, 16, 14, 14, 32, 1, 1, 2, 0}, ConvDims{5, 64, 30, 30, 64, 3, 3, 2, 1}}) {
     const Tensor x = random_tensor(x_shape(d), 45);
     const Tensor w = random_tensor(w_shape(d), 46, -0.5f, 0.5f);
     const Tensor b = random_tensor({d.k}, 47);

@@ -521,28 +521,22 @@ int64_t max_chunk_cols(int64_t depth, int64_t rows) {
   return std::max<int64_t>(4 * kNr, kChunkFloats / (depth + rows));
 }
 
-// Calls fn(col0, cols) for the column chunks of images [n0, n1): whole images grouped evenly when
-// an image fits in max_cols, otherwise fixed pieces of each image. A chunk never splits an image
-// across threads, so col2im's sums into one image run in one fixed order.
+// Calls fn(col0, cols) for the column chunks of images [n0, n1) of `total` columns: the cells of
+// one grid of near-equal whole-panel chunks over all columns, fixed by the shape, cut where a
+// thread's images begin or end. col2im adds each dx element's terms chunk by chunk, so a grid
+// that does not move with the thread count keeps the sums bit-identical; cutting only at image
+// boundaries keeps each image's terms in one thread. (Chunks of whole images instead padded a
+// 7×7 or 14×14 image's 49 or 196 columns to mostly empty panels.)
 template <class Fn>
-void for_each_chunk(Range images, int64_t pixels, int64_t max_cols, Fn fn) {
-  const int64_t count = images.end - images.begin;
-  if (count <= 0) return;
-  if (pixels <= max_cols) {
-    // Prefer a multiple of the images whose columns fill whole kNr-wide panels (4 images of 6×6,
-    // 16 of 3×3): a partial last panel costs a full panel of GEMM work.
-    const int64_t fill = kNr / std::gcd(pixels, kNr), fit = max_cols / pixels;
-    int64_t per_chunk = fit >= fill ? fit / fill * fill : fit;
-    if (per_chunk >= count) per_chunk = count;
-    if (per_chunk < fill) per_chunk = panels(count, panels(count, fit));
-    for (int64_t n = images.begin; n < images.end; n += per_chunk) {
-      fn(n * pixels, (std::min(images.end, n + per_chunk) - n) * pixels);
-    }
-    return;
-  }
-  const int64_t piece = panels(pixels, panels(pixels, max_cols));
-  for (int64_t n = images.begin; n < images.end; ++n) {
-    for (int64_t p = 0; p < pixels; p += piece) fn(n * pixels + p, std::min(piece, pixels - p));
+void for_each_image_chunk(Range images, int64_t pixels, int64_t total, int64_t max_cols, Fn fn) {
+  const int64_t begin = images.begin * pixels, end = images.end * pixels;
+  if (begin >= end) return;
+  const int64_t cells = panels(total, std::max(kNr, max_cols / kNr * kNr));
+  const int64_t cell = gemm::round_up(panels(total, cells), kNr);
+  for (int64_t c = begin; c < end;) {
+    const int64_t next = std::min(end, (c / cell + 1) * cell);
+    fn(c, next - c);
+    c = next;
   }
 }
 
@@ -645,7 +639,8 @@ void strided_input_grad_chunks(const float* dy, const ConvShape& g, const float*
                                Range images, int64_t max_cols, float* b, float* out, float* dx) {
   const Window win = forward_window(g);
   const int64_t crs = g.crs();
-  for_each_chunk(images, g.pixels(), max_cols, [&](int64_t col0, int64_t cols) {
+  for_each_image_chunk(images, g.pixels(), g.n * g.pixels(), max_cols, [&](int64_t col0,
+                                                                            int64_t cols) {
     pack_grad_as_b(dy, g, col0, cols, b);
     gemm::multiply_packed(crs, cols, g.k, a_packed, kMr * g.k, b, kNr * g.k, out, cols, false);
     col2im_add(out, cols, win, col0, cols, dx);
