@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cuda/check.h"
+#include "cuda/cublas_loader.h"
 #include "keel/error.h"
 #include "keel/runtime.h"
 
@@ -21,7 +22,7 @@ void throw_cuda_error(cudaError_t status, const char* statement, const char* fil
 
 void throw_cublas_error(cublasStatus_t status, const char* statement, const char* file, int line) {
   throw Error(ErrorKind::runtime, fmt::format("cuBLAS error {} ({}) in `{}` at {}:{}",
-                                              cublasGetStatusName(status), cublasGetStatusString(status),
+                                              cublas_api().status_name(status), cublas_api().status_string(status),
                                               statement, file, line));
 }
 }  // namespace detail
@@ -38,9 +39,10 @@ struct Context {
     KEEL_CUDA_CHECK(cudaSetDevice(0));
     // Non-blocking: the legacy default stream must not serialise keel's work with other libraries'.
     KEEL_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    KEEL_CUBLAS_CHECK(cublasCreate(&cublas));
-    KEEL_CUBLAS_CHECK(cublasSetStream(cublas, stream));
-    KEEL_CUBLAS_CHECK(cublasSetMathMode(cublas, CUBLAS_DEFAULT_MATH));
+    const CublasApi& api = cublas_api();
+    KEEL_CUBLAS_CHECK(api.create(&cublas));
+    KEEL_CUBLAS_CHECK(api.set_stream(cublas, stream));
+    KEEL_CUBLAS_CHECK(api.set_math_mode(cublas, CUBLAS_DEFAULT_MATH));
     KEEL_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, 0));
   }
 };
@@ -59,7 +61,8 @@ cublasHandle_t cublas() {
   Context& ctx = context();
   const bool want = keel::allow_tf32();
   if (want != ctx.tf32) {
-    KEEL_CUBLAS_CHECK(cublasSetMathMode(ctx.cublas, want ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    KEEL_CUBLAS_CHECK(
+        cublas_api().set_math_mode(ctx.cublas, want ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     ctx.tf32 = want;
   }
   return ctx.cublas;
@@ -73,7 +76,7 @@ void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha, 
   // cuBLAS is column-major: a row-major C (m×n) is a column-major Cᵀ, and Cᵀ = op(B)ᵀ op(A)ᵀ.
   const int lda = transpose_a ? m : k;
   const int ldb = transpose_b ? k : n;
-  KEEL_CUBLAS_CHECK(cublasSgemm(cublas(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+  KEEL_CUBLAS_CHECK(cublas_api().sgemm(cublas(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                 transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a,
                                 lda, &beta, c, n));
 }

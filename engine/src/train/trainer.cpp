@@ -172,7 +172,8 @@ bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, cons
     start_phase(phase, steps_per_epoch);
     const auto start = std::chrono::steady_clock::now();
     if (!run_epoch(train, hooks, steps_per_epoch)) return false;
-    keel::synchronize();
+    // Only a CUDA run has queued work to wait for; on the CPU the CUDA runtime stays untouched.
+    if (device_ == Device::cuda) keel::synchronize();
     const double seconds = seconds_since(start);
     train_seconds_ += seconds;
     // Advance the position before finish_epoch saves it, so a resume starts at the next epoch.
