@@ -439,7 +439,31 @@ void pack_grad_as_a(const float* dy, const ConvShape& g, int64_t col0, int64_t c
   const __m512i two_columns = _mm512_load_si512(lanes);
 #endif
   for_each_image_run(col0, cols, pixels, [&](int64_t n, int64_t p, int64_t len, int64_t done) {
-    for (int64_t i = 0; i < panels(g.k, kMr); ++i) {
+    int64_t first_panel = 0;
+#if defined(__AVX512F__)
+    // Sixteen channels (two panels) × sixteen pixels per register transpose: the transposed
+    // rows' halves are the panels' depth steps. Twice as fast as the two-column gathers below,
+    // which remain for a channel count that is not a multiple of 16.
+    for (int64_t k0 = 0; k0 + 16 <= g.k; k0 += 16, first_panel += 2) {
+      float* dst = packed + (k0 / kMr) * kMr * depth + (col0 + done) * kMr;
+      const float* src = dy + (n * g.k + k0) * pixels + p;
+      for (int64_t t = 0; t < len; t += 16) {
+        const int64_t count = std::min<int64_t>(16, len - t);
+        const __mmask16 live = static_cast<__mmask16>((1u << count) - 1u);
+        __m512 rows[16];
+        for (int64_t r = 0; r < 16; ++r) {
+          rows[r] = _mm512_maskz_loadu_ps(live, src + r * pixels + t);
+        }
+        transpose_16x16(rows);
+        for (int64_t q = 0; q < count; ++q) {
+          _mm256_storeu_ps(dst + (t + q) * kMr, _mm512_castps512_ps256(rows[q]));
+          _mm256_storeu_ps(dst + kMr * depth + (t + q) * kMr,
+                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(rows[q]), 1)));
+        }
+      }
+    }
+#endif
+    for (int64_t i = first_panel; i < panels(g.k, kMr); ++i) {
       float* dst = packed + i * kMr * depth + (col0 + done) * kMr;
 #if defined(__AVX512F__)
       if ((i + 1) * kMr <= g.k) {
