@@ -191,7 +191,8 @@ INSTANTIATE_TEST_SUITE_P(
 // ResNet-34's shapes in miniature: 7×7 images whose 49 columns straddle the 48-wide GEMM panels
 // (chunks cut by panels, not by images), the 3×3 stride-2 downsampling and the 1×1 stride-2
 // projection (col2im walked row by row, sixteen terms at a time where an output row has 16 or
-// more columns), and a 7×7 stride-2 stem.
+// more columns), and a 7×7 stride-2 stem and an odd-channel 5×3 kernel (the weight gradient's
+// channel runs merged across window columns, with per-lane padding at the image border).
 INSTANTIATE_TEST_SUITE_P(
     CpuResnetShapes, Conv2dVsReference,
     ::testing::Values(ConvCase{{5, 16, 7, 7, 24, 3, 3, 1, 1}, true},
@@ -200,6 +201,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{{3, 16, 14, 14, 32, 1, 1, 2, 0}, true},
                       ConvCase{{3, 16, 13, 13, 24, 1, 1, 1, 0}, true},
                       ConvCase{{2, 3, 30, 30, 16, 7, 7, 2, 3}, true},
+                      ConvCase{{2, 5, 11, 9, 8, 5, 3, 1, 2}, false},
                       ConvCase{{5, 64, 30, 30, 64, 3, 3, 2, 1}, false},
                       ConvCase{{2, 16, 40, 40, 24, 1, 1, 2, 0}, true},
                       ConvCase{{2, 8, 37, 41, 8, 3, 3, 2, 1}, false}),

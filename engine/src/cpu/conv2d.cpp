@@ -343,14 +343,46 @@ void im2col_nhwc_transposed_packed(const float* x_nhwc, const ConvShape& g, int6
     const int count = channel_runs(g, j, runs);
     float* dst = packed + (j - first) * kNr * cols;
 #if defined(__AVX512F__)
-    __mmask16 masks[kNr][3];
-    for (int i = 0; i < count; ++i) {
-      for (int v = 0; v < 3; ++v) {
-        const int64_t lo = std::clamp<int64_t>(runs[i].lane - 16 * v, 0, 16);
-        const int64_t hi = std::clamp<int64_t>(runs[i].lane + runs[i].count - 16 * v, 0, 16);
-        masks[i][v] = static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+    // Runs of one window row (r) whose channels end at C − 1 and continue at channel 0 of the next
+    // s are contiguous in NHWC (source pixels iw and iw + 1 are neighbours), so they merge into
+    // one span of lanes: a 3-channel stem's 48 lanes become ~3 loads instead of 16. Lane l of a
+    // merged span reads column s_of[l] of the window, which decides its own padding mask.
+    struct Span {
+      int64_t lane, r, s, c;
+      __mmask16 masks[3];
+      __m512i s_of[3];
+    };
+    Span spans[kNr];
+    int span_count = 0;
+    for (int i = 0; i < count;) {
+      const ChannelRun& head = runs[i];
+      alignas(64) int32_t s_of[kNr] = {};
+      int64_t end = head.lane + head.count;
+      for (int64_t l = head.lane; l < end; ++l) s_of[l] = static_cast<int32_t>(head.s);
+      int k = i + 1;
+      for (; k < count; ++k) {
+        const ChannelRun& prev = runs[k - 1];
+        const ChannelRun& next = runs[k];
+        if (next.r != prev.r || next.s != prev.s + 1 || prev.c + prev.count != g.c || next.c != 0)
+          break;
+        for (int64_t l = next.lane; l < next.lane + next.count; ++l)
+          s_of[l] = static_cast<int32_t>(next.s);
+        end = next.lane + next.count;
       }
+      Span& span = spans[span_count++];
+      span.lane = head.lane;
+      span.r = head.r;
+      span.s = head.s;
+      span.c = head.c;
+      for (int v = 0; v < 3; ++v) {
+        const int64_t lo = std::clamp<int64_t>(head.lane - 16 * v, 0, 16);
+        const int64_t hi = std::clamp<int64_t>(end - 16 * v, 0, 16);
+        span.masks[v] = static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+        span.s_of[v] = _mm512_load_si512(s_of + 16 * v);
+      }
+      i = k;
     }
+    const __m512i width = _mm512_set1_epi32(static_cast<int>(g.w));
 #endif
     int64_t n = col0 / pixels, p = col0 % pixels;
     int64_t oh = p / g.ow, ow = p % g.ow;
@@ -359,19 +391,24 @@ void im2col_nhwc_transposed_packed(const float* x_nhwc, const ConvShape& g, int6
       float* out = dst + i * kNr;
 #if defined(__AVX512F__)
       __m512 value[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-      for (int k = 0; k < count; ++k) {
-        const ChannelRun& run = runs[k];
-        const int64_t ih = top + run.r, iw = left + run.s;
-        // Branch-free padding: outside the image the run's masks go to zero (loads nothing). Half
-        // the pixels of a 6×6 image touch the border, too many for the branch predictor.
-        const bool inside = static_cast<uint64_t>(ih) < static_cast<uint64_t>(g.h) &&
-                            static_cast<uint64_t>(iw) < static_cast<uint64_t>(g.w);
-        const __mmask16 live = inside ? __mmask16{0xFFFF} : __mmask16{0};
-        const float* from =
-            offset_ptr(x_nhwc, ((n * g.h + ih) * g.w + iw) * g.c + run.c - run.lane);
+      const __m512i vleft = _mm512_set1_epi32(static_cast<int>(left));
+      for (int k = 0; k < span_count; ++k) {
+        const Span& span = spans[k];
+        const int64_t ih = top + span.r;
+        // Branch-free padding: rows outside the image switch the whole span off, columns outside
+        // it their lanes (loads nothing). Half the pixels of a 6×6 image touch the border, too
+        // many for the branch predictor.
+        const __mmask16 row_live = static_cast<uint64_t>(ih) < static_cast<uint64_t>(g.h)
+                                       ? __mmask16{0xFFFF}
+                                       : __mmask16{0};
+        const float* from = offset_ptr(
+            x_nhwc, ((n * g.h + ih) * g.w + left + span.s) * g.c + span.c - span.lane);
         for (int v = 0; v < 3; ++v) {
-          if (masks[k][v])
-            value[v] = _mm512_mask_loadu_ps(value[v], masks[k][v] & live, from + 16 * v);
+          if (!span.masks[v]) continue;
+          const __mmask16 live =
+              span.masks[v] & row_live &
+              _mm512_cmplt_epu32_mask(_mm512_add_epi32(vleft, span.s_of[v]), width);
+          value[v] = _mm512_mask_loadu_ps(value[v], live, from + 16 * v);
         }
       }
       for (int v = 0; v < 3; ++v) _mm512_storeu_ps(out + 16 * v, value[v]);
