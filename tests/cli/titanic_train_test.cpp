@@ -37,6 +37,13 @@ std::set<std::string> test_passenger_ids() {
   return ids;
 }
 
+// metrics.csv without its last column (the epoch's wall time, which no two runs share).
+std::string without_last_column(const std::string& csv) {
+  std::string out;
+  for (const std::string& line : lines_of(csv)) out += line.substr(0, line.rfind(',')) + "\n";
+  return out;
+}
+
 // Every tensor of the finished models, compared bit for bit.
 void expect_same_models(const std::string& a_path, const std::string& b_path) {
   const train::Checkpoint a = train::load_checkpoint(a_path), b = train::load_checkpoint(b_path);
@@ -127,6 +134,27 @@ TEST_F(TitanicTrain, StoppedAndResumedEqualsStraight) {
   expect_same_models(straight + "/checkpoints/last.ckpt", split + "/checkpoints/last.ckpt");
   EXPECT_EQ(read_text(straight + "/probabilities.csv"), read_text(split + "/probabilities.csv"));
   EXPECT_EQ(read_text(straight + "/submission.csv"), read_text(split + "/submission.csv"));
+}
+
+TEST_F(TitanicTrain, KFoldEnsembleStoppedAndResumedEqualsStraight) {
+  // The flagship's k-fold ensemble: finished fold models, their records and the summed predictions
+  // travel in the checkpoint along with the unfinished model's state.
+  const std::string common = " --set train.epochs=3 --set threads=1 --quiet";
+  const std::string straight = work_ + "/straight", split = work_ + "/split";
+  ASSERT_EQ(run_titanic_train(args("configs/cnn.yaml", straight) + common).exit_code, 0);
+  ASSERT_EQ(run_titanic_train(args("configs/cnn.yaml", split) + common + " --set train.stop_after_epochs=2").exit_code, 0);
+  const CliResult resumed = run_titanic_train(args("configs/cnn.yaml", split) + common + " --resume " +
+                                              quote(split + "/checkpoints/last.ckpt"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  expect_same_models(straight + "/checkpoints/last.ckpt", split + "/checkpoints/last.ckpt");
+  EXPECT_EQ(read_text(straight + "/probabilities.csv"), read_text(split + "/probabilities.csv"));
+  EXPECT_EQ(without_last_column(read_text(straight + "/metrics.csv")),
+            without_last_column(read_text(split + "/metrics.csv")))
+      << "every metric but the epoch's seconds is the same";
+  const auto a = nlohmann::json::parse(read_text(straight + "/summary.json"));
+  const auto b = nlohmann::json::parse(read_text(split + "/summary.json"));
+  EXPECT_EQ(a["cv_mean"], b["cv_mean"]);
+  EXPECT_EQ(a["fold_accuracies"], b["fold_accuracies"]);
 }
 
 TEST_F(TitanicTrain, CtrlCSavesACheckpointAndResumesExactly) {

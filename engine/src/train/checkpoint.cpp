@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -226,6 +227,43 @@ void load_model_weights(const Checkpoint& c, const std::string& prefix, nn::Modu
   model.visit_buffers("", [&](const std::string& name, Tensor& b) {
     restore_tensor(c, prefix + "buffer." + name, b);
   });
+}
+
+std::string encode_numbers(const std::vector<double>& values) {
+  std::string out;
+  for (double v : values) out += fmt::format("{:.17g}\n", v);
+  return out;
+}
+
+std::vector<double> decode_numbers(const std::string& text) {
+  std::vector<double> values;
+  std::istringstream in(text);
+  std::string token;
+  while (in >> token) values.push_back(std::strtod(token.c_str(), nullptr));
+  return values;
+}
+
+namespace {
+constexpr size_t kRecordFields = 8;
+}  // namespace
+
+std::string encode_records(const std::vector<EpochRecord>& records) {
+  std::vector<double> flat;
+  for (const EpochRecord& r : records) {
+    flat.insert(flat.end(), {static_cast<double>(r.epoch), static_cast<double>(r.fold), r.train_loss,
+                             r.val_loss, r.val_accuracy, r.lr, r.beta1, r.seconds});
+  }
+  return encode_numbers(flat);
+}
+
+std::vector<EpochRecord> decode_records(const std::string& text) {
+  const std::vector<double> flat = decode_numbers(text);
+  std::vector<EpochRecord> records;
+  for (size_t i = 0; i + kRecordFields <= flat.size(); i += kRecordFields) {
+    records.push_back({static_cast<int>(flat[i]), static_cast<int>(flat[i + 1]), flat[i + 2],
+                       flat[i + 3], flat[i + 4], flat[i + 5], flat[i + 6], flat[i + 7]});
+  }
+  return records;
 }
 
 }  // namespace keel::train

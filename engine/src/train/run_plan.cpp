@@ -2,7 +2,6 @@
 // or ensemble members, and the checkpointable results accumulated over members.
 #include "run_plan.h"
 
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -89,20 +88,6 @@ Results empty_results(int64_t train_rows, int64_t test_rows, int64_t classes) {
   return r;
 }
 
-namespace {
-std::string encode_doubles(const std::vector<double>& values) {
-  std::string out;
-  for (double v : values) out += fmt::format("{:.17g}\n", v);
-  return out;
-}
-std::vector<double> decode_doubles(const std::string& text) {
-  std::vector<double> values;
-  std::istringstream in(text);
-  std::string token;
-  while (in >> token) values.push_back(std::strtod(token.c_str(), nullptr));
-  return values;
-}
-}  // namespace
 
 void Results::save(Checkpoint& c) const {
   c.ints["run.members_done"] = members_done;
@@ -112,13 +97,8 @@ void Results::save(Checkpoint& c) const {
   c.tensors["run.test_prob_sum"] = test_prob_sum;
   c.tensors["run.val_prob_sum"] = val_prob_sum;
   c.tensors["run.val_count"] = val_count;
-  c.texts["run.member_accuracies"] = encode_doubles(member_accuracies);
-  std::vector<double> flat;
-  for (const EpochRecord& r : records) {
-    flat.insert(flat.end(), {static_cast<double>(r.epoch), static_cast<double>(r.fold), r.train_loss,
-                             r.val_loss, r.val_accuracy, r.lr, r.beta1, r.seconds});
-  }
-  c.texts["run.records"] = encode_doubles(flat);
+  c.texts["run.member_accuracies"] = encode_numbers(member_accuracies);
+  c.texts["run.records"] = encode_records(records);
 }
 
 void Results::load(const Checkpoint& c) {
@@ -126,26 +106,11 @@ void Results::load(const Checkpoint& c) {
   steps = c.int_at("run.steps");
   last_best_epoch = static_cast<int>(c.int_at("run.last_best_epoch"));
   train_seconds = c.real_at("run.train_seconds");
-  auto restore = [&](const std::string& key, Tensor& target) {
-    const Tensor& saved = c.tensor_at(key);
-    if (saved.shape() != target.shape()) {
-      throw Error(ErrorKind::checkpoint,
-                  fmt::format("checkpoint {}: `{}` has shape {}, this data needs {}: it was written "
-                              "for other data; use the data it was trained on",
-                              c.source, key, saved.shape().str(), target.shape().str()));
-    }
-    target.copy_from(saved);
-  };
-  restore("run.test_prob_sum", test_prob_sum);
-  restore("run.val_prob_sum", val_prob_sum);
-  restore("run.val_count", val_count);
-  member_accuracies = decode_doubles(c.text_at("run.member_accuracies"));
-  const std::vector<double> flat = decode_doubles(c.text_at("run.records"));
-  records.clear();
-  for (size_t i = 0; i + 8 <= flat.size(); i += 8) {
-    records.push_back({static_cast<int>(flat[i]), static_cast<int>(flat[i + 1]), flat[i + 2],
-                       flat[i + 3], flat[i + 4], flat[i + 5], flat[i + 6], flat[i + 7]});
-  }
+  restore_tensor(c, "run.test_prob_sum", test_prob_sum);
+  restore_tensor(c, "run.val_prob_sum", val_prob_sum);
+  restore_tensor(c, "run.val_count", val_count);
+  member_accuracies = decode_numbers(c.text_at("run.member_accuracies"));
+  records = decode_records(c.text_at("run.records"));
 }
 
 }  // namespace keel::train::detail

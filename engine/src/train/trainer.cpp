@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -98,32 +97,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string encode_history(const std::vector<EpochRecord>& history) {
-  std::string out;
-  for (const EpochRecord& r : history) {
-    out += fmt::format("{} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g}\n", r.epoch, r.fold,
-                       r.train_loss, r.val_loss, r.val_accuracy, r.lr, r.beta1, r.seconds);
-  }
-  return out;
-}
-
-std::vector<EpochRecord> decode_history(const std::string& text) {
-  std::vector<EpochRecord> history;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    EpochRecord r;
-    std::string values[6];
-    fields >> r.epoch >> r.fold;
-    for (std::string& v : values) fields >> v;
-    double* targets[6] = {&r.train_loss, &r.val_loss, &r.val_accuracy, &r.lr, &r.beta1, &r.seconds};
-    for (int i = 0; i < 6; ++i) *targets[i] = std::strtod(values[i].c_str(), nullptr);
-    history.push_back(r);
-  }
-  return history;
-}
-
 }  // namespace
 
 Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uint64_t seed, int fold)
@@ -204,7 +177,6 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
   Generator shuffle_gen(mix(seed_, kShuffleStream + static_cast<uint64_t>(epochs_done_)));
   const std::vector<int64_t> order = permutation(train.size(), shuffle_gen);
   const int64_t batch = config_.train.batch_size;
-  Tensor host_indices;
   for (; step_in_epoch_ < steps_per_epoch; ++step_in_epoch_) {
     if (hooks.stop_requested && hooks.stop_requested()) {
       if (hooks.save_checkpoint) hooks.save_checkpoint(TrainerHooks::Save::stop);
@@ -212,10 +184,10 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
     }
     const int64_t begin = step_in_epoch_ * batch;
     const int64_t end = std::min(begin + batch, train.size());
-    host_indices.ensure({end - begin}, Device::cpu);
-    for (int64_t i = begin; i < end; ++i) host_indices.data()[i - begin] = static_cast<float>(order[i]);
-    batch_indices_.ensure(host_indices.shape(), device_);
-    batch_indices_.copy_from(host_indices);
+    host_indices_.ensure({end - begin}, Device::cpu);
+    for (int64_t i = begin; i < end; ++i) host_indices_.data()[i - begin] = static_cast<float>(order[i]);
+    batch_indices_.ensure(host_indices_.shape(), device_);
+    batch_indices_.copy_from(host_indices_);
     schedule_->apply(*optimizer_, step_in_phase_);
     train_step(train, batch_indices_);
     ++step_in_phase_;
@@ -352,7 +324,7 @@ void Trainer::save_state(Checkpoint& c) const {
   c.reals[p + "loss_sum"] = loss_sum_.item();
   c.reals[p + "best_value"] = best_value_;
   c.reals[p + "train_seconds"] = train_seconds_;
-  c.texts[p + "history"] = encode_history(history_);
+  c.texts[p + "history"] = encode_records(history_);
   save_model_weights(c, p, model_);
   optimizer_->visit_state([&](const std::string& name, Tensor& s) {
     c.tensors[p + "optim." + name] = s.to(Device::cpu).clone();
@@ -377,7 +349,7 @@ void Trainer::load_state(const Checkpoint& c) {
   loss_sum_.fill_(static_cast<float>(c.real_at(p + "loss_sum")));
   best_value_ = c.real_at(p + "best_value");
   train_seconds_ = c.real_at(p + "train_seconds");
-  history_ = decode_history(c.text_at(p + "history"));
+  history_ = decode_records(c.text_at(p + "history"));
   load_model_weights(c, p, model_);
   optimizer_->visit_state([&](const std::string& name, Tensor& s) { restore_tensor(c, p + "optim." + name, s); });
   best_weights_.clear();

@@ -9,6 +9,7 @@
 #include "keel/nn/module.h"
 #include "keel/tensor.h"
 #include "keel/train/atomic_file.h"
+#include "keel/train/outputs.h"
 
 namespace keel::train {
 
@@ -45,5 +46,11 @@ void save_model_weights(Checkpoint& checkpoint, const std::string& prefix, nn::M
 void load_model_weights(const Checkpoint& checkpoint, const std::string& prefix, nn::Module& model);
 // Copies a saved tensor into `target` after checking its shape.
 void restore_tensor(const Checkpoint& checkpoint, const std::string& key, Tensor& target);
+
+// Numbers and epoch records as text entries, exactly (17 significant digits, one per line).
+std::string encode_numbers(const std::vector<double>& values);
+std::vector<double> decode_numbers(const std::string& text);
+std::string encode_records(const std::vector<EpochRecord>& records);
+std::vector<EpochRecord> decode_records(const std::string& text);
 
 }  // namespace keel::train

@@ -113,7 +113,7 @@ class Trainer {
   std::vector<Tensor> best_weights_;  // parameters then buffers, on the CPU
 
   // Step buffers, reused.
-  Tensor batch_images_, batch_labels_, batch_indices_, loss_, probs_, dlogits_, loss_sum_;
+  Tensor host_indices_, batch_images_, batch_labels_, batch_indices_, loss_, probs_, dlogits_, loss_sum_;
 };
 
 }  // namespace keel::train
