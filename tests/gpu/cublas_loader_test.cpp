@@ -13,6 +13,7 @@ TEST(CublasLoader, ResolvesEveryEntryPointKeelCalls) {
   EXPECT_NE(api.set_stream, nullptr);
   EXPECT_NE(api.set_math_mode, nullptr);
   EXPECT_NE(api.sgemm, nullptr);
+  EXPECT_NE(api.sgemm_strided_batched, nullptr);
   ASSERT_NE(api.status_name, nullptr);
   ASSERT_NE(api.status_string, nullptr);
   // A call that needs no device: the library really is the one these pointers came from.

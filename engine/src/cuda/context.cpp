@@ -81,6 +81,18 @@ void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha, 
                                 lda, &beta, c, n));
 }
 
+void gemm_strided_batched(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha, const float* a,
+                          long long stride_a, const float* b, long long stride_b, float beta, float* c,
+                          long long stride_c, int batch) {
+  if (m == 0 || n == 0 || batch == 0) return;
+  // The same column-major reading as gemm: each Cᵀ_i = op(B_i)ᵀ op(A_i)ᵀ.
+  const int lda = transpose_a ? m : k;
+  const int ldb = transpose_b ? k : n;
+  KEEL_CUBLAS_CHECK(cublas_api().sgemm_strided_batched(
+      cublas(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
+      b, ldb, stride_b, a, lda, stride_a, &beta, c, n, stride_c, batch));
+}
+
 unsigned grid_for(size_t count, int block) {
   // Grid-stride loops cover the rest; 8 blocks per SM keep every SM busy for big tensors.
   const size_t wanted = (count + static_cast<size_t>(block) - 1) / static_cast<size_t>(block);

@@ -20,6 +20,11 @@ int multiprocessor_count();
 // (m×k) or, transposed, (k×m), and B (k×n) or (n×k).
 void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha, const float* a,
           const float* b, float beta, float* c);
+// `batch` independent row-major GEMMs in one cuBLAS call: C_i = alpha · op(A_i) · op(B_i) + beta · C_i,
+// with A_i = a + i·stride_a, B_i = b + i·stride_b, C_i = c + i·stride_c (strides in floats).
+void gemm_strided_batched(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha, const float* a,
+                          long long stride_a, const float* b, long long stride_b, float beta, float* c,
+                          long long stride_c, int batch);
 
 // Grid for a grid-stride loop over `count` elements with `block` threads per block.
 unsigned grid_for(size_t count, int block);

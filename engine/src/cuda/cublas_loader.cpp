@@ -40,6 +40,7 @@ CublasApi load() {
   resolve(library, name, "cublasSetStream_v2", api.set_stream);
   resolve(library, name, "cublasSetMathMode", api.set_math_mode);
   resolve(library, name, "cublasSgemm_v2", api.sgemm);
+  resolve(library, name, "cublasSgemmStridedBatched", api.sgemm_strided_batched);
   resolve(library, name, "cublasGetStatusName", api.status_name);
   resolve(library, name, "cublasGetStatusString", api.status_string);
   return api;  // the library stays loaded for the life of the process
