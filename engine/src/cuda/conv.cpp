@@ -1,7 +1,13 @@
-// Convolution on the CUDA device. keel's own path: im2col of a chunk of images into one column
-// matrix, one cuBLAS SGEMM for the whole chunk, and a layout swap back to NCHW. With
-// keel::gpu_backend() == GpuBackend::cudnn the same calls go to cuDNN (src/cudnn/).
+// Convolution on the CUDA device. keel's own paths: 3x3 stride-1 padding-1 convolutions run as
+// Winograd F(2x2, 3x3) (tile transforms around 16 batched SGEMMs, kernels/winograd.cu), every other
+// shape as im2col of a chunk of images into one column matrix, one cuBLAS SGEMM for the whole chunk
+// and a layout swap back to NCHW. KEEL_CONV_ALGO=im2col forces the im2col path for every shape (to
+// compare the two). With keel::gpu_backend() == GpuBackend::cudnn the same calls go to cuDNN.
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "conv.cuh"
 #include "cuda/allocator.h"
@@ -11,6 +17,7 @@
 #include "keel/error.h"
 #include "keel/runtime.h"
 #include "reduce.cuh"
+#include "winograd.cuh"
 #if defined(KEEL_HAS_CUDNN)
 #include "cudnn/cudnn_ops.h"
 #endif
@@ -70,6 +77,101 @@ bool use_cudnn() {
 #endif
 }
 
+// Read at every call, not cached, so that a test or benchmark can switch paths within one process.
+bool im2col_forced() {
+  const char* algo = std::getenv("KEEL_CONV_ALGO");
+  if (algo == nullptr || *algo == '\0') return false;
+  const std::string_view name(algo);
+  if (name == "im2col") return true;
+  if (name == "auto" || name == "winograd") return false;
+  throw Error(ErrorKind::usage, fmt::format("KEEL_CONV_ALGO={} is not a convolution algorithm: use auto "
+                                            "(Winograd for 3x3 stride-1 padding-1, im2col otherwise) or im2col",
+                                            name));
+}
+
+bool use_winograd(const ConvPlan& p) {
+  return p.g.r == 3 && p.g.s == 3 && p.g.stride == 1 && p.g.padding == 1 && !im2col_forced();
+}
+
+// Images per Winograd chunk: the transformed tiles of the input and output channels of a chunk
+// (16 floats per tile and channel) share the column budget of the im2col path.
+int64_t winograd_chunk(const ConvPlan& p) {
+  const size_t per_image =
+      static_cast<size_t>(16 * (p.g.c + p.k) * winograd_tiles(1, p.g.h, p.g.w)) * sizeof(float);
+  return std::clamp<int64_t>(static_cast<int64_t>(kColumnBudgetBytes / std::max<size_t>(per_image, 1)), 1,
+                             std::max<int64_t>(p.n, 1));
+}
+
+// x: (N, C, H, W), w: (K, C, 3, 3), b: (K) or undefined -> y: (N, K, H, W); 3x3, stride 1, padding 1.
+void winograd_forward(const ConvPlan& p, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
+  const int64_t c = p.g.c, k = p.k, h = p.g.h, wd = p.g.w;
+  const int64_t chunk = winograd_chunk(p);
+  const int64_t max_tiles = winograd_tiles(chunk, h, wd);
+  Scratch u(static_cast<size_t>(16 * k * c) * sizeof(float));
+  Scratch v(static_cast<size_t>(winograd_buffer_floats(c, max_tiles, 1)) * sizeof(float));
+  Scratch m(static_cast<size_t>(winograd_buffer_floats(k, max_tiles, 1)) * sizeof(float));
+  launch_winograd_filter_transform(w.data(), k, c, false, u.as(), stream());
+  const int64_t image = c * h * wd, out_image = k * h * wd;
+  for (int64_t n0 = 0; n0 < p.n; n0 += chunk) {
+    const int64_t images = std::min(chunk, p.n - n0);
+    const int64_t tiles = winograd_tiles(images, h, wd);
+    launch_winograd_input_transform(x.data() + n0 * image, images, c, h, wd, 1, v.as(), stream());
+    // M[xi] (K, T) = U[xi] (K, C) · V[xi] (C, T) for the 16 points xi of the tile.
+    gemm_strided_batched(false, false, static_cast<int>(k), static_cast<int>(tiles), static_cast<int>(c), 1.0f,
+                         u.as(), k * c, v.as(), c * tiles, 0.0f, m.as(), k * tiles, 16);
+    launch_winograd_output_transform(m.as(), images, k, h, wd, b.defined() ? b.data() : nullptr,
+                                     y.data() + n0 * out_image, stream());
+  }
+}
+
+// Slices of the tile sum of the dw GEMMs: dU[xi] (K, C) sums over every tile of the batch, a long
+// reduction with a small output (64x64 in ResNet's first stage), so 16 GEMMs alone would occupy a
+// few dozen thread blocks. Cutting the tiles into S slices makes 16·S GEMMs; aim at about 1024
+// output blocks of 64x64 in all, with slices of at least 256 tiles.
+int64_t winograd_dw_slices(int64_t k, int64_t c, int64_t tiles) {
+  const int64_t blocks = 16 * ((k + 63) / 64) * ((c + 63) / 64);
+  return std::clamp<int64_t>(std::min<int64_t>(1024 / blocks, tiles / 256), 1, 1024);
+}
+
+// dy: (N, K, H, W) -> dx: (N, C, H, W) (if dx), dw: (K, C, 3, 3); 3x3, stride 1, padding 1.
+// dw = Gᵀ [Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ x B)] G, the adjoint of the forward transforms; dx is the
+// convolution of dy by w turned 180° with K and C swapped, the forward algorithm with another filter.
+void winograd_backward(const ConvPlan& p, const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
+                       Tensor& dw) {
+  const int64_t c = p.g.c, k = p.k, h = p.g.h, wd = p.g.w;
+  const int64_t chunk = winograd_chunk(p);
+  const int64_t max_tiles = winograd_tiles(chunk, h, wd);
+  const int64_t slices = winograd_dw_slices(k, c, max_tiles);
+  // bx holds V of x (16, S, C, Ts), then the dx products (16, C, T); bk holds the transformed dy
+  // tiles (16, S, K, Ts), then V of dy (16, K, T). Slice padding makes the sliced forms the larger.
+  Scratch bx(static_cast<size_t>(winograd_buffer_floats(c, max_tiles, slices)) * sizeof(float));
+  Scratch bk(static_cast<size_t>(winograd_buffer_floats(k, max_tiles, slices)) * sizeof(float));
+  Scratch du(static_cast<size_t>(16 * slices * k * c) * sizeof(float));
+  Scratch u(dx ? static_cast<size_t>(16 * c * k) * sizeof(float) : 0);
+  if (dx) launch_winograd_filter_transform(w.data(), c, k, true, u.as(), stream());
+  const int64_t image = c * h * wd, out_image = k * h * wd;
+  for (int64_t n0 = 0; n0 < p.n; n0 += chunk) {
+    const int64_t images = std::min(chunk, p.n - n0);
+    const int64_t tiles = winograd_tiles(images, h, wd);
+    const int64_t slice_len = (tiles + slices - 1) / slices;
+    launch_winograd_input_transform(x.data() + n0 * image, images, c, h, wd, slices, bx.as(), stream());
+    launch_winograd_output_grad_transform(dy.data() + n0 * out_image, images, k, h, wd, slices, bk.as(),
+                                          stream());
+    // dU[xi][s] (K, C) (+)= dYt[xi][s] (K, Ts) · V[xi][s]ᵀ (Ts, C); chunks accumulate in a fixed order.
+    gemm_strided_batched(false, true, static_cast<int>(k), static_cast<int>(c), static_cast<int>(slice_len), 1.0f,
+                         bk.as(), k * slice_len, bx.as(), c * slice_len, n0 == 0 ? 0.0f : 1.0f, du.as(), k * c,
+                         static_cast<int>(16 * slices));
+    if (dx) {
+      launch_winograd_input_transform(dy.data() + n0 * out_image, images, k, h, wd, 1, bk.as(), stream());
+      // Mdx[xi] (C, T) = U'[xi] (C, K) · V'[xi] (K, T).
+      gemm_strided_batched(false, false, static_cast<int>(c), static_cast<int>(tiles), static_cast<int>(k), 1.0f,
+                           u.as(), c * k, bk.as(), k * tiles, 0.0f, bx.as(), c * tiles, 16);
+      launch_winograd_output_transform(bx.as(), images, c, h, wd, nullptr, dx->data() + n0 * image, stream());
+    }
+  }
+  launch_winograd_filter_grad_transform(du.as(), k, c, slices, dw.data(), stream());
+}
+
 }  // namespace
 
 // x: (N, C, H, W), w: (K, C, R, S), b: (K) or undefined -> y: (N, K, H', W')
@@ -83,6 +185,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
 #else
   use_cudnn();
 #endif
+  if (use_winograd(p)) return winograd_forward(p, x, w, b, y);
   const int64_t crs = p.crs(), plane = p.plane();
   Scratch col(static_cast<size_t>(crs * p.chunk * plane) * sizeof(float));
   Scratch out(static_cast<size_t>(p.k * p.chunk * plane) * sizeof(float));
@@ -122,6 +225,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
 #else
   use_cudnn();
 #endif
+  if (use_winograd(p)) return winograd_backward(p, x, w, dy, dx, dw);
   const int64_t crs = p.crs();
   Scratch col(static_cast<size_t>(crs * p.chunk * plane) * sizeof(float));
   Scratch dy_t(static_cast<size_t>(p.k * p.chunk * plane) * sizeof(float));
