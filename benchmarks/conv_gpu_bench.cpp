@@ -1,9 +1,12 @@
-// keel's own convolution kernels (im2col + one SGEMM per chunk) against cuDNN at ResNet-34 shapes,
-// batch 64, fp32 with TF32 off: forward, backward-data and backward-filter. Each iteration times
-// keel and then cuDNN with CUDA events on keel's stream; the counters are the medians over all
-// iterations (after a warm-up that lets cuDNN pick its algorithms and the allocator fill its cache).
-// Without a CUDA device every benchmark reports itself skipped.
+// keel's own convolution kernels (Winograd F(2x2, 3x3) for the 3x3 stride-1 layers, im2col + one
+// SGEMM per chunk otherwise) against cuDNN at ResNet-34 shapes, batch 64, fp32 with TF32 off:
+// forward, backward-data and backward-filter. Each iteration times keel, then (for the Winograd
+// shapes) keel with the im2col path forced by KEEL_CONV_ALGO=im2col, then cuDNN, with CUDA events on
+// keel's stream; the counters are the medians over all iterations (after a warm-up that lets cuDNN
+// pick its algorithms and the allocator fill its cache). Without a CUDA device every benchmark
+// reports itself skipped.
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -80,18 +83,28 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
     }
   };
   const bool have_cudnn = keel::cudnn_built();
+  const bool winograd = s.r == 3 && s.stride == 1 && s.padding == 1;
   auto time_backend = [&](GpuBackend b) {
     keel::set_gpu_backend(b);
     return keel::cuda::time_on_stream_ms(run);
   };
+  auto time_im2col = [&] {
+    ::setenv("KEEL_CONV_ALGO", "im2col", 1);
+    const double ms = time_backend(GpuBackend::keel);
+    ::unsetenv("KEEL_CONV_ALGO");
+    return ms;
+  };
+  ::unsetenv("KEEL_CONV_ALGO");
   for (int i = 0; i < 3; ++i) {  // warm-up: algorithm search, allocator cache, clocks
     time_backend(GpuBackend::keel);
+    if (winograd) time_im2col();
     if (have_cudnn) time_backend(GpuBackend::cudnn);
   }
-  std::vector<double> keel_ms, cudnn_ms;
+  std::vector<double> keel_ms, im2col_ms, cudnn_ms;
   for (auto _ : state) {
     const double k = time_backend(GpuBackend::keel);
     keel_ms.push_back(k);
+    if (winograd) im2col_ms.push_back(time_im2col());
     if (have_cudnn) cudnn_ms.push_back(time_backend(GpuBackend::cudnn));
     state.SetIterationTime(k / 1e3);
   }
@@ -103,6 +116,7 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
   const double km = median(keel_ms);
   state.counters["keel_ms"] = km;
   state.counters["keel_GFLOPs"] = flop / (km * 1e6);
+  if (winograd) state.counters["im2col_ms"] = median(im2col_ms);
   if (have_cudnn) {
     const double cm = median(cudnn_ms);
     state.counters["cudnn_ms"] = cm;
