@@ -276,11 +276,15 @@ for d in "${KEEL_DATA_DIR:-}" "$root/data/titanic" "$root/shared/data/titanic" "
     [[ -n "$d" && -f "$d/train.csv" && -f "$d/test.csv" ]] && data_dir="$d" && break
 done
 if [[ -x "$bin/titanic_train" && -f "$root/configs/small_cnn.yaml" && -n "$data_dir" && $gpu_ok == 1 ]]; then
-    t0=$(date +%s.%N)
-    run_step titanic_train 90 "$bin/titanic_train" --config "$root/configs/small_cnn.yaml" --data "$data_dir" \
-        --out "$out/titanic_out" --device cuda
-    t1=$(date +%s.%N)
-    python3 -c "print(round($t1 - $t0, 3))" > "$out/titanic_train.wall_s"
+    # Twice: the first run reads the binaries and CUDA libraries from disk (a cold file cache), the
+    # second is what a user sees on every later run. The wall time of each goes into results.json.
+    for run in 1 2; do
+        t0=$(date +%s.%N)
+        run_step "titanic_train_$run" 90 "$bin/titanic_train" --config "$root/configs/small_cnn.yaml" \
+            --data "$data_dir" --out "$out/titanic_out_$run" --device cuda
+        t1=$(date +%s.%N)
+        python3 -c "print(round($t1 - $t0, 3))" > "$out/titanic_train_$run.wall_s"
+    done
 else
     why="titanic_train not built"
     [[ -x "$bin/titanic_train" ]] && why="no Titanic CSVs (set KEEL_DATA_DIR)"
@@ -385,10 +389,19 @@ if keel_resnet:
             for b in keel_resnet.get("benchmarks", []) if not b.get("error_occurred")]
     numbers["keel_resnet34_step"] = {"rows": rows}
 
-try:
-    numbers["titanic_train"] = {"wall_s": float(open(os.path.join(out, "titanic_train.wall_s")).read())}
-except Exception:
-    pass
+for run in ("1", "2"):
+    try:
+        wall = float(open(os.path.join(out, f"titanic_train_{run}.wall_s")).read())
+    except Exception:
+        continue
+    entry = {"wall_s": wall}
+    try:  # the run's own phase line: "time: data … s, waiting for the device … s, models … s, outputs … s"
+        for line in open(os.path.join(out, f"titanic_train_{run}.log")):
+            if line.startswith("time: ") or line.startswith("trained "):
+                entry.setdefault("phases", []).append(line.strip())
+    except Exception:
+        pass
+    numbers[f"titanic_train_{run}"] = entry
 
 for s in steps:
     s["numbers"] = numbers.get(s["step"], {})
@@ -406,8 +419,9 @@ def summary(s):
         return f'worst keel/cuDNN time ratio {n["worst_keel_over_cudnn"]:.2f} (target <= 1.25)'
     if s["step"] == "pytorch_resnet34" and n:
         return f'median step {n["median_ms"]:.1f} ms (batch 64, fp32, TF32 off)'
-    if s["step"] == "titanic_train" and n:
-        return f'{n["wall_s"]:.2f} s wall (target < 1 s)'
+    if s["step"].startswith("titanic_train_") and n:
+        phases = "; ".join(p for p in n.get("phases", []) if p.startswith("time: "))
+        return f'{n["wall_s"]:.2f} s wall (target < 1 s){"; " + phases if phases else ""}'
     return s["detail"]
 
 lines = [f"# GPU check: {card}", "", f"driver {driver}, sm {arch}, commit {commit}, {result['date']}, "

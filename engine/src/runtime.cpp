@@ -73,6 +73,14 @@ void gpu_release_cached_memory() {
 #endif
 }
 
+GpuStartTimes warm_up_gpu() {
+#if defined(KEEL_HAS_CUDA)
+  return cuda::warm_up();
+#else
+  return {};
+#endif
+}
+
 void synchronize() {
 #if defined(KEEL_HAS_CUDA)
   if (cuda::device_present()) cuda::synchronize();

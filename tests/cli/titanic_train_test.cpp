@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -72,6 +73,13 @@ TEST_F(TitanicTrain, FlagshipWritesEveryOutput) {
   const CliResult r = run_titanic_train(args("configs/cnn.yaml", out) + " --set train.epochs=2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("resolved config"), std::string::npos);
+  // The phase timings line: every phase measured, and training is where the time goes.
+  std::smatch phases;
+  ASSERT_TRUE(std::regex_search(r.output, phases,
+                                std::regex(R"(time: data ([0-9.]+) s, waiting for the device ([0-9.]+) s, )"
+                                           R"(models ([0-9.]+) s, outputs ([0-9.]+) s)")))
+      << r.output;
+  EXPECT_GT(std::stod(phases[3]), std::stod(phases[2]));
 
   const std::vector<std::string> submission = lines_of(read_text(out + "/submission.csv"));
   ASSERT_EQ(submission.size(), 419u);

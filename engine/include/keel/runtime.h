@@ -39,6 +39,19 @@ GpuMemoryStats gpu_memory_stats();
 // Returns the cached (free) device blocks to the driver.
 void gpu_release_cached_memory();
 
+// Starts the CUDA device now: context, stream, cuBLAS and (with the cudnn backend) cuDNN handles,
+// which otherwise cost a few hundred milliseconds inside the first training step. Safe to call on
+// a background thread while the host prepares data; returns at once where no GPU is present.
+struct GpuStartTimes {
+  bool started = false;            // false: no GPU (or a CPU-only build), nothing was done
+  double driver_seconds = 0.0;     // loading the driver and finding the devices
+  double context_seconds = 0.0;    // creating the device's context
+  double libraries_seconds = 0.0;  // the stream, cuBLAS (and cuDNN) handles
+  double first_launch_seconds = 0.0;  // the first allocation and kernel launch
+  double total() const { return driver_seconds + context_seconds + libraries_seconds + first_launch_seconds; }
+};
+GpuStartTimes warm_up_gpu();
+
 // Waits for queued device work (a no-op on the CPU); benchmarks call it before reading a clock.
 void synchronize();
 

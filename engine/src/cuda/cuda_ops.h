@@ -20,6 +20,8 @@ void copy_on_device(float* dst, const float* src, size_t count);
 void fill(float* dst, size_t count, float value);
 void synchronize();
 bool device_present();
+// Creates the context, stream and library handles now instead of at first use (see warm_up.cpp).
+GpuStartTimes warm_up();
 GpuMemoryStats memory_stats();
 void release_cached_memory();
 }  // namespace keel::cuda

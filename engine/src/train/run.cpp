@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <future>
 
 #include <fmt/format.h>
 
@@ -16,6 +17,7 @@
 #include "keel/train/trainer.h"
 #include "run_outputs.h"
 #include "run_plan.h"
+#include "stopwatch.h"
 
 namespace keel::train {
 
@@ -34,11 +36,22 @@ using detail::PreparedData;
 using detail::Results;
 using Log = std::function<void(const std::string&)>;
 
-Device resolve_device(const Config& config, const Log& log) {
-  if (config.device == "cpu") return Device::cpu;
-  if (cuda_available()) {
-    log(fmt::format("device: cuda{}", config.device == "auto" ? " (a GPU is present)" : ""));
-    return Device::cuda;
+struct DeviceChoice {
+  Device device = Device::cpu;
+  std::string message;
+};
+
+// Probes for a GPU and, when one is used, starts it (warm_up_gpu): on a GPU run this is the
+// slowest part of start-up, so execute() runs it on a thread while the host prepares the data.
+DeviceChoice choose_device(const Config& config) {
+  if (config.device == "cpu") return {Device::cpu, fmt::format("device: cpu, {} thread(s)", num_threads())};
+  const GpuStartTimes t = warm_up_gpu();  // also probes for the device: nothing to do without one
+  if (t.started) {
+    return {Device::cuda,
+            fmt::format("device: cuda{}, started in {:.2f} s (driver {:.2f}, context {:.2f}, libraries {:.2f}, "
+                        "first launch {:.2f})",
+                        config.device == "auto" ? " (a GPU is present)" : "", t.total(), t.driver_seconds,
+                        t.context_seconds, t.libraries_seconds, t.first_launch_seconds)};
   }
   if (config.device == "cuda") {
     throw Error(ErrorKind::usage,
@@ -47,9 +60,8 @@ Device resolve_device(const Config& config, const Log& log) {
                              : "--device cuda: this keel was built without the CUDA backend; rebuild "
                                "with the CUDA toolkit installed (cmake -DKEEL_CUDA=ON) or use --device cpu");
   }
-  log(fmt::format("device: cpu, {} thread(s){}", num_threads(),
-                  cuda_built() ? " (no GPU found)" : ""));
-  return Device::cpu;
+  return {Device::cpu, fmt::format("device: cpu, {} thread(s){}", num_threads(),
+                                   cuda_built() ? " (no GPU found)" : "")};
 }
 
 void apply_runtime_settings(const Config& config) {
@@ -101,6 +113,7 @@ class Run {
   std::vector<std::string> layer_table_;
   int64_t parameter_count_ = 0;
   bool stopped_ = false;  // train.stop_after_epochs reached
+  RunResult timings_;     // only the phase seconds are filled in
 };
 
 Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
@@ -228,8 +241,15 @@ RunResult Run::execute() {
                      out.test_csv, out.train_images, out.test_images, out.side, out.side, options_.out_dir));
     return {};
   }
-  device_ = resolve_device(config_, log_);
+  Stopwatch clock;
+  std::future<DeviceChoice> device_start;
+  if (config_.device != "cpu") device_start = std::async(std::launch::async, choose_device, std::cref(config_));
   data_ = detail::prepare_data(config_, log_);
+  timings_.data_seconds = clock.lap();
+  const DeviceChoice choice = device_start.valid() ? device_start.get() : choose_device(config_);
+  timings_.device_wait_seconds = clock.lap();
+  device_ = choice.device;
+  log_(choice.message);
   members_ = detail::plan_members(config_, data_.labels);
   log_(detail::describe_plan(config_, members_));
   results_ = detail::empty_results(data_.train_images.dim(0), data_.test_images.dim(0),
@@ -261,8 +281,17 @@ RunResult Run::execute() {
       return result;
     }
   }
-  return detail::write_outputs(config_, options_, data_, results_, layer_table_, parameter_count_,
-                               device_name(device_), log_);
+  timings_.models_seconds = clock.lap();
+  RunResult result = detail::write_outputs(config_, options_, data_, results_, layer_table_, parameter_count_,
+                                           device_name(device_), log_);
+  result.data_seconds = timings_.data_seconds;
+  result.device_wait_seconds = timings_.device_wait_seconds;
+  result.models_seconds = timings_.models_seconds;
+  result.outputs_seconds = clock.lap();
+  log_(fmt::format("time: data {:.2f} s, waiting for the device {:.2f} s, models {:.2f} s, outputs {:.2f} s",
+                   result.data_seconds, result.device_wait_seconds, result.models_seconds,
+                   result.outputs_seconds));
+  return result;
 }
 
 }  // namespace
