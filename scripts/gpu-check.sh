@@ -9,7 +9,8 @@
 #
 # usage: scripts/gpu-check.sh [OUTDIR]      (default gpu-results/)
 # environment: KEEL_GPU_CHECK_BUDGET (seconds, default 470), BUILD_DIR (default build-gpu),
-#              KEEL_CUDA_ARCH (default: from nvidia-smi), KEEL_DATA_DIR (Titanic CSVs)
+#              KEEL_CUDA_ARCH (default: from nvidia-smi), KEEL_DATA_DIR (Titanic CSVs),
+#              KEEL_GPU_CHECK_SKIP (space-separated step names to skip, e.g. "compare memcheck")
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +34,11 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$steps_file"; }
 run_step() {
     local name="$1" limit="$2"
     shift 2
+    if [[ " ${KEEL_GPU_CHECK_SKIP:-} " == *" $name "* ]]; then
+        say "$name: skipped (KEEL_GPU_CHECK_SKIP)"
+        record "$name" skipped 0 "skipped by KEEL_GPU_CHECK_SKIP"
+        return 99
+    fi
     local now left
     now=$(date +%s)
     left=$((deadline - now - 5))
@@ -87,6 +93,7 @@ fi
     command -v ninja >/dev/null && echo "ninja $(ninja --version)" || echo "ninja: not found"
     python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1
     echo "git commit: $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+    nvidia-smi --query-gpu=persistence_mode,clocks.sm,clocks.max.sm --format=csv 2>&1 || true
 } > "$out/environment.log" 2>&1
 say "card: $card (driver $driver, compute capability ${compute_cap:-?}); logs in $out"
 
