@@ -402,7 +402,7 @@ for run in ("1", "2"):
     except Exception:
         continue
     entry = {"wall_s": wall}
-    try:  # the run's own phase line: "time: data … s, waiting for the device … s, models … s, outputs … s"
+    try:  # the run's own phase line: "time: data … s, waiting for the device … s, models … s (…), outputs … s"
         for line in open(os.path.join(out, f"titanic_train_{run}.log")):
             if line.startswith("time: ") or line.startswith("trained "):
                 entry.setdefault("phases", []).append(line.strip())

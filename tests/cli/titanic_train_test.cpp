@@ -77,9 +77,12 @@ TEST_F(TitanicTrain, FlagshipWritesEveryOutput) {
   std::smatch phases;
   ASSERT_TRUE(std::regex_search(r.output, phases,
                                 std::regex(R"(time: data ([0-9.]+) s, waiting for the device ([0-9.]+) s, )"
-                                           R"(models ([0-9.]+) s, outputs ([0-9.]+) s)")))
+                                           R"(models ([0-9.]+) s \(training steps ([0-9.]+) s, )"
+                                           R"(checkpoints ([0-9.]+) s\), outputs ([0-9.]+) s)")))
       << r.output;
   EXPECT_GT(std::stod(phases[3]), std::stod(phases[2]));
+  // Steps and checkpoints are disjoint parts of the models phase (each printed rounded to 0.01 s).
+  EXPECT_GE(std::stod(phases[3]) + 0.011, std::stod(phases[4]) + std::stod(phases[5]));
 
   const std::vector<std::string> submission = lines_of(read_text(out + "/submission.csv"));
   ASSERT_EQ(submission.size(), 419u);

@@ -150,7 +150,8 @@ std::vector<KeySpec> build_key_specs() {
       {"output.report", KEEL_FIELD(output.report), {}, {}, hashed,
        "write report.html (charts, confusion matrix, top losses, the resolved config)"},
       {"output.checkpoints", KEEL_FIELD(output.checkpoints), {}, {}, hashed,
-       "write checkpoints/last and checkpoints/best after every epoch (a stop always saves last)"},
+       "write checkpoints/last.ckpt after every epoch and checkpoints/best.ckpt when the best epoch "
+       "improves (none with best_metric last); a stop always saves last"},
       {"output.probabilities", KEEL_FIELD(output.probabilities), {}, {}, hashed,
        "write probabilities.csv next to submission.csv"},
   };

@@ -114,6 +114,7 @@ class Run {
   int64_t parameter_count_ = 0;
   bool stopped_ = false;  // train.stop_after_epochs reached
   RunResult timings_;     // only the phase seconds are filled in
+  mutable double checkpoint_seconds_ = 0.0;
 };
 
 Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
@@ -130,12 +131,14 @@ Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
 }
 
 void Run::save(const Trainer* trainer, const char* name, Durability durability) const {
+  Stopwatch clock;
   Checkpoint c = finished_models_;
   c.ints["run.config_hash"] = static_cast<int64_t>(config_hash(config_));
   c.ints["run.members_total"] = static_cast<int64_t>(members_.size());
   results_.save(c);
   if (trainer) trainer->save_state(c);
   save_checkpoint(checkpoint_path(name), c, durability);
+  checkpoint_seconds_ += clock.lap();
 }
 
 std::string Run::progress_bar_line(const Member& m, int epoch, int64_t step, int64_t steps) const {
@@ -287,10 +290,12 @@ RunResult Run::execute() {
   result.data_seconds = timings_.data_seconds;
   result.device_wait_seconds = timings_.device_wait_seconds;
   result.models_seconds = timings_.models_seconds;
+  result.checkpoint_seconds = checkpoint_seconds_;
   result.outputs_seconds = clock.lap();
-  log_(fmt::format("time: data {:.2f} s, waiting for the device {:.2f} s, models {:.2f} s, outputs {:.2f} s",
-                   result.data_seconds, result.device_wait_seconds, result.models_seconds,
-                   result.outputs_seconds));
+  log_(fmt::format("time: data {:.2f} s, waiting for the device {:.2f} s, models {:.2f} s (training steps "
+                   "{:.2f} s, checkpoints {:.2f} s), outputs {:.2f} s",
+                   result.data_seconds, result.device_wait_seconds, result.models_seconds, result.train_seconds,
+                   result.checkpoint_seconds, result.outputs_seconds));
   return result;
 }
 

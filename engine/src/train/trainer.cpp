@@ -233,7 +233,8 @@ void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hook
     best_value_ = config_.train.best_metric == "val_accuracy" ? record.val_accuracy : record.val_loss;
     best_epoch_ = record.epoch;
     epochs_without_improvement_ = 0;
-    snapshot_best();
+    // With best_metric "last" the best epoch is always the latest: its weights are the model's own.
+    if (config_.train.best_metric != "last") snapshot_best();
   } else {
     ++epochs_without_improvement_;
     if (config_.train.patience > 0 && epochs_without_improvement_ >= config_.train.patience) {
@@ -244,7 +245,7 @@ void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hook
   }
   if (hooks.on_epoch) hooks.on_epoch(record);
   if (hooks.save_checkpoint) {
-    if (better) hooks.save_checkpoint(TrainerHooks::Save::best);
+    if (better && config_.train.best_metric != "last") hooks.save_checkpoint(TrainerHooks::Save::best);
     hooks.save_checkpoint(TrainerHooks::Save::epoch);
   }
 }

@@ -33,8 +33,9 @@ struct RunResult {
   double train_seconds = 0.0;  // inside the training steps only
   // Wall-clock phases of the run, in seconds: reading CSVs and building images; waiting for the
   // GPU to finish starting (it starts on a thread during data preparation); every model's epochs
-  // with their evaluation and checkpoints; and writing the outputs.
+  // with their evaluation and checkpoints (checkpoint_seconds of it); and writing the outputs.
   double data_seconds = 0.0, device_wait_seconds = 0.0, models_seconds = 0.0, outputs_seconds = 0.0;
+  double checkpoint_seconds = 0.0;
 };
 
 // Ctrl-C: the program's signal handler calls request_interrupt(); training stops after the current
