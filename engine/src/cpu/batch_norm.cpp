@@ -4,8 +4,23 @@
 #include <cmath>
 #include <cstring>
 
+#include <omp.h>
+
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/workspace.h"
+#include "keel/runtime.h"
+
+#if defined(__AVX512F__)
+// See conv2d.cpp: GCC 12 flags the undefined pass-through operand inside its own AVX-512
+// intrinsics (here _mm512_extractf64x4_pd's) as "(may be) used uninitialized"; only that
+// header's lines are silenced.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
 
 namespace keel::cpu {
 
@@ -35,39 +50,6 @@ void expect_channels(const Tensor& t, int64_t c, const char* what) {
   expect_shape(t, Shape{c}, what);
 }
 
-// Two sums of term(a[k], b[k], acc1, acc2) over one channel's n planes of l values (planes
-// `stride` apart), accumulated in double. The accumulators are 8-wide vector registers reduced once
-// per channel: a horizontal reduction after every plane (what `omp simd reduction` does) costs
-// more than the 9-36 values of a small CNN's plane. `term` is generic, so the same expression
-// serves the vector body and the scalar tail.
-using Float8 = float __attribute__((vector_size(32)));
-using Double8 = double __attribute__((vector_size(64)));
-
-template <typename Term>
-void channel_sums(int64_t n, int64_t l, int64_t stride, const float* a, const float* b, Term term,
-                  double& sum1, double& sum2) {
-  Double8 acc1 = {}, acc2 = {};
-  double tail1 = 0.0, tail2 = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* pa = a + i * stride;
-    const float* pb = b + i * stride;
-    int64_t k = 0;
-    for (; k + 8 <= l; k += 8) {
-      Float8 va, vb;
-      std::memcpy(&va, pa + k, sizeof va);  // unaligned loads
-      std::memcpy(&vb, pb + k, sizeof vb);
-      term(__builtin_convertvector(va, Double8), __builtin_convertvector(vb, Double8), acc1, acc2);
-    }
-    for (; k < l; ++k) term(static_cast<double>(pa[k]), static_cast<double>(pb[k]), tail1, tail2);
-  }
-  sum1 = tail1;
-  sum2 = tail2;
-  for (int j = 0; j < 8; ++j) {
-    sum1 += acc1[j];
-    sum2 += acc2[j];
-  }
-}
-
 // y = (x - m) a + b over one channel's n planes of l values, planes `stride` apart (2d layout).
 // Centred rather than folding m into b, which would cancel in float when |mean| >> std.
 void normalize_channel(const float* x, float* y, int64_t n, int64_t l, int64_t stride, float m,
@@ -89,6 +71,301 @@ void normalize_block(const float* x, float* y, int64_t n, int64_t cb, int64_t st
     float* out = y + i * stride;
 #pragma omp simd
     for (int64_t j = 0; j < cb; ++j) out[j] = (row[j] - m[j]) * a[j] + b[j];
+  }
+}
+
+// ---- the 2d layout, (N, C, L) with L > 1 ------------------------------------------------------
+//
+// Threads own images, not channels: the convolution before a batch norm writes each thread's
+// images into its own core's cache, and a split by channels made every thread read the other
+// half of the batch from the other core (a third of the 2-thread forward pass at the flagship's
+// sizes). Each thread sums its chunks of images per channel; after a barrier the chunks' sums are
+// added in chunk order, so the statistics depend on the shape alone, never on the thread count.
+
+// Images per partial sum: about 8 chunks per batch, a grid fixed by N. Enough chunks to share
+// among a few threads; few enough that each chunk of a channel is more than a couple of vectors.
+int64_t images_per_chunk(int64_t n) {
+  return std::max<int64_t>(1, n / 8);
+}
+
+struct Range {
+  int64_t begin, end;
+};
+Range split(int64_t n, int t, int threads) {
+  return {n * t / threads, n * (t + 1) / threads};
+}
+
+// Sums of d = x - shift and d² over `images` planes of l values, planes `stride` apart, in
+// double. Sixteen floats per step, widened to two double vectors; two alternating pairs of
+// accumulators (the slot advances with every vector, whatever plane it belongs to) hide the add
+// latency that a single chain paid on every 8 values, and masked loads replace the scalar tail of
+// a 36- or 9-value plane. Few accumulators, because a chunk of a 3×3 channel is only a few
+// vectors and their final reduction is paid per chunk and channel. The order of the adds is
+// fixed by the shape.
+#if defined(__AVX512F__)
+inline __m512d low_half(__m512 v) {
+  return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+}
+inline __m512d high_half(__m512 v) {
+  return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+inline __mmask16 tail_mask(int64_t live) {
+  return live >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << live) - 1u);
+}
+inline double total(const __m512d* acc) {
+  return _mm512_reduce_add_pd(
+      _mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3])));
+}
+#endif
+
+void stat_sums(const float* x, int64_t images, int64_t stride, int64_t l, double shift,
+               double& sum1, double& sum2) {
+#if defined(__AVX512F__)
+  __m512d s1[4], s2[4];
+  for (int j = 0; j < 4; ++j) s1[j] = s2[j] = _mm512_setzero_pd();
+  const __m512d vshift = _mm512_set1_pd(shift);
+  int slot = 0;
+  for (int64_t i = 0; i < images; ++i) {
+    const float* p = x + i * stride;
+    for (int64_t k = 0; k < l; k += 16) {
+      const __mmask16 m = tail_mask(l - k);
+      const __m512 v = _mm512_maskz_loadu_ps(m, p + k);
+      const __m512d lo = _mm512_maskz_sub_pd(static_cast<__mmask8>(m), low_half(v), vshift);
+      const __m512d hi = _mm512_maskz_sub_pd(static_cast<__mmask8>(m >> 8), high_half(v), vshift);
+      s1[slot] = _mm512_add_pd(s1[slot], lo);
+      s2[slot] = _mm512_fmadd_pd(lo, lo, s2[slot]);
+      s1[slot + 1] = _mm512_add_pd(s1[slot + 1], hi);
+      s2[slot + 1] = _mm512_fmadd_pd(hi, hi, s2[slot + 1]);
+      slot ^= 2;
+    }
+  }
+  sum1 = total(s1);
+  sum2 = total(s2);
+#else
+  double a = 0.0, b = 0.0;
+  for (int64_t i = 0; i < images; ++i) {
+    for (int64_t k = 0; k < l; ++k) {
+      const double d = static_cast<double>(x[i * stride + k]) - shift;
+      a += d;
+      b += d * d;
+    }
+  }
+  sum1 = a;
+  sum2 = b;
+#endif
+}
+
+// Sums of g and g (x - mean) likewise, with g = dy, or with kRelu g = dy where y > 0 else 0
+// (the gradient through a ReLU applied to this batch norm's output y).
+template <bool kRelu>
+void grad_sums(const float* x, const float* y, const float* dy, int64_t images, int64_t stride,
+               int64_t l, double mean, double& sum1, double& sum2) {
+#if defined(__AVX512F__)
+  __m512d s1[4], s2[4];
+  for (int j = 0; j < 4; ++j) s1[j] = s2[j] = _mm512_setzero_pd();
+  const __m512d vmean = _mm512_set1_pd(mean);
+  int slot = 0;
+  for (int64_t i = 0; i < images; ++i) {
+    const int64_t at = i * stride;
+    for (int64_t k = 0; k < l; k += 16) {
+      __mmask16 m = tail_mask(l - k);
+      if constexpr (kRelu) {
+        m = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + at + k), _mm512_setzero_ps(),
+                                    _CMP_GT_OQ);
+      }
+      const __m512 g = _mm512_maskz_loadu_ps(m, dy + at + k);
+      const __m512 v = _mm512_maskz_loadu_ps(m, x + at + k);
+      const __m512d glo = low_half(g), ghi = high_half(g);
+      const __m512d dlo = _mm512_sub_pd(low_half(v), vmean);
+      const __m512d dhi = _mm512_sub_pd(high_half(v), vmean);
+      s1[slot] = _mm512_add_pd(s1[slot], glo);
+      s2[slot] = _mm512_fmadd_pd(glo, dlo, s2[slot]);
+      s1[slot + 1] = _mm512_add_pd(s1[slot + 1], ghi);
+      s2[slot + 1] = _mm512_fmadd_pd(ghi, dhi, s2[slot + 1]);
+      slot ^= 2;
+    }
+  }
+  sum1 = total(s1);
+  sum2 = total(s2);
+#else
+  double a = 0.0, b = 0.0;
+  for (int64_t i = 0; i < images; ++i) {
+    for (int64_t k = 0; k < l; ++k) {
+      const int64_t at = i * stride + k;
+      const double g = kRelu && !(y[at] > 0.0f) ? 0.0 : static_cast<double>(dy[at]);
+      a += g;
+      b += g * (static_cast<double>(x[at]) - mean);
+    }
+  }
+  sum1 = a;
+  sum2 = b;
+#endif
+}
+
+// y = (x - m) a + b over one plane of l values, then max(y, 0) with kRelu.
+template <bool kRelu>
+void normalize_plane(const float* x, float* y, int64_t l, float m, float a, float b) {
+#if defined(__AVX512F__)
+  const __m512 vm = _mm512_set1_ps(m), va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+  for (int64_t k = 0; k < l; k += 16) {
+    const __mmask16 live = tail_mask(l - k);
+    __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + k), vm), va, vb);
+    if constexpr (kRelu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(y + k, live, v);
+  }
+#else
+  for (int64_t k = 0; k < l; ++k) {
+    const float v = (x[k] - m) * a + b;
+    y[k] = kRelu ? (v > 0.0f ? v : 0.0f) : v;
+  }
+#endif
+}
+
+// dx = p g + q (x - m) + r over one plane, with g as in grad_sums.
+template <bool kRelu>
+void grad_plane(const float* x, const float* y, const float* dy, float* dx, int64_t l, float m,
+                float p, float q, float r) {
+#if defined(__AVX512F__)
+  const __m512 vm = _mm512_set1_ps(m), vp = _mm512_set1_ps(p), vq = _mm512_set1_ps(q),
+               vr = _mm512_set1_ps(r);
+  for (int64_t k = 0; k < l; k += 16) {
+    const __mmask16 live = tail_mask(l - k);
+    __mmask16 pass = live;
+    if constexpr (kRelu) {
+      pass = _mm512_mask_cmp_ps_mask(live, _mm512_maskz_loadu_ps(live, y + k), _mm512_setzero_ps(),
+                                     _CMP_GT_OQ);
+    }
+    const __m512 g = _mm512_maskz_loadu_ps(pass, dy + k);
+    const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + k), vm);
+    // The same association as the scalar form: (p g + q d) + r.
+    const __m512 v = _mm512_add_ps(_mm512_fmadd_ps(vq, d, _mm512_mul_ps(vp, g)), vr);
+    _mm512_mask_storeu_ps(dx + k, live, v);
+  }
+#else
+  for (int64_t k = 0; k < l; ++k) {
+    const float g = kRelu && !(y[k] > 0.0f) ? 0.0f : dy[k];
+    dx[k] = p * g + q * (x[k] - m) + r;
+  }
+#endif
+}
+
+// Threads for a 2d pass over `numel` values: one below the size where a fork/join pays.
+int bn_threads(int64_t numel, int64_t chunks) {
+  if (numel < kMinParallel) return 1;
+  return static_cast<int>(std::clamp<int64_t>(num_threads(), 1, chunks));
+}
+
+// The training forward pass of the 2d layout (see above): one parallel region, two barriers.
+template <bool kRelu>
+void train_2d(const float* xp, const float* gp, const float* bp, float* rmp, float* rvp,
+              float momentum, float eps, float* yp, float* smp, float* sip, int64_t n, int64_t c,
+              int64_t l) {
+  const int64_t per_chunk = images_per_chunk(n), chunks = (n + per_chunk - 1) / per_chunk;
+  const double count = static_cast<double>(n * l), unbias = count / (count - 1.0);
+  // Per (chunk, channel) the two sums; then per channel the normalisation's m, a and b.
+  auto* sums = reinterpret_cast<double*>(
+      scratch(ScratchSlot::partial, static_cast<size_t>(chunks * c * 4)));
+  float* coef = scratch(ScratchSlot::output, static_cast<size_t>(3 * c));
+  const int threads = bn_threads(n * c * l, chunks);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range mine = split(chunks, t, team);
+    for (int64_t k = mine.begin; k < mine.end; ++k) {
+      const int64_t i0 = k * per_chunk, images = std::min(n, i0 + per_chunk) - i0;
+      for (int64_t ch = 0; ch < c; ++ch) {
+        // Shifting by a sample of the channel keeps Σd² - (Σd)²/M from cancelling even when
+        // |mean| >> std (plain E[x²] - E[x]² would).
+        stat_sums(xp + (i0 * c + ch) * l, images, c * l, l, xp[ch * l], sums[(k * c + ch) * 2],
+                  sums[(k * c + ch) * 2 + 1]);
+      }
+    }
+#pragma omp barrier
+    const Range channels = split(c, t, team);
+    for (int64_t ch = channels.begin; ch < channels.end; ++ch) {
+      double s1 = 0.0, s2 = 0.0;
+      for (int64_t k = 0; k < chunks; ++k) {
+        s1 += sums[(k * c + ch) * 2];
+        s2 += sums[(k * c + ch) * 2 + 1];
+      }
+      const double mean = xp[ch * l] + s1 / count;
+      const double var = std::max(0.0, (s2 - s1 * s1 / count) / count);
+      const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
+      smp[ch] = static_cast<float>(mean);
+      sip[ch] = static_cast<float>(invstd);
+      rmp[ch] = static_cast<float>((1.0 - momentum) * rmp[ch] + momentum * mean);
+      rvp[ch] = static_cast<float>((1.0 - momentum) * rvp[ch] + momentum * var * unbias);
+      coef[3 * ch] = smp[ch];
+      coef[3 * ch + 1] = gp[ch] * sip[ch];
+      coef[3 * ch + 2] = bp[ch];
+    }
+#pragma omp barrier
+    // Centred rather than folding m into b, which would cancel in float when |mean| >> std.
+    for (int64_t i = std::min(n, mine.begin * per_chunk); i < std::min(n, mine.end * per_chunk);
+         ++i) {
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const int64_t at = (i * c + ch) * l;
+        normalize_plane<kRelu>(xp + at, yp + at, l, coef[3 * ch], coef[3 * ch + 1],
+                               coef[3 * ch + 2]);
+      }
+    }
+  }
+}
+
+// The backward pass of the 2d layout, split like train_2d. With kRelu, y is the output of the
+// fused forward pass and dy the gradient of that ReLU's output.
+//    dbeta = Σ g, dgamma = Σ g x̂, dx = gamma invstd (g - dbeta/M - x̂ dgamma/M), folded into
+//    dx = p g + q (x - mean) + r per channel (centred, like the forward pass).
+template <bool kRelu>
+void backward_2d(const float* xp, const float* yp, const float* gp, const float* mp,
+                 const float* ip, const float* dyp, float* dxp, float* dgp, float* dbp, int64_t n,
+                 int64_t c, int64_t l) {
+  const int64_t per_chunk = images_per_chunk(n), chunks = (n + per_chunk - 1) / per_chunk;
+  const double count = static_cast<double>(n * l);
+  auto* sums = reinterpret_cast<double*>(
+      scratch(ScratchSlot::partial, static_cast<size_t>(chunks * c * 4)));
+  float* coef = scratch(ScratchSlot::output, static_cast<size_t>(4 * c));
+  const int threads = bn_threads(n * c * l, chunks);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range mine = split(chunks, t, team);
+    for (int64_t k = mine.begin; k < mine.end; ++k) {
+      const int64_t i0 = k * per_chunk, images = std::min(n, i0 + per_chunk) - i0;
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const int64_t at = (i0 * c + ch) * l;
+        grad_sums<kRelu>(xp + at, kRelu ? yp + at : nullptr, dyp + at, images, c * l, l, mp[ch],
+                         sums[(k * c + ch) * 2], sums[(k * c + ch) * 2 + 1]);
+      }
+    }
+#pragma omp barrier
+    const Range channels = split(c, t, team);
+    for (int64_t ch = channels.begin; ch < channels.end; ++ch) {
+      double sdy = 0.0, sdyx = 0.0;
+      for (int64_t k = 0; k < chunks; ++k) {
+        sdy += sums[(k * c + ch) * 2];
+        sdyx += sums[(k * c + ch) * 2 + 1];
+      }
+      const double invstd = ip[ch];
+      const double dg = sdyx * invstd;
+      dbp[ch] = static_cast<float>(sdy);
+      dgp[ch] = static_cast<float>(dg);
+      const double a = gp[ch] * invstd;
+      coef[4 * ch] = mp[ch];
+      coef[4 * ch + 1] = static_cast<float>(a);
+      coef[4 * ch + 2] = static_cast<float>(-a * invstd * dg / count);
+      coef[4 * ch + 3] = static_cast<float>(-a * sdy / count);
+    }
+#pragma omp barrier
+    for (int64_t i = std::min(n, mine.begin * per_chunk); i < std::min(n, mine.end * per_chunk);
+         ++i) {
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const int64_t at = (i * c + ch) * l;
+        const float* k = coef + 4 * ch;
+        grad_plane<kRelu>(xp + at, kRelu ? yp + at : nullptr, dyp + at, dxp + at, l, k[0], k[1],
+                          k[2], k[3]);
+      }
+    }
   }
 }
 }  // namespace
@@ -137,21 +414,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
   };
 
   if (l > 1) {
-#pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const double shift = xp[ch * l];
-      double s1, s2;
-      channel_sums(
-          n, l, c * l, xp + ch * l, xp + ch * l,
-          [shift](auto v, auto, auto& t1, auto& t2) {
-            const auto dev = v - shift;
-            t1 += dev;
-            t2 += dev * dev;
-          },
-          s1, s2);
-      finish_channel(ch, shift, s1, s2);
-      normalize_channel(xp + ch * l, yp + ch * l, n, l, c * l, smp[ch], gp[ch] * sip[ch], bp[ch]);
-    }
+    train_2d<false>(xp, gp, bp, rmp, rvp, momentum, eps, yp, smp, sip, n, c, l);
     return;
   }
 
@@ -267,28 +530,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& sav
   };
 
   if (l > 1) {
-#pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const double mean = mp[ch];
-      double sdy, sdyx;
-      channel_sums(
-          n, l, c * l, xp + ch * l, dyp + ch * l,
-          [mean](auto v, auto g, auto& t1, auto& t2) {
-            t1 += g;
-            t2 += g * (v - mean);
-          },
-          sdy, sdyx);
-      float p, q, r;
-      coefficients(ch, sdy, sdyx, p, q, r);
-      const float m = mp[ch];
-      for (int64_t i = 0; i < n; ++i) {
-        const float* xs = xp + (i * c + ch) * l;
-        const float* gs = dyp + (i * c + ch) * l;
-        float* out = dxp + (i * c + ch) * l;
-#pragma omp simd
-        for (int64_t k = 0; k < l; ++k) out[k] = p * gs[k] + q * (xs[k] - m) + r;
-      }
-    }
+    backward_2d<false>(xp, nullptr, gp, mp, ip, dyp, dxp, dgp, dbp, n, c, l);
     return;
   }
 
