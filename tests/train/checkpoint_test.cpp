@@ -1,5 +1,6 @@
 // Checkpoint files: a round trip of every record kind, the checksum catching any single flipped
-// bit, and files of the previous format version (FNV-1a checksum) still loading.
+// bit, files of the previous format version (FNV-1a checksum) still loading, and the background
+// writer of GPU runs.
 #include <unistd.h>
 
 #include <cstring>
@@ -11,6 +12,7 @@
 
 #include "keel/error.h"
 #include "keel/train/checkpoint.h"
+#include "train/checkpoint_writer.h"
 
 namespace keel::train {
 namespace {
@@ -105,6 +107,27 @@ TEST_F(CheckpointFile, ReadsFormatVersionOne) {
   std::memcpy(bytes.data() + payload_begin + payload_size, &fnv, sizeof(fnv));
   write_bytes(path("v1.ckpt"), bytes);
   expect_equal(sample(), load_checkpoint(path("v1.ckpt")));
+}
+
+// A GPU run's background writer: the files are the same as written in place, one write is in
+// flight at a time (the next write and wait() come after it), and a failed write reports its error.
+TEST_F(CheckpointFile, BackgroundWriterWritesTheSameFiles) {
+  CheckpointWriter writer(true);
+  for (int epoch = 1; epoch <= 5; ++epoch) {
+    Checkpoint c = sample();
+    c.ints["member0.epochs_done"] = epoch;
+    writer.write(path("last.ckpt"), std::move(c), Durability::rename_only);
+  }
+  writer.wait();
+  Checkpoint expected = sample();
+  expected.ints["member0.epochs_done"] = 5;
+  expect_equal(expected, load_checkpoint(path("last.ckpt")));
+  save_checkpoint(path("direct.ckpt"), expected, Durability::rename_only);
+  EXPECT_EQ(bytes_of(path("last.ckpt")), bytes_of(path("direct.ckpt")));
+
+  writer.write(path("missing-folder/last.ckpt"), sample(), Durability::rename_only);
+  EXPECT_THROW(writer.wait(), Error);
+  writer.wait();  // the error was reported once; nothing is in flight now
 }
 
 }  // namespace

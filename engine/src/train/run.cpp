@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,7 @@
 #include "keel/train/atomic_file.h"
 #include "keel/train/model_builder.h"
 #include "keel/train/trainer.h"
+#include "checkpoint_writer.h"
 #include "run_outputs.h"
 #include "run_plan.h"
 #include "stopwatch.h"
@@ -115,6 +117,7 @@ class Run {
   bool stopped_ = false;  // train.stop_after_epochs reached
   RunResult timings_;     // only the phase seconds are filled in
   mutable double checkpoint_seconds_ = 0.0;
+  std::unique_ptr<CheckpointWriter> writer_;  // made once the device is known
 };
 
 Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
@@ -137,7 +140,7 @@ void Run::save(const Trainer* trainer, const char* name, Durability durability) 
   c.ints["run.members_total"] = static_cast<int64_t>(members_.size());
   results_.save(c);
   if (trainer) trainer->save_state(c);
-  save_checkpoint(checkpoint_path(name), c, durability);
+  writer_->write(checkpoint_path(name), std::move(c), durability);
   checkpoint_seconds_ += clock.lap();
 }
 
@@ -253,6 +256,7 @@ RunResult Run::execute() {
   timings_.device_wait_seconds = clock.lap();
   device_ = choice.device;
   log_(choice.message);
+  writer_ = std::make_unique<CheckpointWriter>(device_ == Device::cuda);
   members_ = detail::plan_members(config_, data_.labels);
   log_(detail::describe_plan(config_, members_));
   results_ = detail::empty_results(data_.train_images.dim(0), data_.test_images.dim(0),
@@ -284,6 +288,7 @@ RunResult Run::execute() {
       return result;
     }
   }
+  writer_->wait();  // a failed background write reports here, before any output is written
   timings_.models_seconds = clock.lap();
   RunResult result = detail::write_outputs(config_, options_, data_, results_, layer_table_, parameter_count_,
                                            device_name(device_), log_);

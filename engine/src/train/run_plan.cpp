@@ -94,9 +94,10 @@ void Results::save(Checkpoint& c) const {
   c.ints["run.steps"] = steps;
   c.ints["run.last_best_epoch"] = last_best_epoch;
   c.reals["run.train_seconds"] = train_seconds;
-  c.tensors["run.test_prob_sum"] = test_prob_sum;
-  c.tensors["run.val_prob_sum"] = val_prob_sum;
-  c.tensors["run.val_count"] = val_count;
+  // Copies: the sums keep growing while a checkpoint may still be written in the background.
+  c.tensors["run.test_prob_sum"] = test_prob_sum.clone();
+  c.tensors["run.val_prob_sum"] = val_prob_sum.clone();
+  c.tensors["run.val_count"] = val_count.clone();
   c.texts["run.member_accuracies"] = encode_numbers(member_accuracies);
   c.texts["run.records"] = encode_records(records);
 }
