@@ -176,6 +176,13 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
   // regenerates the interrupted epoch's order and skips the batches already done.
   Generator shuffle_gen(mix(seed_, kShuffleStream + static_cast<uint64_t>(epochs_done_)));
   const std::vector<int64_t> order = permutation(train.size(), shuffle_gen);
+  // The epoch's whole order goes to the device at once: a copy per step would make the host wait
+  // for the device at every step (the host buffer must outlive the copy) instead of running ahead.
+  host_order_.ensure({train.size()}, Device::cpu);
+  float* host = host_order_.data();
+  for (size_t i = 0; i < order.size(); ++i) host[i] = static_cast<float>(order[i]);
+  epoch_order_.ensure(host_order_.shape(), device_);
+  epoch_order_.copy_from(host_order_);
   const int64_t batch = config_.train.batch_size;
   for (; step_in_epoch_ < steps_per_epoch; ++step_in_epoch_) {
     if (hooks.stop_requested && hooks.stop_requested()) {
@@ -184,12 +191,8 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
     }
     const int64_t begin = step_in_epoch_ * batch;
     const int64_t end = std::min(begin + batch, train.size());
-    host_indices_.ensure({end - begin}, Device::cpu);
-    for (int64_t i = begin; i < end; ++i) host_indices_.data()[i - begin] = static_cast<float>(order[i]);
-    batch_indices_.ensure(host_indices_.shape(), device_);
-    batch_indices_.copy_from(host_indices_);
     schedule_->apply(*optimizer_, step_in_phase_);
-    train_step(train, batch_indices_);
+    train_step(train, epoch_order_.rows(begin, end));
     ++step_in_phase_;
     ++global_step_;
     if (hooks.on_step) hooks.on_step(epochs_done_ + 1, step_in_epoch_ + 1, steps_per_epoch);

@@ -113,7 +113,8 @@ class Trainer {
   std::vector<Tensor> best_weights_;  // parameters then buffers, on the CPU
 
   // Step buffers, reused.
-  Tensor host_indices_, batch_images_, batch_labels_, batch_indices_, loss_, probs_, dlogits_, loss_sum_;
+  Tensor host_order_, epoch_order_;  // the epoch's shuffled row order, on the host and the device
+  Tensor batch_images_, batch_labels_, loss_, probs_, dlogits_, loss_sum_;
 };
 
 }  // namespace keel::train
