@@ -75,6 +75,20 @@ void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& sav
   KEEL_DISPATCH(batch_norm_backward, KEEL_INPUTS(&x, &gamma, &save_mean, &save_invstd, &dy), x, gamma,
                 save_mean, save_invstd, dy, dx, dgamma, dbeta);
 }
+void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                   Tensor& running_mean, Tensor& running_var, float momentum,
+                                   float eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  KEEL_DISPATCH(batch_norm_relu_forward_train,
+                KEEL_INPUTS(&x, &gamma, &beta, &running_mean, &running_var), x, gamma, beta,
+                running_mean, running_var, momentum, eps, y, save_mean, save_invstd);
+}
+void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& gamma,
+                              const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy,
+                              Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+  KEEL_DISPATCH(batch_norm_relu_backward,
+                KEEL_INPUTS(&x, &y, &gamma, &save_mean, &save_invstd, &dy), x, y, gamma, save_mean,
+                save_invstd, dy, dx, dgamma, dbeta);
+}
 void relu_forward(const Tensor& x, Tensor& y) { KEEL_DISPATCH(relu_forward, KEEL_INPUTS(&x), x, y); }
 void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   KEEL_DISPATCH(relu_backward, KEEL_INPUTS(&y, &dy), y, dy, dx);

@@ -151,6 +151,40 @@ INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormParity,
                                            Shape{5, 1024},         // 1d (head of the seed model)
                                            Shape{3, 7}));
 
+// The fused batch norm + ReLU pair against the CPU's fused pass, on both GPU backends.
+TEST_P(BatchNormParity, FusedReluMatchesCpu) {
+  KEEL_REQUIRE_CUDA();
+  GpuSettingsGuard guard;
+  const Shape s = GetParam();
+  const int64_t c = s[1];
+  // Mean near zero so that about half of the outputs are clipped by the ReLU.
+  Tensor x = rand_cpu(s, 20), dy = rand_cpu(s, 21);
+  Tensor gamma = rand_cpu(Shape{c}, 22, 0.5f, 1.5f), beta = rand_cpu(Shape{c}, 23);
+  for (GpuBackend backend : {GpuBackend::keel, GpuBackend::cudnn}) {
+    if (backend == GpuBackend::cudnn && !cudnn_built()) continue;
+    set_gpu_backend(backend);
+    Tensor rm_cpu = rand_cpu(Shape{c}, 24), rv_cpu = rand_cpu(Shape{c}, 25, 0.5f, 1.5f);
+    Tensor rm = to_gpu(rm_cpu), rv = to_gpu(rv_cpu);
+    Tensor y_cpu, mean_cpu, invstd_cpu, dx_cpu, dgamma_cpu, dbeta_cpu;
+    KEEL_CPU_ORACLE(batch_norm_relu_forward_train(x, gamma, beta, rm_cpu, rv_cpu, 0.1f, 1e-5f, y_cpu,
+                                                  mean_cpu, invstd_cpu);
+                    batch_norm_relu_backward(x, y_cpu, gamma, mean_cpu, invstd_cpu, dy, dx_cpu,
+                                             dgamma_cpu, dbeta_cpu));
+    Tensor y = poisoned(s), mean = poisoned(Shape{c}), invstd = poisoned(Shape{c});
+    Tensor dx = poisoned(s), dgamma = poisoned(Shape{c}), dbeta = poisoned(Shape{c});
+    batch_norm_relu_forward_train(to_gpu(x), to_gpu(gamma), to_gpu(beta), rm, rv, 0.1f, 1e-5f, y,
+                                  mean, invstd);
+    batch_norm_relu_backward(to_gpu(x), y, to_gpu(gamma), mean, invstd, to_gpu(dy), dx, dgamma,
+                             dbeta);
+    KEEL_EXPECT_CLOSE(y, y_cpu, kReduceTol);
+    KEEL_EXPECT_CLOSE(rm, rm_cpu, kReduceTol);
+    KEEL_EXPECT_CLOSE(rv, rv_cpu, kReduceTol);
+    KEEL_EXPECT_CLOSE(dx, dx_cpu, kBnBackwardTol);
+    KEEL_EXPECT_CLOSE(dgamma, dgamma_cpu, kBnBackwardTol);
+    KEEL_EXPECT_CLOSE(dbeta, dbeta_cpu, kBnBackwardTol);
+  }
+}
+
 struct PoolCase {
   Shape shape;
   Pool2dArgs args;

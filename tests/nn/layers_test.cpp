@@ -224,6 +224,52 @@ TEST_F(LayerGradients, SmallSequential) {
   EXPECT_EQ(expect_grads(net, x, 93, kKinkTol, 1e-3f), 8u);
 }
 
+// Sequential runs a BatchNorm directly followed by a ReLU as one fused layer; the outputs, input
+// gradient, parameter gradients and running statistics must equal those of the layers called one
+// by one, in training and in evaluation mode.
+TEST_F(LayerGradients, SequentialFusesBatchNormReluExactly) {
+  auto build = [](nn::Sequential& net, Generator& gen) {
+    net.emplace<nn::Conv2d>(gen, 3, 6, 3, 1, 1);
+    net.emplace<nn::BatchNorm2d>(6);
+    net.emplace<nn::ReLU>();
+    net.emplace<nn::Conv2d>(gen, 6, 5, 3, 1, 1);
+    net.emplace<nn::BatchNorm2d>(5);
+    net.emplace<nn::ReLU>(true);
+    net.emplace<nn::Flatten>();
+    net.emplace<nn::Linear>(gen, 5 * 5 * 7, 4);
+    net.emplace<nn::BatchNorm1d>(4);
+    net.emplace<nn::ReLU>();
+  };
+  Generator gen_a(111), gen_b(111);
+  nn::Sequential fused, plain;
+  build(fused, gen_a);
+  build(plain, gen_b);
+  Tensor x = random_tensor({8, 3, 5, 7}, 112), dy = random_tensor({8, 4}, 113);
+  for (int step = 0; step < 2; ++step) {
+    const std::vector<float> y = fused.forward(x).to_vector();
+    const Tensor dx = fused.backward(dy);
+    const Tensor* h = &x;
+    for (size_t i = 0; i < plain.size(); ++i) h = &plain[i].forward(*h);
+    EXPECT_EQ(y, h->to_vector());
+    const Tensor* g = &dy;
+    for (size_t i = plain.size(); i-- > 0;) g = &plain[i].backward(*g);
+    EXPECT_EQ(dx.to_vector(), g->to_vector());
+    const std::vector<nn::Parameter*> pf = fused.parameters(), pp = plain.parameters();
+    ASSERT_EQ(pf.size(), pp.size());
+    for (size_t i = 0; i < pf.size(); ++i) EXPECT_EQ(pf[i]->grad.to_vector(), pp[i]->grad.to_vector());
+  }
+  std::vector<std::vector<float>> bf, bp;
+  fused.visit_buffers("", [&](const std::string&, Tensor& b) { bf.push_back(b.to_vector()); });
+  plain.visit_buffers("", [&](const std::string&, Tensor& b) { bp.push_back(b.to_vector()); });
+  EXPECT_EQ(bf, bp);
+  fused.set_training(false);
+  plain.set_training(false);
+  const std::vector<float> eval = fused.forward(x).to_vector();
+  const Tensor* h = &x;
+  for (size_t i = 0; i < plain.size(); ++i) h = &plain[i].forward(*h);
+  EXPECT_EQ(eval, h->to_vector());
+}
+
 // The input gradient is skipped (and reported undefined) when input_grad is off, while the
 // parameter gradients stay the same.
 TEST_F(LayerGradients, InputGradOffKeepsParameterGradients) {

@@ -1,6 +1,6 @@
 // Batch norm 2d and 1d on the CPU: training and evaluation against the float64 loop reference,
 // running-statistics updates, accuracy with a large mean, finite-difference gradients, shape
-// errors.
+// errors; the fused batch norm + ReLU pair against the reference and the two separate ops.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -9,6 +9,7 @@
 
 #include "keel/error.h"
 #include "keel/ops.h"
+#include "keel/runtime.h"
 #include "ops/misc_reference.h"
 #include "support/test_util.h"
 
@@ -188,6 +189,113 @@ TEST(BatchNorm, SameInputsGiveBitIdenticalResults) {
   rv = p.running_var.clone();
   batch_norm_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y2, m, s);
   EXPECT_EQ(y1.to_vector(), y2.to_vector());
+}
+
+// ---- batch norm + ReLU, fused
+
+// The fused forward against the float64 reference with the ReLU applied, then both passes against
+// the separate ops (batch_norm_forward_train, relu_forward, relu_backward, batch_norm_backward),
+// which they must reproduce bit for bit: the same arithmetic, only fewer passes.
+void check_fused_relu(const Shape& shape) {
+  const int64_t n = shape[0], c = shape[1], l = shape.numel() / (n * c);
+  Tensor x = random_tensor(shape, 31, -1.0f, 1.0f), dy = random_tensor(shape, 32, -1.0f, 1.0f);
+  Params p(c, 40);
+  const std::vector<float> rm0 = p.running_mean.to_vector(), rv0 = p.running_var.to_vector();
+  Tensor rm = p.running_mean.clone(), rv = p.running_var.clone();
+  Tensor y = Tensor::full(shape, kNaN), mean = Tensor::full({c}, kNaN),
+         invstd = Tensor::full({c}, kNaN);
+  batch_norm_relu_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y, mean, invstd);
+  const auto ref = reference::batch_norm_train(x.to_vector(), n, c, l, p.gamma.to_vector(),
+                                               p.beta.to_vector(), rm0, rv0, kMomentum, kEps);
+  std::vector<double> ry = ref.y;
+  int64_t clipped = 0;
+  for (double& v : ry) {
+    clipped += v <= 0.0;
+    v = std::max(v, 0.0);
+  }
+  EXPECT_GT(clipped, shape.numel() / 4) << "the ReLU should clip a good part: " << shape.str();
+  EXPECT_LT(relative_error(y.to_vector(), ry), 1e-5) << shape.str();
+  EXPECT_LT(relative_error(mean.to_vector(), ref.mean), 1e-5) << shape.str();
+  EXPECT_LT(relative_error(rm.to_vector(), ref.running_mean), 1e-5) << shape.str();
+  EXPECT_LT(relative_error(rv.to_vector(), ref.running_var), 1e-5) << shape.str();
+
+  Tensor dx = Tensor::full(shape, kNaN), dgamma = Tensor::full({c}, kNaN),
+         dbeta = Tensor::full({c}, kNaN);
+  batch_norm_relu_backward(x, y, p.gamma, mean, invstd, dy, dx, dgamma, dbeta);
+
+  Tensor rm2 = p.running_mean.clone(), rv2 = p.running_var.clone();
+  Tensor bn, mean2, invstd2, act, dact, dx2, dgamma2, dbeta2;
+  batch_norm_forward_train(x, p.gamma, p.beta, rm2, rv2, kMomentum, kEps, bn, mean2, invstd2);
+  relu_forward(bn, act);
+  relu_backward(act, dy, dact);
+  batch_norm_backward(x, p.gamma, mean2, invstd2, dact, dx2, dgamma2, dbeta2);
+  EXPECT_EQ(y.to_vector(), act.to_vector()) << shape.str();
+  EXPECT_EQ(rv.to_vector(), rv2.to_vector()) << shape.str();
+  EXPECT_EQ(dx.to_vector(), dx2.to_vector()) << shape.str();
+  EXPECT_EQ(dgamma.to_vector(), dgamma2.to_vector()) << shape.str();
+  EXPECT_EQ(dbeta.to_vector(), dbeta2.to_vector()) << shape.str();
+}
+
+TEST(BatchNormRelu, MatchesReferenceAndSeparateOps) {
+  check_fused_relu({3, 5, 5, 7});
+  check_fused_relu({64, 32, 6, 6});   // the flagship's blocks: parallel, 36-value planes
+  check_fused_relu({64, 128, 3, 3});  // 9-value planes, a single masked vector each
+  check_fused_relu({5, 37});          // 1d
+}
+
+// Finite differences of L = Σ max(bn(x), 0) ⊙ w. A perturbation that moves an output across 0
+// meets the ReLU's kink; with h = 1e-3 few do, and the error norm is taken over all elements.
+void check_fused_relu_gradients(const Shape& shape) {
+  const int64_t c = shape[1];
+  Tensor x = random_tensor(shape, 52, -1.0f, 1.0f);
+  Params p(c, 61);
+  Tensor weights = random_tensor(shape, 71, -1.0f, 1.0f);
+  auto forward = [&]() {
+    Tensor rm = p.running_mean.clone(), rv = p.running_var.clone();
+    Tensor y, mean, invstd;
+    batch_norm_relu_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y, mean, invstd);
+    return y;
+  };
+  Tensor rm = p.running_mean.clone(), rv = p.running_var.clone();
+  Tensor y, mean, invstd;
+  batch_norm_relu_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y, mean, invstd);
+  Tensor dx = Tensor::full(shape, kNaN), dgamma = Tensor::full({c}, kNaN),
+         dbeta = Tensor::full({c}, kNaN);
+  batch_norm_relu_backward(x, y, p.gamma, mean, invstd, weights, dx, dgamma, dbeta);
+  EXPECT_LT(gradient_check_error(forward, x, weights, dx, 1e-3f), 2e-2) << "dx " << shape.str();
+  EXPECT_LT(gradient_check_error(forward, p.gamma, weights, dgamma, 1e-3f), 2e-2)
+      << "dgamma " << shape.str();
+  EXPECT_LT(gradient_check_error(forward, p.beta, weights, dbeta, 1e-3f), 2e-2)
+      << "dbeta " << shape.str();
+}
+
+TEST(BatchNormRelu, Gradients) {
+  check_fused_relu_gradients({3, 5, 5, 7});
+  check_fused_relu_gradients({6, 19});
+}
+
+TEST(BatchNormRelu, BitIdenticalForAnyThreadCount) {
+  const Shape shape{64, 32, 6, 6};
+  Tensor x = random_tensor(shape, 8), dy = random_tensor(shape, 9);
+  Params p(32, 10);
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Tensor rm = p.running_mean.clone(), rv = p.running_var.clone();
+    Tensor y, mean, invstd, dx, dgamma, dbeta;
+    batch_norm_relu_forward_train(x, p.gamma, p.beta, rm, rv, kMomentum, kEps, y, mean, invstd);
+    batch_norm_relu_backward(x, y, p.gamma, mean, invstd, dy, dx, dgamma, dbeta);
+    std::vector<float> all = y.to_vector();
+    for (const Tensor* t : {&rv, &dx, &dgamma, &dbeta}) {
+      const std::vector<float> v = t->to_vector();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    return all;
+  };
+  const int threads = num_threads();
+  const std::vector<float> one = run(1), two = run(2), three = run(3);
+  set_num_threads(threads);
+  EXPECT_EQ(one, two);
+  EXPECT_EQ(one, three);
 }
 
 TEST(BatchNorm, ShapeErrorsThrow) {

@@ -564,4 +564,50 @@ void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& sav
   }
 }
 
+// As batch_norm_forward_train, then y = max(y, 0). The 2d layout applies the ReLU in its
+// normalising pass; the 1d layout (a classifier head, small) runs the two steps.
+void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                   Tensor& running_mean, Tensor& running_var, float momentum,
+                                   float eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  const BnDims d = bn_dims(x, "batch_norm_relu_forward_train");
+  if (d.l == 1) {
+    cpu::batch_norm_forward_train(x, gamma, beta, running_mean, running_var, momentum, eps, y,
+                                  save_mean, save_invstd);
+    cpu::relu_forward(y, y);
+    return;
+  }
+  expect_channels(gamma, d.c, "batch_norm_relu_forward_train: gamma");
+  expect_channels(beta, d.c, "batch_norm_relu_forward_train: beta");
+  expect_channels(running_mean, d.c, "batch_norm_relu_forward_train: running_mean");
+  expect_channels(running_var, d.c, "batch_norm_relu_forward_train: running_var");
+  y.ensure(x.shape(), Device::cpu);
+  save_mean.ensure(Shape{d.c}, Device::cpu);
+  save_invstd.ensure(Shape{d.c}, Device::cpu);
+  train_2d<true>(x.data(), gamma.data(), beta.data(), running_mean.data(), running_var.data(),
+                 momentum, eps, y.data(), save_mean.data(), save_invstd.data(), d.n, d.c, d.l);
+}
+
+// x, y (the fused forward output), dy: like x -> dx like x, dgamma, dbeta: (C). The 2d layout
+// masks dy by y > 0 inside both of its passes; the 1d layout masks into dx first.
+void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& gamma,
+                              const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy,
+                              Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+  const BnDims d = bn_dims(x, "batch_norm_relu_backward");
+  expect_shape(y, x.shape(), "batch_norm_relu_backward: y");
+  expect_shape(dy, x.shape(), "batch_norm_relu_backward: dy");
+  if (d.l == 1) {
+    cpu::relu_backward(y, dy, dx);
+    cpu::batch_norm_backward(x, gamma, save_mean, save_invstd, dx, dx, dgamma, dbeta);
+    return;
+  }
+  expect_channels(gamma, d.c, "batch_norm_relu_backward: gamma");
+  expect_channels(save_mean, d.c, "batch_norm_relu_backward: save_mean");
+  expect_channels(save_invstd, d.c, "batch_norm_relu_backward: save_invstd");
+  dx.ensure(x.shape(), Device::cpu);
+  dgamma.ensure(Shape{d.c}, Device::cpu);
+  dbeta.ensure(Shape{d.c}, Device::cpu);
+  backward_2d<true>(x.data(), y.data(), gamma.data(), save_mean.data(), save_invstd.data(),
+                    dy.data(), dx.data(), dgamma.data(), dbeta.data(), d.n, d.c, d.l);
+}
+
 }  // namespace keel::cpu

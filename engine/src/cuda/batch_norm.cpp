@@ -1,6 +1,7 @@
 // Batch normalisation on the CUDA device (2d: x (N, C, H, W); 1d: x (N, C)). keel's path reduces
 // each channel in two deterministic stages (reduce.cuh); GpuBackend::cudnn goes to cuDNN.
 #include "batch_norm.cuh"
+#include "elementwise.cuh"
 #include "cuda/allocator.h"
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
@@ -111,6 +112,29 @@ void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& sav
   launch_bn_backward_sums(partials.as(), s.c, parts, dgamma.data(), dbeta.data(), stream());
   launch_bn_backward_dx(x.data(), dy.data(), save_mean.data(), save_invstd.data(), gamma.data(), dgamma.data(),
                         dbeta.data(), dx.data(), s.n, s.c, s.plane, stream());
+}
+
+// The fused pair of the CPU backend, as its two steps: the CPU saves a pass over memory-bound
+// activations that the device, at its bandwidth, barely notices.
+void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                   Tensor& running_mean, Tensor& running_var, float momentum,
+                                   float eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  cuda::batch_norm_forward_train(x, gamma, beta, running_mean, running_var, momentum, eps, y,
+                                 save_mean, save_invstd);
+  launch_relu_forward(y.data(), y.data(), static_cast<size_t>(y.numel()), stream());
+}
+
+void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& gamma,
+                              const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy,
+                              Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+  expect_cuda(y, "batch_norm_relu_backward", "y");
+  expect_shape(y, x.shape(), "batch_norm_relu_backward y");
+  expect_shape(dy, x.shape(), "batch_norm_relu_backward dy");
+  // The ReLU's input gradient in a block from the caching allocator (no cudaMalloc per step).
+  Tensor masked(x.shape(), Device::cuda);
+  launch_relu_backward(y.data(), dy.data(), masked.data(), static_cast<size_t>(y.numel()),
+                       stream());
+  cuda::batch_norm_backward(x, gamma, save_mean, save_invstd, masked, dx, dgamma, dbeta);
 }
 
 }  // namespace keel::cuda

@@ -27,7 +27,7 @@ BatchNorm::BatchNorm(int64_t channels, float eps, float momentum, bool spatial)
   running_var_ = Tensor::full(Shape{channels}, 1.0f);
 }
 
-const Tensor& BatchNorm::forward(const Tensor& x) {
+void BatchNorm::check_input(const Tensor& x) const {
   const int ndim = spatial_ ? 4 : 2;
   if (x.ndim() != ndim || x.dim(1) != channels_) {
     throw Error(ErrorKind::runtime, fmt::format("{}: expected input ({}), got {}", describe(),
@@ -35,15 +35,20 @@ const Tensor& BatchNorm::forward(const Tensor& x) {
                                                          : fmt::format("N, {}", channels_),
                                                 x.shape().str()));
   }
+  // Batch statistics of a single value per channel are degenerate (variance 0, and PyTorch
+  // refuses them); say so rather than return zeros.
+  if (training() && x.numel() / channels_ < 2) {
+    throw Error(ErrorKind::runtime,
+                fmt::format("{}: training needs more than one value per channel, got input {} "
+                            "(use a batch of at least 2)",
+                            describe(), x.shape().str()));
+  }
+}
+
+const Tensor& BatchNorm::forward(const Tensor& x) {
+  check_input(x);
+  relu_ = false;
   if (training()) {
-    // Batch statistics of a single value per channel are degenerate (variance 0, and PyTorch
-    // refuses them); say so rather than return zeros.
-    if (x.numel() / channels_ < 2) {
-      throw Error(ErrorKind::runtime,
-                  fmt::format("{}: training needs more than one value per channel, got input {} "
-                              "(use a batch of at least 2)",
-                              describe(), x.shape().str()));
-    }
     input_ = x;
     batch_norm_forward_train(x, weight_.value, bias_.value, running_mean_, running_var_, momentum_,
                              eps_, y_, save_mean_, save_invstd_);
@@ -55,15 +60,41 @@ const Tensor& BatchNorm::forward(const Tensor& x) {
   return y_;
 }
 
+const Tensor& BatchNorm::forward_relu(const Tensor& x) {
+  check_input(x);
+  relu_ = true;
+  if (training()) {
+    input_ = x;
+    batch_norm_relu_forward_train(x, weight_.value, bias_.value, running_mean_, running_var_,
+                                  momentum_, eps_, y_, save_mean_, save_invstd_);
+    have_batch_stats_ = true;
+  } else {
+    batch_norm_forward_eval(x, weight_.value, bias_.value, running_mean_, running_var_, eps_, y_);
+    relu_forward(y_, y_);
+    have_batch_stats_ = false;
+  }
+  return y_;
+}
+
 const Tensor& BatchNorm::backward(const Tensor& dy) {
-  if (!have_batch_stats_) {
+  if (!have_batch_stats_ || relu_) {
     throw Error(
         ErrorKind::runtime,
-        fmt::format("{}: backward needs a forward in training mode (call set_training(true))",
-                    describe()));
+        fmt::format("{}: backward needs a forward in training mode (call set_training(true)){}",
+                    describe(), relu_ ? ", and forward_relu pairs with backward_relu" : ""));
   }
   batch_norm_backward(input_, weight_.value, save_mean_, save_invstd_, dy, dx_, weight_.grad,
                       bias_.grad);
+  return input_grad() ? dx_ : none_;
+}
+
+const Tensor& BatchNorm::backward_relu(const Tensor& dy) {
+  if (!have_batch_stats_ || !relu_) {
+    throw Error(ErrorKind::runtime,
+                fmt::format("{}: backward_relu needs a forward_relu in training mode", describe()));
+  }
+  batch_norm_relu_backward(input_, y_, weight_.value, save_mean_, save_invstd_, dy, dx_,
+                           weight_.grad, bias_.grad);
   return input_grad() ? dx_ : none_;
 }
 

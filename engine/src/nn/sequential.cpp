@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "keel/error.h"
+#include "keel/nn/activation.h"
+#include "keel/nn/batch_norm.h"
 
 namespace keel::nn {
 
@@ -33,7 +35,11 @@ Sequential& Sequential::add(ModulePtr layer) {
   // A new child follows the container's mode and random source, like the existing ones.
   layer->set_training(training());
   if (generator()) layer->set_generator(generator());
+  const bool relu = dynamic_cast<const ReLU*>(layer.get()) != nullptr;
+  if (relu && !layers_.empty() && dynamic_cast<const BatchNorm*>(layers_.back().get()))
+    relu_follows_.back() = 1;
   layers_.push_back(std::move(layer));
+  relu_follows_.push_back(0);
   return *this;
 }
 
@@ -43,7 +49,14 @@ const Tensor& Sequential::forward(const Tensor& x) {
     return input_;
   }
   const Tensor* h = &x;
-  for (ModulePtr& layer : layers_) h = &layer->forward(*h);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (relu_follows_[i]) {
+      h = &static_cast<BatchNorm&>(*layers_[i]).forward_relu(*h);
+      ++i;  // the ReLU, applied above
+    } else {
+      h = &layers_[i]->forward(*h);
+    }
+  }
   return *h;
 }
 
@@ -55,7 +68,14 @@ const Tensor& Sequential::backward(const Tensor& dy) {
   // Only the first layer's input gradient leaves the container; inner ones are always needed.
   layers_.front()->set_input_grad(input_grad());
   const Tensor* g = &dy;
-  for (size_t i = layers_.size(); i-- > 0;) g = &layers_[i]->backward(*g);
+  for (size_t i = layers_.size(); i-- > 0;) {
+    if (i > 0 && relu_follows_[i - 1]) {
+      --i;  // layer i is the ReLU of a fused pair
+      g = &static_cast<BatchNorm&>(*layers_[i]).backward_relu(*g);
+    } else {
+      g = &layers_[i]->backward(*g);
+    }
+  }
   return *g;
 }
 

@@ -16,6 +16,11 @@ class BatchNorm : public Module {
   const Tensor& forward(const Tensor& x) override;
   // Needs the statistics of a training-mode forward; fills weight (gamma) and bias (beta) grads.
   const Tensor& backward(const Tensor& dy) override;
+  // The layer followed by a ReLU, in the passes of batch norm alone (Sequential uses these for a
+  // BatchNorm directly followed by ReLU): y = max(bn(x), 0), and the backward pass of that pair,
+  // dy being the gradient of the ReLU's output. Same results as the two layers.
+  const Tensor& forward_relu(const Tensor& x);
+  const Tensor& backward_relu(const Tensor& dy);
   std::string describe() const override;
   // "weight" (gamma, ones) and "bias" (beta, zeros); both have decay = false.
   void visit_parameters(const std::string& prefix, const ParameterVisitor& visit) override;
@@ -34,6 +39,8 @@ class BatchNorm : public Module {
   BatchNorm(int64_t channels, float eps, float momentum, bool spatial);
 
  private:
+  void check_input(const Tensor& x) const;
+
   int64_t channels_;
   float eps_, momentum_;
   bool spatial_;
@@ -42,6 +49,7 @@ class BatchNorm : public Module {
   Tensor input_, save_mean_, save_invstd_;
   Tensor y_, dx_, none_;
   bool have_batch_stats_ = false;  // backward is only defined after a training-mode forward
+  bool relu_ = false;              // whether the last forward applied the ReLU
 };
 
 class BatchNorm2d : public BatchNorm {

@@ -31,7 +31,10 @@ class Sequential : public Module {
   Module& operator[](size_t i) { return *layers_.at(i); }
   const Module& operator[](size_t i) const { return *layers_.at(i); }
 
-  // x -> the last layer's output (x itself when empty)
+  // x -> the last layer's output (x itself when empty). A BatchNorm directly followed by a ReLU
+  // runs as one fused layer (BatchNorm::forward_relu / backward_relu): the same results with one
+  // pass less over the activations each way. The ReLU's own forward and backward are then
+  // skipped.
   const Tensor& forward(const Tensor& x) override;
   // dy -> the first layer's input gradient (undefined when input_grad() is off)
   const Tensor& backward(const Tensor& dy) override;
@@ -43,6 +46,7 @@ class Sequential : public Module {
 
  private:
   std::vector<ModulePtr> layers_;
+  std::vector<char> relu_follows_;  // per layer: a BatchNorm whose next layer is a ReLU
   Tensor input_, dx_;  // pass-through views used when the container is empty
 };
 
