@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "class_scores.h"
 #include "keel/train/report.h"
 #include "keel/version.h"
 
@@ -33,7 +34,7 @@ struct Validation {
 };
 
 int argmax(const std::vector<double>& p) {
-  return static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
+  return static_cast<int>(predicted_class(p.data(), static_cast<int64_t>(p.size())));
 }
 
 Validation analyse_validation(const PreparedData& data, const Results& results) {
@@ -47,7 +48,7 @@ Validation analyse_validation(const PreparedData& data, const Results& results) 
     for (int64_t c = 0; c < k; ++c) p[static_cast<size_t>(c)] = sums[row * k + c] / counts[row];
     const int label = data.labels[row], predicted = argmax(p);
     v.correct += predicted == label;
-    v.loss_sum -= std::log(std::max(p[static_cast<size_t>(label)], 1e-30));
+    v.loss_sum += row_log_loss(p[static_cast<size_t>(label)]);
     if (label < 2 && predicted < 2) ++v.confusion[label][predicted];
     v.rows.push_back(static_cast<int64_t>(row));
     v.probs.push_back(std::move(p));
@@ -59,7 +60,7 @@ std::vector<TopLossImage> top_losses(const PreparedData& data, const Validation&
   std::vector<size_t> order(v.rows.size());
   std::iota(order.begin(), order.end(), 0);
   auto loss = [&](size_t i) {
-    return -std::log(std::max(v.probs[i][static_cast<size_t>(data.labels[v.rows[i]])], 1e-30));
+    return row_log_loss(v.probs[i][static_cast<size_t>(data.labels[v.rows[i]])]);
   };
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return loss(a) > loss(b); });
   std::vector<TopLossImage> out;

@@ -14,6 +14,7 @@
 #include "keel/optim/adamw.h"
 #include "keel/optim/sgd.h"
 #include "keel/runtime.h"
+#include "class_scores.h"
 
 namespace keel::train {
 
@@ -286,8 +287,8 @@ Evaluation Trainer::evaluate(const LabelledImages& data) {
   for (size_t i = 0; i < labels.size(); ++i) {
     const float* row = probs.data() + i * static_cast<size_t>(k);
     const auto label = static_cast<int64_t>(labels[i]);
-    loss -= std::log(std::max(static_cast<double>(row[label]), 1e-30));
-    correct += (std::max_element(row, row + k) - row) == label;
+    loss += row_log_loss(row[label]);
+    correct += predicted_class(row, k) == label;
   }
   e.loss = loss / static_cast<double>(labels.size());
   e.accuracy = static_cast<double>(correct) / static_cast<double>(labels.size());
