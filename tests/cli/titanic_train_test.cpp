@@ -259,6 +259,7 @@ TEST_F(TitanicTrain, CheckpointsOffWritesNoCheckpoint) {
   EXPECT_TRUE(exists(out + "/submission.csv"));
   EXPECT_FALSE(exists(out + "/checkpoints/last.ckpt"));
   EXPECT_FALSE(exists(out + "/checkpoints/best.ckpt"));
+  EXPECT_FALSE(exists(out + "/checkpoints"));
 }
 
 TEST_F(TitanicTrain, HelpAndVersion) {

@@ -135,6 +135,8 @@ Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
 
 void Run::save(const Trainer* trainer, const char* name, Durability durability) const {
   Stopwatch clock;
+  // Made on the first save, so a run with output.checkpoints off that is never stopped leaves none.
+  create_directories((std::filesystem::path(options_.out_dir) / "checkpoints").string());
   Checkpoint c = finished_models_;
   c.ints["run.config_hash"] = static_cast<int64_t>(config_hash(config_));
   c.ints["run.members_total"] = static_cast<int64_t>(members_.size());
@@ -273,7 +275,6 @@ RunResult Run::execute() {
     log_(fmt::format("resuming from {}: {} of {} model(s) finished", options_.resume_path,
                      results_.members_done, members_.size()));
   }
-  create_directories((std::filesystem::path(options_.out_dir) / "checkpoints").string());
   for (size_t m = static_cast<size_t>(results_.members_done); m < members_.size(); ++m) {
     const std::string key = fmt::format("member{}.phase", m);
     const bool has_state = resume && resume->ints.count(key);
