@@ -39,6 +39,26 @@ TEST(Dropout, MaskFollowsThePhiloxRecipe) {
   }
 }
 
+// The vectorised draws (sixteen counters at a time) against philox::draw where both 32-bit halves
+// of the seed and of the counter matter: a 64-bit seed and counters that cross 2^32.
+TEST(Dropout, MaskFollowsThePhiloxRecipeAcrossHighCounterBits) {
+  const float p = 0.5f;
+  Tensor x = random_tensor({7, 131}, 3);  // 917 elements: whole blocks of 64 and a ragged tail
+  const uint64_t seed = 0x9E3779B97F4A7C15ull;
+  Generator gen(seed);
+  gen.reserve((uint64_t{1} << 32) - 100);  // the draws below straddle counter 2^32
+  const uint64_t base = gen.offset();
+  Tensor y, mask;
+  dropout_forward(x, p, gen, y, mask);
+  const auto xv = x.to_vector(), yv = y.to_vector(), mv = mask.to_vector();
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const uint32_t word = philox::draw(seed, base + i / 4).w[i % 4];
+    const float expected = philox::to_uniform(word) >= p ? 2.0f : 0.0f;
+    ASSERT_EQ(mv[i], expected) << i;
+    ASSERT_EQ(yv[i], xv[i] * expected) << i;
+  }
+}
+
 TEST(Dropout, SameSeedSameMaskDifferentSeedDifferentMask) {
   Tensor x = random_tensor(kShape, 2);
   Generator a(7), b(7), c(8);
