@@ -790,12 +790,24 @@ void strided_input_grad_chunks(const float* dy, const ConvShape& g, const float*
 
 // db[k] = Σ_{n, p} dy[n, k, p] for channels [k0, k1). Sixteen running sums, pixel p feeding sum
 // p mod 16, vectorise the adds and break the latency chain of a single float sum (which cost more
-// than the GEMMs of a first layer); the order is fixed, so the result is too.
+// than the GEMMs of a first layer); the order is fixed, so the result is too. With AVX-512 the
+// sums live in one register and a masked load takes a plane's last p mod 16 pixels (all 9 of a
+// 3×3 plane), where the array form kept them in memory and added the tail one by one.
 void bias_grad(const float* dy, const ConvShape& g, Range channels, float* db) {
   constexpr int64_t kLanes = 16;
   const int64_t pixels = g.pixels(), whole = pixels / kLanes * kLanes;
   for (int64_t k = channels.begin; k < channels.end; ++k) {
     float lanes[kLanes] = {};
+#if defined(__AVX512F__)
+    const __mmask16 tail = static_cast<__mmask16>((1u << (pixels - whole)) - 1u);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* row = dy + (n * g.k + k) * pixels;
+      for (int64_t p = 0; p < whole; p += kLanes) acc = _mm512_add_ps(acc, _mm512_loadu_ps(row + p));
+      if (tail) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail, row + whole));
+    }
+    _mm512_storeu_ps(lanes, acc);
+#else
     for (int64_t n = 0; n < g.n; ++n) {
       const float* row = dy + (n * g.k + k) * pixels;
       for (int64_t p = 0; p < whole; p += kLanes) {
@@ -803,6 +815,7 @@ void bias_grad(const float* dy, const ConvShape& g, Range channels, float* db) {
       }
       for (int64_t p = whole; p < pixels; ++p) lanes[p - whole] += row[p];
     }
+#endif
     double sum = 0.0;
     for (float lane : lanes) sum += lane;
     db[k] = static_cast<float>(sum);
