@@ -37,7 +37,11 @@ __global__ void im2col_kernel(const float* __restrict__ x, int64_t images, ConvG
   }
 }
 
-// One thread per input element; sums every (r, s) tap whose window covers it.
+// One thread per input element; sums every (r, s) tap whose window covers it. Only the taps with
+// r ≡ y + padding (mod stride) land on an output row, so the loops start at the first such tap and
+// step by the stride while the output row falls by one: no division inside the loops. (64-bit
+// division is a software routine on the GPU; with a division per tap it dominated this kernel at
+// the 7x7 stride-2 stem.) The taps are visited in the order r, then s, ascending, as before.
 __global__ void col2im_kernel(const float* __restrict__ col, int64_t images, ConvGeometry g,
                               float* __restrict__ dx) {
   const int64_t plane = g.out_h * g.out_w;
@@ -49,22 +53,33 @@ __global__ void col2im_kernel(const float* __restrict__ col, int64_t images, Con
     const int64_t yy = static_cast<int64_t>((i / g.w) % g.h);
     const int64_t ch = static_cast<int64_t>((i / (g.w * g.h)) % g.c);
     const int64_t image = static_cast<int64_t>(i / (g.w * g.h * g.c));
+    const int64_t ty = yy + g.padding, tx = xx + g.padding;  // >= 0
+    const int64_t r0 = ty % g.stride, s0 = tx % g.stride;
+    const int64_t oy0 = ty / g.stride, ox0 = tx / g.stride;   // output row/column of taps r0, s0
+    const float* base = col + image * plane;
     float total_grad = 0.0f;
-    for (int64_t r = 0; r < g.r; ++r) {
-      const int64_t ty = yy + g.padding - r;
-      if (ty < 0 || ty % g.stride != 0) continue;
-      const int64_t oy = ty / g.stride;
+    int64_t oy = oy0;
+    for (int64_t r = r0; r < g.r && oy >= 0; r += g.stride, --oy) {
       if (oy >= g.out_h) continue;
-      for (int64_t s = 0; s < g.s; ++s) {
-        const int64_t tx = xx + g.padding - s;
-        if (tx < 0 || tx % g.stride != 0) continue;
-        const int64_t ox = tx / g.stride;
+      int64_t ox = ox0;
+      for (int64_t s = s0; s < g.s && ox >= 0; s += g.stride, --ox) {
         if (ox >= g.out_w) continue;
         const int64_t row = (ch * g.r + r) * g.s + s;
-        total_grad += col[row * columns + image * plane + oy * g.out_w + ox];
+        total_grad += base[row * columns + oy * g.out_w + ox];
       }
     }
     dx[i] = total_grad;
+  }
+}
+
+// out[j] = (accumulate ? out[j] : 0) + parts[0][j] + parts[1][j] + ..., in that order.
+__global__ void sum_parts_kernel(const float* __restrict__ parts, int64_t count, int64_t size, bool accumulate,
+                                 float* __restrict__ out) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < static_cast<size_t>(size);
+       i += size_t{gridDim.x} * blockDim.x) {
+    float sum = accumulate ? out[i] : 0.0f;
+    for (int64_t p = 0; p < count; ++p) sum += parts[p * size + static_cast<int64_t>(i)];
+    out[i] = sum;
   }
 }
 
@@ -95,6 +110,14 @@ void launch_col2im(const float* col, int64_t images, const ConvGeometry& g, floa
   const size_t total = static_cast<size_t>(images * g.c * g.h * g.w);
   if (total == 0) return;
   col2im_kernel<<<grid_for(total, kConvBlock), kConvBlock, 0, stream>>>(col, images, g, dx);
+  KEEL_CUDA_CHECK_LAUNCH();
+}
+
+void launch_sum_parts(const float* parts, int64_t count, int64_t size, bool accumulate, float* out,
+                      cudaStream_t stream) {
+  if (size == 0) return;
+  sum_parts_kernel<<<grid_for(static_cast<size_t>(size), kConvBlock), kConvBlock, 0, stream>>>(parts, count, size,
+                                                                                              accumulate, out);
   KEEL_CUDA_CHECK_LAUNCH();
 }
 
