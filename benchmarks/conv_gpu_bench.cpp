@@ -1,7 +1,7 @@
-// keel's own convolution kernels (Winograd F(2x2, 3x3) for the 3x3 stride-1 layers, im2col + one
-// SGEMM per chunk otherwise) against cuDNN at ResNet-34 shapes, batch 64, fp32 with TF32 off:
-// forward, backward-data and backward-filter. Each iteration times keel, then (for the Winograd
-// shapes) keel with the im2col path forced by KEEL_CONV_ALGO=im2col, then cuDNN, with CUDA events on
+// keel's own convolution kernels (Winograd F(4x4, 3x3) or F(2x2, 3x3) for the 3x3 stride-1 layers,
+// im2col + one SGEMM per chunk otherwise) against cuDNN at ResNet-34 shapes, batch 64, fp32 with TF32
+// off: forward, backward-data and backward-filter. Each iteration times keel, then (for the Winograd
+// shapes) keel with KEEL_CONV_ALGO=im2col and =winograd2 (the F(2x2) path), then cuDNN, with CUDA events on
 // keel's stream; the counters are the medians over all iterations (after a warm-up that lets cuDNN
 // pick its algorithms and the allocator fill its cache). Without a CUDA device every benchmark
 // reports itself skipped.
@@ -88,8 +88,8 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
     keel::set_gpu_backend(b);
     return keel::cuda::time_on_stream_ms(run);
   };
-  auto time_im2col = [&] {
-    ::setenv("KEEL_CONV_ALGO", "im2col", 1);
+  auto time_algo = [&](const char* algo) {
+    ::setenv("KEEL_CONV_ALGO", algo, 1);
     const double ms = time_backend(GpuBackend::keel);
     ::unsetenv("KEEL_CONV_ALGO");
     return ms;
@@ -97,14 +97,16 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
   ::unsetenv("KEEL_CONV_ALGO");
   for (int i = 0; i < 3; ++i) {  // warm-up: algorithm search, allocator cache, clocks
     time_backend(GpuBackend::keel);
-    if (winograd) time_im2col();
+    if (winograd) time_algo("im2col");
+    if (winograd) time_algo("winograd2");
     if (have_cudnn) time_backend(GpuBackend::cudnn);
   }
-  std::vector<double> keel_ms, im2col_ms, cudnn_ms;
+  std::vector<double> keel_ms, im2col_ms, winograd2_ms, cudnn_ms;
   for (auto _ : state) {
     const double k = time_backend(GpuBackend::keel);
     keel_ms.push_back(k);
-    if (winograd) im2col_ms.push_back(time_im2col());
+    if (winograd) im2col_ms.push_back(time_algo("im2col"));
+    if (winograd) winograd2_ms.push_back(time_algo("winograd2"));
     if (have_cudnn) cudnn_ms.push_back(time_backend(GpuBackend::cudnn));
     state.SetIterationTime(k / 1e3);
   }
@@ -117,6 +119,7 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
   state.counters["keel_ms"] = km;
   state.counters["keel_GFLOPs"] = flop / (km * 1e6);
   if (winograd) state.counters["im2col_ms"] = median(im2col_ms);
+  if (winograd) state.counters["winograd2_ms"] = median(winograd2_ms);
   if (have_cudnn) {
     const double cm = median(cudnn_ms);
     state.counters["cudnn_ms"] = cm;

@@ -1,8 +1,10 @@
 // Convolution on the CUDA device. keel's own paths: 3x3 stride-1 padding-1 convolutions run as
-// Winograd F(2x2, 3x3) (tile transforms around 16 batched SGEMMs, kernels/winograd.cu), every other
-// shape as im2col of a chunk of images into one column matrix, one cuBLAS SGEMM for the whole chunk
-// and a layout swap back to NCHW. KEEL_CONV_ALGO=im2col forces the im2col path for every shape (to
-// compare the two). With keel::gpu_backend() == GpuBackend::cudnn the same calls go to cuDNN.
+// Winograd (tile transforms around batched SGEMMs): F(4x4, 3x3) for forward and backward data on
+// planes of at least 28x28 (kernels/winograd4.cu), F(2x2, 3x3) otherwise and for the filter
+// gradient (kernels/winograd.cu); every other shape as im2col of a chunk of images into one column
+// matrix, one cuBLAS SGEMM for the whole chunk and a layout swap back to NCHW. KEEL_CONV_ALGO picks
+// a path (im2col for every shape, winograd2 / winograd4 for the Winograd shapes) to compare them.
+// With keel::gpu_backend() == GpuBackend::cudnn the same calls go to cuDNN.
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
@@ -11,6 +13,8 @@
 
 #include "conv.cuh"
 #include "cuda/allocator.h"
+#include "cuda/check.h"
+#include "cuda/cublas_loader.h"
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
@@ -18,6 +22,7 @@
 #include "keel/runtime.h"
 #include "reduce.cuh"
 #include "winograd.cuh"
+#include "winograd4.cuh"
 #if defined(KEEL_HAS_CUDNN)
 #include "cudnn/cudnn_ops.h"
 #endif
@@ -77,20 +82,61 @@ bool use_cudnn() {
 #endif
 }
 
+enum class ConvAlgo { im2col, winograd2, winograd4 };
+
 // Read at every call, not cached, so that a test or benchmark can switch paths within one process.
-bool im2col_forced() {
-  const char* algo = std::getenv("KEEL_CONV_ALGO");
-  if (algo == nullptr || *algo == '\0') return false;
-  const std::string_view name(algo);
-  if (name == "im2col") return true;
-  if (name == "auto" || name == "winograd") return false;
-  throw Error(ErrorKind::usage, fmt::format("KEEL_CONV_ALGO={} is not a convolution algorithm: use auto "
-                                            "(Winograd for 3x3 stride-1 padding-1, im2col otherwise) or im2col",
-                                            name));
+// The 3x3 stride-1 padding-1 shapes run Winograd: F(4x4, 3x3) on planes of at least 28x28, where
+// its 2.25x transformed data (against 4x for F(2x2)) saves memory traffic and its partial last
+// tiles waste little, F(2x2, 3x3) on smaller planes. KEEL_CONV_ALGO=winograd2 or winograd4 forces
+// one tile size for those shapes, im2col forces the im2col path for every shape.
+ConvAlgo choose_algo(const ConvPlan& p) {
+  const char* env = std::getenv("KEEL_CONV_ALGO");
+  const std::string_view name = env == nullptr ? std::string_view() : std::string_view(env);
+  const bool known = name.empty() || name == "auto" || name == "winograd" || name == "winograd2" ||
+                     name == "winograd4" || name == "im2col";
+  if (!known)
+    throw Error(ErrorKind::usage,
+                fmt::format("KEEL_CONV_ALGO={} is not a convolution algorithm: use auto (Winograd for 3x3 "
+                            "stride-1 padding-1, im2col otherwise), winograd2 or winograd4 (Winograd F(2x2) or "
+                            "F(4x4) for those shapes) or im2col",
+                            name));
+  const bool winograd_shape = p.g.r == 3 && p.g.s == 3 && p.g.stride == 1 && p.g.padding == 1;
+  if (name == "im2col" || !winograd_shape) return ConvAlgo::im2col;
+  if (name == "winograd2") return ConvAlgo::winograd2;
+  if (name == "winograd4") return ConvAlgo::winograd4;
+  return p.g.h >= 28 && p.g.w >= 28 ? ConvAlgo::winograd4 : ConvAlgo::winograd2;
 }
 
-bool use_winograd(const ConvPlan& p) {
-  return p.g.r == 3 && p.g.s == 3 && p.g.stride == 1 && p.g.padding == 1 && !im2col_forced();
+// Images per Winograd F(4x4) chunk: the transformed tiles of its input and output channels (36
+// floats per tile and channel) share the column budget of the im2col path.
+int64_t winograd4_chunk(int64_t n, int64_t cin, int64_t cout, int64_t h, int64_t w) {
+  const size_t per_image = static_cast<size_t>(36 * (cin + cout) * winograd4_tiles(1, h, w)) * sizeof(float);
+  return std::clamp<int64_t>(static_cast<int64_t>(kColumnBudgetBytes / std::max<size_t>(per_image, 1)), 1,
+                             std::max<int64_t>(n, 1));
+}
+
+// src: (N, Cin, H, W) -> dst: (N, Cout, H, W), a 3x3 stride-1 padding-1 convolution by Winograd
+// F(4x4, 3x3) with the filter (Cout, Cin, 3, 3) (flip = false) or, for backward data, the forward
+// filter (Cin, Cout, 3, 3) turned 180° with its channel axes swapped (flip = true); plus bias[k]
+// when bias is not null.
+void winograd4_apply(const float* src, int64_t n, int64_t cin, int64_t cout, int64_t h, int64_t w,
+                     const float* filter, bool flip, const float* bias, float* dst) {
+  const int64_t chunk = winograd4_chunk(n, cin, cout, h, w);
+  const int64_t max_tiles = winograd4_tiles(chunk, h, w);
+  Scratch u(static_cast<size_t>(36 * cout * cin) * sizeof(float));
+  Scratch v(static_cast<size_t>(36 * cin * max_tiles) * sizeof(float));
+  Scratch m(static_cast<size_t>(36 * cout * max_tiles) * sizeof(float));
+  launch_winograd4_filter_transform(filter, cout, cin, flip, u.as(), stream());
+  const int64_t in_image = cin * h * w, out_image = cout * h * w;
+  for (int64_t n0 = 0; n0 < n; n0 += chunk) {
+    const int64_t images = std::min(chunk, n - n0);
+    const int64_t tiles = winograd4_tiles(images, h, w);
+    launch_winograd4_input_transform(src + n0 * in_image, images, cin, h, w, v.as(), stream());
+    // M[xi] (Cout, T) = U[xi] (Cout, Cin) · V[xi] (Cin, T) for the 36 points xi of the tile.
+    gemm_strided_batched(false, false, static_cast<int>(cout), static_cast<int>(tiles), static_cast<int>(cin), 1.0f,
+                         u.as(), cout * cin, v.as(), cin * tiles, 0.0f, m.as(), cout * tiles, 36);
+    launch_winograd4_output_transform(m.as(), images, cout, h, w, bias, dst + n0 * out_image, stream());
+  }
 }
 
 // Images per Winograd chunk: the transformed tiles of the input and output channels of a chunk
@@ -172,6 +218,44 @@ void winograd_backward(const ConvPlan& p, const Tensor& x, const Tensor& w, cons
   launch_winograd_filter_grad_transform(du.as(), k, c, slices, dw.data(), stream());
 }
 
+// Row-major C_i (m×n) = A_i · B_iᵀ for i < batch, A_i (m×k) with leading dimension lda, B_i (n×k)
+// with leading dimension ldb: slices of wider matrices, which the packed gemm wrappers cannot name.
+void gemm_nt_sliced(int m, int n, int k, const float* a, int lda, long long stride_a, const float* b, int ldb,
+                    long long stride_b, float* c, long long stride_c, int batch) {
+  if (m == 0 || n == 0 || batch == 0) return;
+  const float one = 1.0f, zero = 0.0f;
+  // Column-major reading as in gemm: Cᵀ_i (n×m) = B_i (n×k) · A_iᵀ (k×m).
+  KEEL_CUBLAS_CHECK(cublas_api().sgemm_strided_batched(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, b, ldb,
+                                                       stride_b, a, lda, stride_a, &zero, c, n, stride_c, batch));
+}
+
+// dw (K, CRS) (+)= dy_t (K, cols) · col (CRS, cols)ᵀ. The output is small and the sum long (64x147
+// over 627200 columns for a chunk of ResNet's stem), which one GEMM can only spread over the device
+// by splitting its sum; here the columns are cut into slices of at least 4096, about 512 output
+// blocks of 64x64 in all, each slice a GEMM of a strided batch into its own partial, and the
+// partials are added in slice order, so the result is deterministic.
+void im2col_filter_grad(int64_t k, int64_t crs, int64_t columns, const float* dy_t, const float* col,
+                        bool accumulate, float* dw) {
+  const int64_t blocks = ((k + 63) / 64) * ((crs + 63) / 64);
+  const int64_t slices = std::clamp<int64_t>(std::min<int64_t>(512 / blocks, columns / 4096), 1, 1024);
+  if (slices == 1) {
+    gemm(false, true, static_cast<int>(k), static_cast<int>(crs), static_cast<int>(columns), 1.0f, dy_t, col,
+         accumulate ? 1.0f : 0.0f, dw);
+    return;
+  }
+  const int64_t len = columns / slices;  // slices of len columns, then the rest (< slices) in a last one
+  const int64_t rest = columns - slices * len;
+  const int64_t parts = slices + (rest > 0 ? 1 : 0);
+  Scratch partial(static_cast<size_t>(parts * k * crs) * sizeof(float));
+  const int ld = static_cast<int>(columns);
+  gemm_nt_sliced(static_cast<int>(k), static_cast<int>(crs), static_cast<int>(len), dy_t, ld, len, col, ld, len,
+                 partial.as(), k * crs, static_cast<int>(slices));
+  if (rest > 0)
+    gemm_nt_sliced(static_cast<int>(k), static_cast<int>(crs), static_cast<int>(rest), dy_t + slices * len, ld, 0,
+                   col + slices * len, ld, 0, partial.as() + slices * k * crs, 0, 1);
+  launch_sum_parts(partial.as(), parts, k * crs, accumulate, dw, stream());
+}
+
 }  // namespace
 
 // x: (N, C, H, W), w: (K, C, R, S), b: (K) or undefined -> y: (N, K, H', W')
@@ -185,7 +269,11 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
 #else
   use_cudnn();
 #endif
-  if (use_winograd(p)) return winograd_forward(p, x, w, b, y);
+  const ConvAlgo algo = choose_algo(p);
+  if (algo == ConvAlgo::winograd4)
+    return winograd4_apply(x.data(), p.n, p.g.c, p.k, p.g.h, p.g.w, w.data(), false,
+                           b.defined() ? b.data() : nullptr, y.data());
+  if (algo == ConvAlgo::winograd2) return winograd_forward(p, x, w, b, y);
   const int64_t crs = p.crs(), plane = p.plane();
   Scratch col(static_cast<size_t>(crs * p.chunk * plane) * sizeof(float));
   Scratch out(static_cast<size_t>(p.k * p.chunk * plane) * sizeof(float));
@@ -225,7 +313,15 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
 #else
   use_cudnn();
 #endif
-  if (use_winograd(p)) return winograd_backward(p, x, w, dy, dx, dw);
+  const ConvAlgo algo = choose_algo(p);
+  if (algo == ConvAlgo::winograd4) {
+    // dw by F(2x2) (its sliced sum over tiles is tuned and F(4x4) would gain little there), dx, the
+    // forward convolution of dy by the turned filter, by F(4x4).
+    winograd_backward(p, x, w, dy, nullptr, dw);
+    if (dx) winograd4_apply(dy.data(), p.n, p.k, p.g.c, p.g.h, p.g.w, w.data(), true, nullptr, dx->data());
+    return;
+  }
+  if (algo == ConvAlgo::winograd2) return winograd_backward(p, x, w, dy, dx, dw);
   const int64_t crs = p.crs();
   Scratch col(static_cast<size_t>(crs * p.chunk * plane) * sizeof(float));
   Scratch dy_t(static_cast<size_t>(p.k * p.chunk * plane) * sizeof(float));
@@ -237,8 +333,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
     launch_swap_outer(dy.data() + n0 * out_image, images, p.k, plane, nullptr, dy_t.as(), stream());
     launch_im2col(x.data() + n0 * in_image, images, p.g, col.as(), stream());
     // dw (K, CRS) (+)= dy_t (K, cols) · col (CRS, cols)ᵀ; chunks accumulate in a fixed order.
-    gemm(false, true, static_cast<int>(p.k), static_cast<int>(crs), columns, 1.0f, dy_t.as(), col.as(),
-         n0 == 0 ? 0.0f : 1.0f, dw.data());
+    im2col_filter_grad(p.k, crs, columns, dy_t.as(), col.as(), n0 != 0, dw.data());
     if (dx) {
       // dcol (CRS, cols) = wᵀ (CRS, K) · dy_t (K, cols), reusing the column buffer.
       gemm(true, false, static_cast<int>(crs), columns, static_cast<int>(p.k), 1.0f, w.data(), dy_t.as(), 0.0f,
