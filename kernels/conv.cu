@@ -1,6 +1,8 @@
 // im2col / col2im and the layout swap of the convolution path (see conv.cuh).
 #include "conv.cuh"
 
+#include <algorithm>
+
 #include "cuda/check.h"
 #include "cuda/context.h"
 
@@ -97,6 +99,23 @@ __global__ void swap_outer_kernel(const float* __restrict__ src, int64_t a, int6
   }
 }
 
+// The same swap for long rows (P >= kConvBlock): blockIdx.y strides over the (b, a) rows of dst, whose
+// P floats are contiguous in src and dst, and blockIdx.x along them, so the index math runs once per
+// row instead of three 64-bit divisions per element (a software routine on the GPU, which made the
+// flat kernel compute bound at ResNet's stem: 51M elements per swap).
+__global__ void swap_outer_rows_kernel(const float* __restrict__ src, int64_t a, int64_t b, int64_t p,
+                                       const float* __restrict__ bias, float* __restrict__ dst) {
+  const int64_t rows = a * b;
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    // row indexes dst (B, A): bi * A + ai
+    const int64_t bi = row / a, ai = row - (row / a) * a;
+    const float* s = src + (ai * b + bi) * p;
+    float* d = dst + row * p;
+    for (int64_t pi = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; pi < p; pi += int64_t{gridDim.x} * blockDim.x)
+      d[pi] = bias ? s[pi] + bias[ai] : s[pi];
+  }
+}
+
 }  // namespace
 
 void launch_im2col(const float* x, int64_t images, const ConvGeometry& g, float* col, cudaStream_t stream) {
@@ -125,6 +144,17 @@ void launch_swap_outer(const float* src, int64_t a, int64_t b, int64_t p, const 
                        cudaStream_t stream) {
   const size_t total = static_cast<size_t>(a * b * p);
   if (total == 0) return;
+  if (p >= kConvBlock) {
+    const int64_t rows = a * b;
+    // Up to 4 floats per thread along a row; as many rows at once as grid_for allows blocks in all.
+    const int64_t along = std::min<int64_t>((p + 4 * kConvBlock - 1) / (4 * kConvBlock), 65535);
+    const int64_t across = std::clamp<int64_t>(static_cast<int64_t>(grid_for(total, kConvBlock)) / along, 1,
+                                               std::min<int64_t>(rows, 65535));
+    const dim3 grid(static_cast<unsigned>(along), static_cast<unsigned>(across));
+    swap_outer_rows_kernel<<<grid, kConvBlock, 0, stream>>>(src, a, b, p, bias, dst);
+    KEEL_CUDA_CHECK_LAUNCH();
+    return;
+  }
   swap_outer_kernel<<<grid_for(total, kConvBlock), kConvBlock, 0, stream>>>(src, a, b, p, bias, dst);
   KEEL_CUDA_CHECK_LAUNCH();
 }

@@ -1,4 +1,5 @@
-// The Winograd path of keel's CUDA convolution (3x3, stride 1, padding 1) against the CPU backend and
+// The Winograd path of keel's CUDA convolution (3x3, stride 1, padding 1; by default F(4x4) on planes
+// of at least 28x28 and F(2x2) below, conv_algo_parity_test.cpp forces each) against the CPU backend and
 // against the same call with the im2col path forced (KEEL_CONV_ALGO=im2col), forward and backward,
 // at awkward shapes, a ResNet-like shape and a batch big enough to run in chunks. Bound: 1e-4
 // relative error in fp32 with TF32 off, as for the im2col path (the paths only round differently).
