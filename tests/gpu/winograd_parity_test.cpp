@@ -1,5 +1,6 @@
-// The Winograd path of keel's CUDA convolution (3x3, stride 1, padding 1; by default F(4x4) on planes
-// of at least 28x28 and F(2x2) below, conv_algo_parity_test.cpp forces each) against the CPU backend and
+// The Winograd path of keel's CUDA convolution (3x3, stride 1, padding 1; KEEL_CONV_ALGO=winograd takes
+// it at every size, F(4x4) on planes of at least 28x28 and F(2x2) below, conv_algo_parity_test.cpp
+// forces each tile size) against the CPU backend and
 // against the same call with the im2col path forced (KEEL_CONV_ALGO=im2col), forward and backward,
 // at awkward shapes, a ResNet-like shape and a batch big enough to run in chunks. Bound: 1e-4
 // relative error in fp32 with TF32 off, as for the im2col path (the paths only round differently).
@@ -85,7 +86,7 @@ TEST_P(WinogradParity, MatchesCpuAndIm2col) {
   Tensor y_cpu, dx_cpu, dw_cpu, db_cpu;
   KEEL_CPU_ORACLE(conv2d_forward(x, w, b, y_cpu, args); conv2d_backward(x, w, dy, &dx_cpu, dw_cpu, &db_cpu, args));
 
-  const GpuResult wino = run_gpu(nullptr, x, w, b, dy);
+  const GpuResult wino = run_gpu("winograd", x, w, b, dy);
   const GpuResult col = run_gpu("im2col", x, w, b, dy);
   KEEL_EXPECT_CLOSE(wino.y, y_cpu, kTol);
   KEEL_EXPECT_CLOSE(wino.dx, dx_cpu, kTol);
@@ -111,7 +112,7 @@ TEST_P(WinogradParity, BackwardWithoutInputGradientLeavesDwCorrect) {
   Tensor dy = rand_cpu(Shape{p.n, p.k, p.h, p.w}, 64);
   Tensor dw_cpu;
   KEEL_CPU_ORACLE(conv2d_backward(x, w, dy, nullptr, dw_cpu, nullptr, args));
-  ConvAlgoGuard env(nullptr);
+  ConvAlgoGuard env("winograd");
   Tensor dw = poisoned(w.shape());
   conv2d_backward(to_gpu(x), to_gpu(w), to_gpu(dy), nullptr, dw, nullptr, args);
   KEEL_EXPECT_CLOSE(dw, dw_cpu, kTol);
@@ -142,7 +143,7 @@ TEST(WinogradParity, ChunkedBatchMatchesIm2col) {
   Tensor w = rand_cpu(Shape{256, 256, 3, 3}, 72, -0.05f, 0.05f);
   Tensor b = rand_cpu(Shape{256}, 73);
   Tensor dy = rand_cpu(Shape{24, 256, 56, 56}, 74);
-  const GpuResult wino = run_gpu(nullptr, x, w, b, dy);
+  const GpuResult wino = run_gpu("winograd", x, w, b, dy);
   const GpuResult col = run_gpu("im2col", x, w, b, dy);
   KEEL_EXPECT_CLOSE(wino.y, col.y, kTol);
   KEEL_EXPECT_CLOSE(wino.dx, col.dx, kTol);
@@ -157,8 +158,8 @@ TEST(WinogradParity, BackwardIsBitwiseRepeatable) {
   Tensor x = rand_cpu(Shape{8, 64, 56, 56}, 81);
   Tensor w = rand_cpu(Shape{64, 64, 3, 3}, 82, -0.1f, 0.1f);
   Tensor dy = rand_cpu(Shape{8, 64, 56, 56}, 84);
-  const GpuResult first = run_gpu(nullptr, x, w, Tensor(), dy);
-  const GpuResult second = run_gpu(nullptr, x, w, Tensor(), dy);
+  const GpuResult first = run_gpu("winograd", x, w, Tensor(), dy);
+  const GpuResult second = run_gpu("winograd", x, w, Tensor(), dy);
   EXPECT_TRUE(bitwise_equal(first.y.to(Device::cpu), second.y.to(Device::cpu)));
   EXPECT_TRUE(bitwise_equal(first.dx.to(Device::cpu), second.dx.to(Device::cpu)));
   EXPECT_TRUE(bitwise_equal(first.dw.to(Device::cpu), second.dw.to(Device::cpu)));
