@@ -163,7 +163,7 @@ if (( configured )); then
     # Only what this check runs: the GPU tests, the GPU benchmarks and the programs, when they exist.
     targets=(keel_gpu_tests)
     all_targets="$(cmake --build "$build" --target help 2>/dev/null)"
-    for t in $(grep -oE '[A-Za-z0-9_]*(_gpu_bench|resnet34[A-Za-z0-9_]*bench|titanic_train)' <<<"$all_targets" | sort -u); do
+    for t in $(grep -oE '[A-Za-z0-9_]*(_gpu_bench|resnet34[A-Za-z0-9_]*bench|titanic_train|ops_bench)' <<<"$all_targets" | sort -u); do
         targets+=("$t")
     done
     say "build targets: ${targets[*]}"
@@ -332,6 +332,16 @@ for b in "$bin"/*_gpu_bench; do
         skip_step "$name" "$no_gpu_reason"
     fi
 done
+
+# ---- every op on the GPU against the card's measured FMA and copy peaks (ops_bench) ----------------
+if [[ -x "$bin/ops_bench" && $gpu_ok == 1 ]]; then
+    run_step ops_cuda 120 "$bin/ops_bench" --benchmark_filter='^cuda/' --benchmark_format=json \
+        --benchmark_out="$out/ops_cuda.json" --benchmark_out_format=json
+elif [[ -x "$bin/ops_bench" ]]; then
+    skip_step ops_cuda "$no_gpu_reason"
+else
+    skip_step ops_cuda "ops_bench was not built"
+fi
 
 # ---- results.json and results.md ----------------------------------------------------------------
 python3 - "$out" "$card" "$driver" "$arch" "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
