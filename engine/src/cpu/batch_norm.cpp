@@ -255,17 +255,19 @@ int bn_threads(int64_t numel, int64_t chunks) {
   return static_cast<int>(std::clamp<int64_t>(num_threads(), 1, chunks));
 }
 
-// The training forward pass of the 2d layout (see above): one parallel region, two barriers.
+// The training forward pass of the 2d layout (see above): one parallel region with one barrier.
+// After it every thread adds up the chunks' sums of all channels itself (a few thousand adds, in
+// the same order in every thread) rather than waiting at a second barrier for a shared table;
+// the thread that owns a channel writes its outputs.
 template <bool kRelu>
 void train_2d(const float* xp, const float* gp, const float* bp, float* rmp, float* rvp,
               float momentum, float eps, float* yp, float* smp, float* sip, int64_t n, int64_t c,
               int64_t l) {
   const int64_t per_chunk = images_per_chunk(n), chunks = (n + per_chunk - 1) / per_chunk;
   const double count = static_cast<double>(n * l), unbias = count / (count - 1.0);
-  // Per (chunk, channel) the two sums; then per channel the normalisation's m, a and b.
+  // Per (chunk, channel) the two sums.
   auto* sums = reinterpret_cast<double*>(
       scratch(ScratchSlot::partial, static_cast<size_t>(chunks * c * 4)));
-  float* coef = scratch(ScratchSlot::output, static_cast<size_t>(3 * c));
   const int threads = bn_threads(n * c * l, chunks);
 #pragma omp parallel num_threads(threads)
   {
@@ -281,8 +283,10 @@ void train_2d(const float* xp, const float* gp, const float* bp, float* rmp, flo
       }
     }
 #pragma omp barrier
+    // This thread's m, a and b per channel (its own scratch: nothing shared is written here).
+    float* coef = scratch(ScratchSlot::output, static_cast<size_t>(3 * c));
     const Range channels = split(c, t, team);
-    for (int64_t ch = channels.begin; ch < channels.end; ++ch) {
+    for (int64_t ch = 0; ch < c; ++ch) {
       double s1 = 0.0, s2 = 0.0;
       for (int64_t k = 0; k < chunks; ++k) {
         s1 += sums[(k * c + ch) * 2];
@@ -291,15 +295,17 @@ void train_2d(const float* xp, const float* gp, const float* bp, float* rmp, flo
       const double mean = xp[ch * l] + s1 / count;
       const double var = std::max(0.0, (s2 - s1 * s1 / count) / count);
       const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
-      smp[ch] = static_cast<float>(mean);
-      sip[ch] = static_cast<float>(invstd);
-      rmp[ch] = static_cast<float>((1.0 - momentum) * rmp[ch] + momentum * mean);
-      rvp[ch] = static_cast<float>((1.0 - momentum) * rvp[ch] + momentum * var * unbias);
-      coef[3 * ch] = smp[ch];
-      coef[3 * ch + 1] = gp[ch] * sip[ch];
+      const float mean_f = static_cast<float>(mean), invstd_f = static_cast<float>(invstd);
+      if (ch >= channels.begin && ch < channels.end) {
+        smp[ch] = mean_f;
+        sip[ch] = invstd_f;
+        rmp[ch] = static_cast<float>((1.0 - momentum) * rmp[ch] + momentum * mean);
+        rvp[ch] = static_cast<float>((1.0 - momentum) * rvp[ch] + momentum * var * unbias);
+      }
+      coef[3 * ch] = mean_f;
+      coef[3 * ch + 1] = gp[ch] * invstd_f;
       coef[3 * ch + 2] = bp[ch];
     }
-#pragma omp barrier
     // Centred rather than folding m into b, which would cancel in float when |mean| >> std.
     for (int64_t i = std::min(n, mine.begin * per_chunk); i < std::min(n, mine.end * per_chunk);
          ++i) {
@@ -312,8 +318,8 @@ void train_2d(const float* xp, const float* gp, const float* bp, float* rmp, flo
   }
 }
 
-// The backward pass of the 2d layout, split like train_2d. With kRelu, y is the output of the
-// fused forward pass and dy the gradient of that ReLU's output.
+// The backward pass of the 2d layout, split like train_2d (one barrier). With kRelu, y is the
+// output of the fused forward pass and dy the gradient of that ReLU's output.
 //    dbeta = Σ g, dgamma = Σ g x̂, dx = gamma invstd (g - dbeta/M - x̂ dgamma/M), folded into
 //    dx = p g + q (x - mean) + r per channel (centred, like the forward pass).
 template <bool kRelu>
@@ -324,7 +330,6 @@ void backward_2d(const float* xp, const float* yp, const float* gp, const float*
   const double count = static_cast<double>(n * l);
   auto* sums = reinterpret_cast<double*>(
       scratch(ScratchSlot::partial, static_cast<size_t>(chunks * c * 4)));
-  float* coef = scratch(ScratchSlot::output, static_cast<size_t>(4 * c));
   const int threads = bn_threads(n * c * l, chunks);
 #pragma omp parallel num_threads(threads)
   {
@@ -339,8 +344,9 @@ void backward_2d(const float* xp, const float* yp, const float* gp, const float*
       }
     }
 #pragma omp barrier
+    float* coef = scratch(ScratchSlot::output, static_cast<size_t>(4 * c));
     const Range channels = split(c, t, team);
-    for (int64_t ch = channels.begin; ch < channels.end; ++ch) {
+    for (int64_t ch = 0; ch < c; ++ch) {
       double sdy = 0.0, sdyx = 0.0;
       for (int64_t k = 0; k < chunks; ++k) {
         sdy += sums[(k * c + ch) * 2];
@@ -348,15 +354,16 @@ void backward_2d(const float* xp, const float* yp, const float* gp, const float*
       }
       const double invstd = ip[ch];
       const double dg = sdyx * invstd;
-      dbp[ch] = static_cast<float>(sdy);
-      dgp[ch] = static_cast<float>(dg);
+      if (ch >= channels.begin && ch < channels.end) {
+        dbp[ch] = static_cast<float>(sdy);
+        dgp[ch] = static_cast<float>(dg);
+      }
       const double a = gp[ch] * invstd;
       coef[4 * ch] = mp[ch];
       coef[4 * ch + 1] = static_cast<float>(a);
       coef[4 * ch + 2] = static_cast<float>(-a * invstd * dg / count);
       coef[4 * ch + 3] = static_cast<float>(-a * sdy / count);
     }
-#pragma omp barrier
     for (int64_t i = std::min(n, mine.begin * per_chunk); i < std::min(n, mine.end * per_chunk);
          ++i) {
       for (int64_t ch = 0; ch < c; ++ch) {
@@ -368,6 +375,7 @@ void backward_2d(const float* xp, const float* yp, const float* gp, const float*
     }
   }
 }
+
 }  // namespace
 
 // x: (N, C, H, W) or (N, C); gamma, beta, running_mean, running_var: (C)
