@@ -45,9 +45,8 @@ BasicBlock::BasicBlock(Generator& gen, int64_t in_channels, int64_t out_channels
 }
 
 const Tensor& BasicBlock::forward(const Tensor& x) {
-  mid_ = bn1_.forward(conv1_.forward(x));
-  // In place in bn1's output buffer: batch-norm backward reads its input, not its output.
-  relu_forward(mid_, mid_);
+  // bn1 and its ReLU as one fused pass (bn1's output buffer holds relu(bn1(conv1(x)))).
+  mid_ = bn1_.forward_relu(conv1_.forward(x));
   const Tensor& main = bn2_.forward(conv2_.forward(mid_));
   const Tensor& shortcut = downsample_ ? downsample_->forward(x) : x;
   if (main.shape() != shortcut.shape()) {
@@ -63,9 +62,8 @@ const Tensor& BasicBlock::backward(const Tensor& dy) {
   relu_backward(sum_, dy, d_sum_);
   // Main path.
   const Tensor& g2 = conv2_.backward(bn2_.backward(d_sum_));
-  relu_backward(mid_, g2, d_mid_);
   conv1_.set_input_grad(input_grad());
-  const Tensor& g_main = conv1_.backward(bn1_.backward(d_mid_));
+  const Tensor& g_main = conv1_.backward(bn1_.backward_relu(g2));
   // Shortcut: the downsample's parameters need their gradients even when dx is not wanted.
   const Tensor* g_short = &d_sum_;
   if (downsample_) {

@@ -40,8 +40,8 @@ class BasicBlock : public Module {
   Conv2d conv2_;
   BatchNorm2d bn2_;
   std::unique_ptr<Sequential> downsample_;
-  Tensor mid_;  // relu(bn1(conv1(x))), computed in place in bn1's output buffer
-  Tensor sum_, d_sum_, d_mid_, dx_, none_;
+  Tensor mid_;  // relu(bn1(conv1(x))): bn1's output buffer, from its fused forward_relu
+  Tensor sum_, d_sum_, dx_, none_;
 };
 
 // The ResNet body: stem conv7x7/2 (no bias) - BN - ReLU - maxpool 3/2 pad 1, then four stages of
