@@ -43,7 +43,9 @@ std::string describe(const Pool2dArgs& a) {
 }
 
 TEST(MaxPool2d, MatchesReference) {
-  for (const Shape& shape : {kAwkward, Shape{64, 32, 6, 6}}) {
+  // Widths up to 16 take the one-vector-per-row path of the 2x2 pool (even and odd sizes), wider
+  // ones the scalar loop.
+  for (const Shape& shape : {kAwkward, Shape{64, 32, 6, 6}, Shape{2, 3, 5, 16}, Shape{2, 3, 4, 17}}) {
     const int64_t planes = shape[0] * shape[1], h = shape[2], w = shape[3];
     Tensor x = random_tensor(shape, 1);
     for (const Pool2dArgs& a : window_configs()) {

@@ -6,6 +6,17 @@
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
 
+#if defined(__AVX512F__)
+// See conv2d.cpp: GCC 12 flags the undefined pass-through operand inside its own AVX-512
+// intrinsics (here the permutes') as "(may be) used uninitialized"; only that header's lines are
+// silenced.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
 namespace keel::cpu {
 
 namespace {
@@ -103,7 +114,36 @@ bool is_k2s2(const Pool2dArgs& a) {
   return a.kernel == 2 && a.stride == 2 && a.padding == 0;
 }
 
+#if defined(__AVX512F__)
+// Rows of at most 16 values (the small CNN's 6×6 planes) go through one vector per row: lanes
+// 2i and 2i + 1 of both rows are spread into four vectors a, b, c, d whose lane i is window i.
+// std::max(p, q) is _mm512_max_ps(q, p) (both return p on a tie or a NaN), so the results are
+// those of the scalar loops bit for bit.
+struct RowWindows {
+  __m512 a, b, c, d;
+};
+RowWindows row_windows(const float* r0, const float* r1, __mmask16 in) {
+  const __m512i even = _mm512_set_epi32(14, 12, 10, 8, 6, 4, 2, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 15, 13, 11, 9, 7, 5, 3, 1);
+  const __m512 v0 = _mm512_maskz_loadu_ps(in, r0), v1 = _mm512_maskz_loadu_ps(in, r1);
+  return {_mm512_permutexvar_ps(even, v0), _mm512_permutexvar_ps(odd, v0),
+          _mm512_permutexvar_ps(even, v1), _mm512_permutexvar_ps(odd, v1)};
+}
+#endif
+
 void max_pool_k2s2_plane(const float* src, int64_t w, float* dst, int64_t oh, int64_t ow) {
+#if defined(__AVX512F__)
+  if (w <= 16) {
+    const __mmask16 in = static_cast<__mmask16>((1u << w) - 1u);
+    const __mmask16 out = static_cast<__mmask16>((1u << ow) - 1u);
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const RowWindows v = row_windows(src + 2 * oy * w, src + (2 * oy + 1) * w, in);
+      const __m512 m = _mm512_max_ps(_mm512_max_ps(v.d, v.c), _mm512_max_ps(v.b, v.a));
+      _mm512_mask_storeu_ps(dst + oy * ow, out, m);
+    }
+    return;
+  }
+#endif
   for (int64_t oy = 0; oy < oh; ++oy) {
     const float* r0 = src + 2 * oy * w;
     const float* r1 = r0 + w;
@@ -113,9 +153,42 @@ void max_pool_k2s2_plane(const float* src, int64_t w, float* dst, int64_t oh, in
   }
 }
 
-// Adds each window's gradient to its first maximum in row-major order (a, b, c, d); dst is zero.
-void max_pool_k2s2_backward_plane(const float* src, const float* grad, int64_t w, float* dst,
-                                  int64_t oh, int64_t ow) {
+// Gives each window's gradient to its first maximum in row-major order (a, b, c, d), zero to the
+// rest of the plane (h × w).
+void max_pool_k2s2_backward_plane(const float* src, const float* grad, int64_t h, int64_t w,
+                                  float* dst, int64_t oh, int64_t ow) {
+#if defined(__AVX512F__)
+  if (w <= 16) {
+    // Whole rows written at once, so no zeroing pass: the windows cover rows [0, 2·oh) and, in
+    // them, every column (the last one of an odd width gets lane 2·ow, which is zero).
+    const __mmask16 in = static_cast<__mmask16>((1u << w) - 1u);
+    const __mmask16 out = static_cast<__mmask16>((1u << ow) - 1u);
+    // Lane 2i of a row takes lane i of its first operand, lane 2i + 1 lane i of the second.
+    const __m512i interleave =
+        _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const RowWindows v = row_windows(src + 2 * oy * w, src + (2 * oy + 1) * w, in);
+      // 0 + g as in the scalar path's add to a zeroed plane (a -0 gradient becomes +0).
+      const __m512 g =
+          _mm512_add_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(out, grad + oy * ow));
+      const __mmask16 gt1 = _mm512_cmp_ps_mask(v.b, v.a, _CMP_GT_OQ);
+      const __m512 ab = _mm512_max_ps(v.b, v.a);  // std::max(a, b)
+      const __mmask16 gt2 = _mm512_cmp_ps_mask(v.c, ab, _CMP_GT_OQ);
+      const __mmask16 gt3 = _mm512_cmp_ps_mask(v.d, _mm512_max_ps(v.c, ab), _CMP_GT_OQ);
+      const __mmask16 to_d = gt3, to_c = gt2 & ~gt3, to_b = gt1 & ~gt2 & ~gt3;
+      const __mmask16 to_a = ~(gt1 | gt2 | gt3);
+      const __m512 row0 = _mm512_permutex2var_ps(_mm512_maskz_mov_ps(to_a, g), interleave,
+                                                 _mm512_maskz_mov_ps(to_b, g));
+      const __m512 row1 = _mm512_permutex2var_ps(_mm512_maskz_mov_ps(to_c, g), interleave,
+                                                 _mm512_maskz_mov_ps(to_d, g));
+      _mm512_mask_storeu_ps(dst + 2 * oy * w, in, row0);
+      _mm512_mask_storeu_ps(dst + (2 * oy + 1) * w, in, row1);
+    }
+    if (2 * oh < h) std::memset(dst + 2 * oh * w, 0, sizeof(float) * (h - 2 * oh) * w);
+    return;
+  }
+#endif
+  std::memset(dst, 0, sizeof(float) * h * w);
   for (int64_t oy = 0; oy < oh; ++oy) {
     const int64_t row0 = 2 * oy * w, row1 = row0 + w;
     for (int64_t ox = 0; ox < ow; ++ox) {
@@ -173,11 +246,11 @@ void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dAr
     const float* src = xp + p * d.h * d.w;
     const float* grad = gp + p * d.oh * d.ow;
     float* dst = dxp + p * d.h * d.w;
-    std::memset(dst, 0, sizeof(float) * d.h * d.w);
     if (is_k2s2(a)) {
-      max_pool_k2s2_backward_plane(src, grad, d.w, dst, d.oh, d.ow);
+      max_pool_k2s2_backward_plane(src, grad, d.h, d.w, dst, d.oh, d.ow);
       continue;
     }
+    std::memset(dst, 0, sizeof(float) * d.h * d.w);
     for (int64_t oy = 0; oy < d.oh; ++oy) {
       const Range ry = window(oy, a, d.h);
       for (int64_t ox = 0; ox < d.ow; ++ox)
