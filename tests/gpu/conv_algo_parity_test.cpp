@@ -21,29 +21,6 @@ using namespace gpu_testing;
 
 constexpr double kTol = 1e-4;
 
-// Sets KEEL_CONV_ALGO for one scope and restores what was there.
-class AlgoEnv {
- public:
-  explicit AlgoEnv(const char* value) {
-    if (const char* old = std::getenv("KEEL_CONV_ALGO")) old_ = old;
-    if (value)
-      ::setenv("KEEL_CONV_ALGO", value, 1);
-    else
-      ::unsetenv("KEEL_CONV_ALGO");
-  }
-  ~AlgoEnv() {
-    if (old_)
-      ::setenv("KEEL_CONV_ALGO", old_->c_str(), 1);
-    else
-      ::unsetenv("KEEL_CONV_ALGO");
-  }
-  AlgoEnv(const AlgoEnv&) = delete;
-  AlgoEnv& operator=(const AlgoEnv&) = delete;
-
- private:
-  std::optional<std::string> old_;
-};
-
 struct Outputs {
   Tensor y, dx, dw, db;
 };
@@ -51,7 +28,7 @@ struct Outputs {
 // Forward and backward on the device with KEEL_CONV_ALGO=algo (nullptr: the default choice).
 Outputs run_gpu(const char* algo, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& dy,
                 Conv2dArgs args) {
-  AlgoEnv env(algo);
+  ConvAlgoGuard env(algo);
   Outputs r;
   r.y = poisoned(dy.shape());
   r.dx = poisoned(x.shape());
@@ -141,7 +118,7 @@ TEST_P(WinogradTileParity, BackwardWithoutInputGradientLeavesDwCorrect) {
   set_allow_tf32(false);
   Problem q = make_problem(GetParam(), 201);
   KEEL_CPU_ORACLE(conv2d_backward(q.x, q.w, q.dy, nullptr, q.dw_cpu, nullptr, q.args));
-  AlgoEnv env("winograd4");
+  ConvAlgoGuard env("winograd4");
   Tensor dw = poisoned(q.w.shape());
   conv2d_backward(to_gpu(q.x), to_gpu(q.w), to_gpu(q.dy), nullptr, dw, nullptr, q.args);
   KEEL_EXPECT_CLOSE(dw, q.dw_cpu, kTol);

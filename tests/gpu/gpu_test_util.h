@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -37,6 +39,30 @@ inline std::string no_cuda_reason() {
       throw;                                                                             \
     }                                                                                    \
   } while (0)
+
+// Sets KEEL_CONV_ALGO (the CUDA convolution's algorithm choice, read at every call) for one scope
+// and restores what was there; nullptr unsets it (the default choice).
+class ConvAlgoGuard {
+ public:
+  explicit ConvAlgoGuard(const char* value) {
+    if (const char* old = std::getenv("KEEL_CONV_ALGO")) old_ = old;
+    if (value)
+      ::setenv("KEEL_CONV_ALGO", value, 1);
+    else
+      ::unsetenv("KEEL_CONV_ALGO");
+  }
+  ~ConvAlgoGuard() {
+    if (old_)
+      ::setenv("KEEL_CONV_ALGO", old_->c_str(), 1);
+    else
+      ::unsetenv("KEEL_CONV_ALGO");
+  }
+  ConvAlgoGuard(const ConvAlgoGuard&) = delete;
+  ConvAlgoGuard& operator=(const ConvAlgoGuard&) = delete;
+
+ private:
+  std::optional<std::string> old_;
+};
 
 inline Tensor rand_cpu(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f) {
   return keel::testing::random_tensor(shape, seed, low, high);

@@ -21,29 +21,6 @@ using namespace gpu_testing;
 
 constexpr double kTol = 1e-4;
 
-// Sets KEEL_CONV_ALGO for one scope and restores what was there.
-class ConvAlgoGuard {
- public:
-  explicit ConvAlgoGuard(const char* value) {
-    if (const char* old = std::getenv("KEEL_CONV_ALGO")) old_ = old;
-    if (value)
-      ::setenv("KEEL_CONV_ALGO", value, 1);
-    else
-      ::unsetenv("KEEL_CONV_ALGO");
-  }
-  ~ConvAlgoGuard() {
-    if (old_)
-      ::setenv("KEEL_CONV_ALGO", old_->c_str(), 1);
-    else
-      ::unsetenv("KEEL_CONV_ALGO");
-  }
-  ConvAlgoGuard(const ConvAlgoGuard&) = delete;
-  ConvAlgoGuard& operator=(const ConvAlgoGuard&) = delete;
-
- private:
-  std::optional<std::string> old_;
-};
-
 struct Shape3x3 {
   int64_t n, c, k, h, w;
   bool bias;

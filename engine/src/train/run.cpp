@@ -19,7 +19,7 @@
 #include "checkpoint_writer.h"
 #include "run_outputs.h"
 #include "run_plan.h"
-#include "stopwatch.h"
+#include "common/stopwatch.h"
 
 namespace keel::train {
 

@@ -1,9 +1,10 @@
-// Wall-clock laps for the phase timings titanic_train prints (data, device start, training, outputs).
+// Wall-clock laps: the phase timings titanic_train prints (data, device start, training, outputs)
+// and the split of the GPU start-up.
 #pragma once
 
 #include <chrono>
 
-namespace keel::train {
+namespace keel {
 
 class Stopwatch {
  public:
@@ -19,4 +20,4 @@ class Stopwatch {
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
-}  // namespace keel::train
+}  // namespace keel
