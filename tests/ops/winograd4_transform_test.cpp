@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "ops/conv_reference.h"
+#include "ops/winograd_test_util.h"
 #include "support/test_util.h"
 #include "winograd4_transforms.h"
 
@@ -25,37 +26,10 @@ namespace wg4 = keel::winograd4;
 using testing::ConvDims;
 
 constexpr double kTol = 3e-5;
-constexpr float kPoison = std::numeric_limits<float>::quiet_NaN();
-
-std::vector<float> random_values(size_t count, uint64_t seed) {
-  return testing::random_tensor(Shape{static_cast<int64_t>(count)}, seed).to_vector();
-}
-
-// The largest error relative to the largest reference magnitude: every element counts, so a wrong
-// border element cannot hide in a norm.
-double max_relative_error(const std::vector<float>& got, const std::vector<double>& ref) {
-  if (got.size() != ref.size()) return INFINITY;
-  double diff = 0.0, scale = 1e-30;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(got[i])) return INFINITY;
-    diff = std::max(diff, std::abs(got[i] - ref[i]));
-    scale = std::max(scale, std::abs(ref[i]));
-  }
-  return diff / scale;
-}
-
-// Row-major C_i (m×n) = A_i · B_i for i < batch, the float sum in index order: the stand-in for
-// gemm_strided_batched.
-void batched_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t stride_a, const float* b,
-                  int64_t stride_b, float* c, int64_t stride_c, int64_t batch) {
-  for (int64_t i = 0; i < batch; ++i)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t col = 0; col < n; ++col) {
-        float sum = 0.0f;
-        for (int64_t j = 0; j < k; ++j) sum += a[i * stride_a + r * k + j] * b[i * stride_b + j * n + col];
-        c[i * stride_c + r * n + col] = sum;
-      }
-}
+constexpr float kPoison = testing::kWinogradPoison;
+using testing::batched_gemm;
+using testing::max_relative_error;
+using testing::random_values;
 
 int64_t tiles_of(int64_t images, int64_t h, int64_t w) {
   return images * wg4::tiles_along(h) * wg4::tiles_along(w);
@@ -77,8 +51,8 @@ std::vector<float> winograd4_conv(const std::vector<float>& x, const std::vector
     for (int64_t ch = 0; ch < cin; ++ch)
       for (int64_t t = 0; t < tiles; ++t)
         wg4::input_transform_at(x.data() + n0 * cin * h * wd, cin, h, wd, tiles, ch, t, v.data());
-    batched_gemm(cout, tiles, cin, u.data(), cout * cin, v.data(), cin * tiles, m.data(), cout * tiles,
-                 wg4::kPoints);
+    batched_gemm(false, cout, tiles, cin, u.data(), cout * cin, v.data(), cin * tiles, 0.0f, m.data(),
+                 cout * tiles, wg4::kPoints);
     for (int64_t k = 0; k < cout; ++k)
       for (int64_t t = 0; t < tiles; ++t)
         wg4::output_transform_at(m.data(), cout, h, wd, tiles, bias, k, t, y.data() + n0 * cout * h * wd);

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "ops/conv_reference.h"
+#include "ops/winograd_test_util.h"
 #include "support/test_util.h"
 #include "winograd_transforms.h"
 
@@ -22,41 +23,10 @@ namespace wg = keel::winograd;
 using testing::ConvDims;
 
 constexpr double kTol = 1e-5;
-constexpr float kPoison = std::numeric_limits<float>::quiet_NaN();
-
-std::vector<float> random_values(size_t count, uint64_t seed) {
-  return testing::random_tensor(Shape{static_cast<int64_t>(count)}, seed).to_vector();
-}
-
-// The largest error relative to the largest reference magnitude: every element counts, so a wrong
-// border element cannot hide in a norm.
-double max_relative_error(const std::vector<float>& got, const std::vector<double>& ref) {
-  if (got.size() != ref.size()) return INFINITY;
-  double diff = 0.0, scale = 1e-30;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(got[i])) return INFINITY;
-    diff = std::max(diff, std::abs(got[i] - ref[i]));
-    scale = std::max(scale, std::abs(ref[i]));
-  }
-  return diff / scale;
-}
-
-// Row-major C_i (m×n) = A_i · op(B_i) + beta · C_i for i < batch, the float sum in index order: the
-// stand-in for gemm_strided_batched (transpose_b: B_i stored (n×k)).
-void batched_gemm(bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t stride_a,
-                  const float* b, int64_t stride_b, float beta, float* c, int64_t stride_c, int64_t batch) {
-  for (int64_t i = 0; i < batch; ++i)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t col = 0; col < n; ++col) {
-        float sum = 0.0f;
-        for (int64_t j = 0; j < k; ++j) {
-          const float bv = transpose_b ? b[i * stride_b + col * k + j] : b[i * stride_b + j * n + col];
-          sum += a[i * stride_a + r * k + j] * bv;
-        }
-        float& out = c[i * stride_c + r * n + col];
-        out = beta == 0.0f ? sum : sum + beta * out;
-      }
-}
+constexpr float kPoison = testing::kWinogradPoison;
+using testing::batched_gemm;
+using testing::max_relative_error;
+using testing::random_values;
 
 int64_t tiles_of(int64_t images, int64_t h, int64_t w) { return images * wg::tiles_along(h) * wg::tiles_along(w); }
 
