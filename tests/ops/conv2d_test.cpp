@@ -11,7 +11,9 @@
 
 #include "cpu/workspace.h"
 #include "keel/error.h"
+#include "keel/nn.h"
 #include "keel/ops.h"
+#include "keel/optim/adamw.h"
 #include "keel/runtime.h"
 #include "ops/conv_reference.h"
 #include "support/test_util.h"
@@ -318,6 +320,64 @@ TEST(Conv2dSteadyState, NoAllocationAfterFirstCall) {
   EXPECT_EQ(cpu::scratch_capacity_bytes(), capacity);
   const float* now[] = {y.data(), dx.data(), dw.data(), db.data()};
   for (int i = 0; i < 4; ++i) EXPECT_EQ(now[i], pointers[i]) << "output " << i << " reallocated";
+}
+
+// The whole training step of the small CNN (configs/small_cnn.yaml's layers, with the fused batch
+// norm + ReLU pairs, dropout, the loss and AdamW) allocates nothing once warm, on two threads.
+TEST(Conv2dSteadyState, SmallCnnTrainingStepAllocatesNothing) {
+  const int threads = num_threads();
+  set_num_threads(2);
+  Generator gen(61), dropout(62);
+  nn::Sequential net;
+  net.emplace<nn::Conv2d>(gen, 1, 32, 3, 1, 1);
+  net.emplace<nn::BatchNorm2d>(32);
+  net.emplace<nn::ReLU>();
+  net.emplace<nn::Conv2d>(gen, 32, 64, 3, 1, 1);
+  net.emplace<nn::BatchNorm2d>(64);
+  net.emplace<nn::ReLU>();
+  net.emplace<nn::MaxPool2d>(2);
+  net.emplace<nn::Conv2d>(gen, 64, 128, 3, 1, 1);
+  net.emplace<nn::BatchNorm2d>(128);
+  net.emplace<nn::ReLU>();
+  net.emplace<nn::AdaptiveAvgPool2d>(1);
+  net.emplace<nn::Flatten>();
+  net.emplace<nn::Dropout>(0.25f);
+  net.emplace<nn::Linear>(gen, 128, 64);
+  net.emplace<nn::ReLU>();
+  net.emplace<nn::Dropout>(0.5f);
+  net.emplace<nn::Linear>(gen, 64, 2);
+  net.set_generator(&dropout);
+  net.set_input_grad(false);
+  optim::AdamW adamw(net.parameters());
+  const Tensor x = random_tensor({64, 1, 6, 6}, 63);
+  Tensor labels = Tensor::zeros({64});
+  for (int64_t i = 0; i < 64; i += 2) labels.data()[i] = 1.0f;
+  Tensor loss, probs, dlogits;
+  const auto step = [&] {
+    softmax_cross_entropy_forward(net.forward(x), labels, loss, probs);
+    softmax_cross_entropy_backward(probs, labels, dlogits);
+    net.backward(dlogits);
+    adamw.step();
+  };
+  step();
+  step();
+  const long long allocations = heap_allocations();
+  for (int i = 0; i < 3; ++i) {
+    const long long a0 = heap_allocations();
+    softmax_cross_entropy_forward(net.forward(x), labels, loss, probs);
+    const long long a1 = heap_allocations();
+    softmax_cross_entropy_backward(probs, labels, dlogits);
+    const long long a2 = heap_allocations();
+    net.backward(dlogits);
+    const long long a3 = heap_allocations();
+    adamw.step();
+    const long long a4 = heap_allocations();
+    fprintf(stderr, "DBG %lld %lld %lld %lld\n", a1 - a0, a2 - a1, a3 - a2, a4 - a3);
+  }
+  const long long after = heap_allocations();
+  set_num_threads(threads);
+  if (allocations >= 0) EXPECT_EQ(after - allocations, 0) << "heap allocations in steady state";
+  EXPECT_TRUE(std::isfinite(loss.to_vector()[0]));
 }
 
 TEST(Conv2dErrors, ShapeMismatchesThrow) {

@@ -46,8 +46,10 @@ BnDims bn_dims(const Tensor& x, const char* op) {
   return BnDims{x.dim(0), x.dim(1), l};
 }
 
+// Shape checks and outputs through workspace.h's helpers, which build no Shape (a vector) when
+// the shape already matches: a training step allocates nothing.
 void expect_channels(const Tensor& t, int64_t c, const char* what) {
-  expect_shape(t, Shape{c}, what);
+  expect_dims(t, {c}, what);
 }
 
 // y = (x - m) a + b over one channel's n planes of l values, planes `stride` apart (2d layout).
@@ -393,8 +395,8 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
              "use a batch larger than 1",
              x.shape().str());
   y.ensure(x.shape(), Device::cpu);
-  save_mean.ensure(Shape{d.c}, Device::cpu);
-  save_invstd.ensure(Shape{d.c}, Device::cpu);
+  ensure_output(save_mean, {d.c});
+  ensure_output(save_invstd, {d.c});
 
   const float* xp = x.data();
   const float* gp = gamma.data();
@@ -511,8 +513,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& sav
   expect_channels(save_invstd, d.c, "batch_norm_backward: save_invstd");
   expect_shape(dy, x.shape(), "batch_norm_backward: dy");
   dx.ensure(x.shape(), Device::cpu);
-  dgamma.ensure(Shape{d.c}, Device::cpu);
-  dbeta.ensure(Shape{d.c}, Device::cpu);
+  ensure_output(dgamma, {d.c});
+  ensure_output(dbeta, {d.c});
   const float* xp = x.data();
   const float* gp = gamma.data();
   const float* mp = save_mean.data();
@@ -589,8 +591,8 @@ void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const T
   expect_channels(running_mean, d.c, "batch_norm_relu_forward_train: running_mean");
   expect_channels(running_var, d.c, "batch_norm_relu_forward_train: running_var");
   y.ensure(x.shape(), Device::cpu);
-  save_mean.ensure(Shape{d.c}, Device::cpu);
-  save_invstd.ensure(Shape{d.c}, Device::cpu);
+  ensure_output(save_mean, {d.c});
+  ensure_output(save_invstd, {d.c});
   train_2d<true>(x.data(), gamma.data(), beta.data(), running_mean.data(), running_var.data(),
                  momentum, eps, y.data(), save_mean.data(), save_invstd.data(), d.n, d.c, d.l);
 }
@@ -612,8 +614,8 @@ void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& ga
   expect_channels(save_mean, d.c, "batch_norm_relu_backward: save_mean");
   expect_channels(save_invstd, d.c, "batch_norm_relu_backward: save_invstd");
   dx.ensure(x.shape(), Device::cpu);
-  dgamma.ensure(Shape{d.c}, Device::cpu);
-  dbeta.ensure(Shape{d.c}, Device::cpu);
+  ensure_output(dgamma, {d.c});
+  ensure_output(dbeta, {d.c});
   backward_2d<true>(x.data(), y.data(), gamma.data(), save_mean.data(), save_invstd.data(),
                     dy.data(), dx.data(), dgamma.data(), dbeta.data(), d.n, d.c, d.l);
 }

@@ -6,10 +6,18 @@
 #include "common/check.h"
 #include "common/philox.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/parallel.h"
 #include "keel/random.h"
 
 #if defined(__AVX512F__)
+// See conv2d.cpp: GCC 12 flags the undefined pass-through operand inside its own AVX-512
+// intrinsics (here the 64->32-bit narrowing and the 256-bit insert) as "(may be) used
+// uninitialized"; only that header's lines are silenced.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 #endif
 
 namespace keel::cpu {
@@ -130,26 +138,29 @@ void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor
 #if defined(__AVX512F__)
   // Sixteen groups (64 elements) per draw16.
   const int64_t blocks = full / 16;
-#pragma omp parallel for schedule(static) if (n >= kMinParallel)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    __m512 m[4];
-    masks64(draw16(seed, base + static_cast<uint64_t>(blk * 16)), p, keep_scale, m);
-    for (int v = 0; v < 4; ++v) {
-      const int64_t i = blk * 64 + v * 16;
-      _mm512_storeu_ps(mp + i, m[v]);
-      _mm512_storeu_ps(yp + i, _mm512_mul_ps(_mm512_loadu_ps(xp + i), m[v]));
+  for_shares(blocks, n >= kMinParallel, [&](int64_t begin, int64_t end) {
+    for (int64_t blk = begin; blk < end; ++blk) {
+      __m512 m[4];
+      masks64(draw16(seed, base + static_cast<uint64_t>(blk * 16)), p, keep_scale, m);
+      for (int v = 0; v < 4; ++v) {
+        const int64_t i = blk * 64 + v * 16;
+        _mm512_storeu_ps(mp + i, m[v]);
+        _mm512_storeu_ps(yp + i, _mm512_mul_ps(_mm512_loadu_ps(xp + i), m[v]));
+      }
     }
-  }
+  });
   first = blocks * 16;
 #endif
-#pragma omp parallel for simd schedule(static) if (n - 4 * first >= kMinParallel)
-  for (int64_t g = first; g < full; ++g) {
-    const philox::Words words = philox::draw(seed, base + static_cast<uint64_t>(g));
-    apply(4 * g, words.w[0]);
-    apply(4 * g + 1, words.w[1]);
-    apply(4 * g + 2, words.w[2]);
-    apply(4 * g + 3, words.w[3]);
-  }
+  for_shares(full - first, n - 4 * first >= kMinParallel, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t g = first + begin; g < first + end; ++g) {
+      const philox::Words words = philox::draw(seed, base + static_cast<uint64_t>(g));
+      apply(4 * g, words.w[0]);
+      apply(4 * g + 1, words.w[1]);
+      apply(4 * g + 2, words.w[2]);
+      apply(4 * g + 3, words.w[3]);
+    }
+  });
   if (n % 4 != 0) {
     const philox::Words words = philox::draw(seed, base + static_cast<uint64_t>(full));
     for (int64_t i = 4 * full; i < n; ++i) apply(i, words.w[i % 4]);
@@ -166,8 +177,10 @@ void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
   const float* mp = mask.data();
   float* dp = dx.data();
   const int64_t n = dy.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
-  for (int64_t i = 0; i < n; ++i) dp[i] = gp[i] * mp[i];
+  for_shares(n, n >= kMinParallel, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) dp[i] = gp[i] * mp[i];
+  });
 }
 
 }  // namespace keel::cpu

@@ -5,6 +5,7 @@
 
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/parallel.h"
 
 namespace keel::cpu {
 
@@ -26,8 +27,10 @@ void relu_forward(const Tensor& x, Tensor& y) {
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
-  for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] > 0.0f ? xp[i] : 0.0f;
+  for_shares(n, n >= kMinParallel, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) yp[i] = xp[i] > 0.0f ? xp[i] : 0.0f;
+  });
 }
 
 // y (forward output), dy: same shape -> dx: same shape; dx may be dy.
@@ -39,8 +42,10 @@ void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   const float* dyp = dy.data();
   float* dxp = dx.data();
   const int64_t n = y.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
-  for (int64_t i = 0; i < n; ++i) dxp[i] = yp[i] > 0.0f ? dyp[i] : 0.0f;
+  for_shares(n, n >= kMinParallel, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) dxp[i] = yp[i] > 0.0f ? dyp[i] : 0.0f;
+  });
 }
 
 // a, b: same shape -> y: same shape; y may alias a or b (residual connections add in place).
@@ -52,8 +57,10 @@ void add(const Tensor& a, const Tensor& b, Tensor& y) {
   const float* bp = b.data();
   float* yp = y.data();
   const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
-  for (int64_t i = 0; i < n; ++i) yp[i] = ap[i] + bp[i];
+  for_shares(n, n >= kMinParallel, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) yp[i] = ap[i] + bp[i];
+  });
 }
 
 // x: any shape -> y = alpha x, same shape; y may be x.
@@ -63,8 +70,10 @@ void scale(const Tensor& x, float alpha, Tensor& y) {
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
-  for (int64_t i = 0; i < n; ++i) yp[i] = alpha * xp[i];
+  for_shares(n, n >= kMinParallel, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) yp[i] = alpha * xp[i];
+  });
 }
 
 // x: (N, C, H, W), mean, std: (C) -> y: (N, C, H, W), y = (x - mean[c]) / std[c]

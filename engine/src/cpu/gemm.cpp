@@ -204,12 +204,13 @@ void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t
   // A fork/join costs a few microseconds: below ~4 MFLOP one thread finishes first.
   const bool big = 2.0 * static_cast<double>(m) * n * k > 4e6;
   const int threads = big ? num_threads() : 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+  // Thread t of team packs its share of both operands, then computes its panels of C.
+  auto share = [&](int64_t t, int64_t team) {
     pack_a_panels(a, m, k, row_panels * t / team, row_panels * (t + 1) / team, a_packed);
     pack_b_panels(b, k, n, col_panels * t / team, col_panels * (t + 1) / team, b_packed);
+    if (team > 1) {
 #pragma omp barrier
+    }
     // Split the wider dimension; each thread owns whole panels of C.
     if (col_panels >= row_panels) {
       const int64_t j0 = col_panels * t / team, j1 = col_panels * (t + 1) / team;
@@ -226,7 +227,16 @@ void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t
                         c + i0 * kMr * ldc, ldc, accumulate);
       }
     }
+  };
+  // One thread runs outside any OpenMP region: even a region switched off by an if clause builds
+  // a team, which libgomp allocates on the heap (the small CNN's linear layers took that path on
+  // every step).
+  if (threads <= 1) {
+    share(0, 1);
+    return;
   }
+#pragma omp parallel num_threads(threads)
+  share(omp_get_thread_num(), omp_get_num_threads());
 }
 
 }  // namespace keel::cpu::gemm

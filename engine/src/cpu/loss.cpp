@@ -6,6 +6,7 @@
 
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/workspace.h"
 
 namespace keel::cpu {
 
@@ -17,7 +18,9 @@ void check_labels(const Tensor& scores, const Tensor& labels, const char* op) {
   KEEL_CHECK(scores.defined() && scores.device() == Device::cpu && scores.ndim() == 2,
              "{}: expected (N, K) scores on the CPU, got {}", op,
              scores.defined() ? scores.shape().str() : std::string("undefined"));
-  expect_shape(labels, Shape{scores.dim(0)}, fmt::format("{}: labels", op).c_str());
+  // The message is only formatted on a mismatch: a training step allocates nothing.
+  if (!has_dims(labels, {scores.dim(0)}))
+    expect_shape(labels, Shape{scores.dim(0)}, fmt::format("{}: labels", op).c_str());
   const float* lp = labels.data();
   const int64_t k = scores.dim(1);
   for (int64_t i = 0; i < scores.dim(0); ++i) {
@@ -38,7 +41,7 @@ void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, T
   const int64_t n = logits.dim(0), k = logits.dim(1);
   KEEL_CHECK(n > 0 && k > 0, "softmax_cross_entropy_forward: empty logits {}",
              logits.shape().str());
-  loss.ensure(Shape{1}, Device::cpu);
+  ensure_output(loss, {1});
   probs.ensure(logits.shape(), Device::cpu);
   const float* zp = logits.data();
   const float* lp = labels.data();
@@ -88,7 +91,7 @@ void argmax_rows(const Tensor& logits, Tensor& pred) {
              logits.defined() ? logits.shape().str() : std::string("undefined"));
   const int64_t n = logits.dim(0), k = logits.dim(1);
   KEEL_CHECK(k > 0, "argmax_rows: logits {} have no columns", logits.shape().str());
-  pred.ensure(Shape{n}, Device::cpu);
+  ensure_output(pred, {n});
   const float* zp = logits.data();
   float* out = pred.data();
   for (int64_t i = 0; i < n; ++i) {

@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/parallel.h"
 
 namespace keel::cpu {
 
@@ -41,21 +42,25 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdAr
   const int64_t n = param.numel();
   const float lr = a.lr, wd = a.weight_decay, mom = a.momentum;
   if (mom == 0.0f) {
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
-    for (int64_t i = 0; i < n; ++i) pp[i] -= lr * (gp[i] + wd * pp[i]);
+    for_shares(n, n >= kMinParallel, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) pp[i] -= lr * (gp[i] + wd * pp[i]);
+    });
     return;
   }
   expect_shape(velocity, param.shape(), "sgd_update: velocity");
   float* vp = velocity.data();
   const float keep = first_step ? 0.0f : mom, mix = first_step ? 1.0f : 1.0f - a.dampening;
   const bool nesterov = a.nesterov;
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallel)
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gp[i] + wd * pp[i];
-    const float v = keep * vp[i] + mix * g;
-    vp[i] = v;
-    pp[i] -= lr * (nesterov ? g + mom * v : v);
-  }
+  for_shares(n, n >= kMinParallel, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = gp[i] + wd * pp[i];
+      const float v = keep * vp[i] + mix * g;
+      vp[i] = v;
+      pp[i] -= lr * (nesterov ? g + mom * v : v);
+    }
+  });
 }
 
 // param, grad, m, v: same shape.
@@ -83,15 +88,16 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
   // stays scalar under the default -fmath-errno. Blocks of 2048 keep the three passes in L1.
   constexpr int64_t kBlock = 2048;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (n >= kMinParallelAdamW)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t begin = blk * kBlock, len = std::min(kBlock, n - begin);
-    Eigen::Map<Eigen::ArrayXf> pa(pp + begin, len), ma(mp + begin, len), va(vp + begin, len);
-    Eigen::Map<const Eigen::ArrayXf> ga(gp + begin, len);
-    ma = b1 * ma + (1.0f - b1) * ga;
-    va = b2 * va + (1.0f - b2) * ga.square();
-    pa = pa * decay - step_size * ma / (va.sqrt() * inv_sqrt_bc2 + eps);
-  }
+  for_shares(blocks, n >= kMinParallelAdamW, [&](int64_t first, int64_t last) {
+    for (int64_t blk = first; blk < last; ++blk) {
+      const int64_t begin = blk * kBlock, len = std::min(kBlock, n - begin);
+      Eigen::Map<Eigen::ArrayXf> pa(pp + begin, len), ma(mp + begin, len), va(vp + begin, len);
+      Eigen::Map<const Eigen::ArrayXf> ga(gp + begin, len);
+      ma = b1 * ma + (1.0f - b1) * ga;
+      va = b2 * va + (1.0f - b2) * ga.square();
+      pa = pa * decay - step_size * ma / (va.sqrt() * inv_sqrt_bc2 + eps);
+    }
+  });
 }
 
 }  // namespace keel::cpu

@@ -5,6 +5,7 @@
 
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/workspace.h"
 
 #if defined(__AVX512F__)
 // See conv2d.cpp: GCC 12 flags the undefined pass-through operand inside its own AVX-512
@@ -53,7 +54,7 @@ PoolDims window_dims(int64_t n, int64_t c, int64_t h, int64_t w, const Pool2dArg
 PoolDims window_forward_dims(const Tensor& x, Tensor& y, const Pool2dArgs& a, const char* op) {
   check_nchw(x, op, "x");
   const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, op);
-  y.ensure(Shape{x.dim(0), x.dim(1), d.oh, d.ow}, Device::cpu);
+  ensure_output(y, {x.dim(0), x.dim(1), d.oh, d.ow});
   return d;
 }
 
@@ -236,7 +237,7 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
 void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dArgs a) {
   check_nchw(x, "max_pool2d_backward", "x");
   const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, "max_pool2d_backward");
-  expect_shape(dy, Shape{x.dim(0), x.dim(1), d.oh, d.ow}, "max_pool2d_backward: dy");
+  expect_dims(dy, {x.dim(0), x.dim(1), d.oh, d.ow}, "max_pool2d_backward: dy");
   dx.ensure(x.shape(), Device::cpu);
   const float* xp = x.data();
   const float* gp = dy.data();
@@ -281,8 +282,8 @@ void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
 void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_h, int64_t in_w) {
   check_nchw(dy, "avg_pool2d_backward", "dy");
   const PoolDims d = window_dims(dy.dim(0), dy.dim(1), in_h, in_w, a, "avg_pool2d_backward");
-  expect_shape(dy, Shape{dy.dim(0), dy.dim(1), d.oh, d.ow}, "avg_pool2d_backward: dy");
-  dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cpu);
+  expect_dims(dy, {dy.dim(0), dy.dim(1), d.oh, d.ow}, "avg_pool2d_backward: dy");
+  ensure_output(dx, {dy.dim(0), dy.dim(1), in_h, in_w});
   const float inv = 1.0f / static_cast<float>(a.kernel * a.kernel);
   const float* gp = dy.data();
   float* dxp = dx.data();
@@ -305,7 +306,7 @@ PoolDims adaptive_forward_dims(const Tensor& x, Tensor& y, int64_t out_h, int64_
                                const char* op) {
   check_nchw(x, op, "x");
   KEEL_CHECK(out_h >= 1 && out_w >= 1, "{}: output size {}x{} must be positive", op, out_h, out_w);
-  y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
+  ensure_output(y, {x.dim(0), x.dim(1), out_h, out_w});
   return PoolDims{x.dim(0) * x.dim(1), x.dim(2), x.dim(3), out_h, out_w};
 }
 }  // namespace
@@ -346,7 +347,7 @@ void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, in
              "adaptive_avg_pool2d_backward: input size {}x{} must be positive", in_h, in_w);
   const int64_t planes = dy.dim(0) * dy.dim(1), out_h = dy.dim(2), out_w = dy.dim(3);
   const bool global = out_h == 1 && out_w == 1;
-  dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cpu);
+  ensure_output(dx, {dy.dim(0), dy.dim(1), in_h, in_w});
   const float* gp = dy.data();
   float* dxp = dx.data();
 #pragma omp parallel for schedule(static) if (dx.numel() >= kMinParallel)

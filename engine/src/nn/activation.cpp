@@ -63,15 +63,21 @@ std::string Dropout::describe() const {
   return fmt::format("Dropout(p {:g})", p_);
 }
 
+// Both passes keep last step's view when it already shows the same storage in the same shape:
+// building a new one allocates (its Shape), and a training step allocates nothing.
 const Tensor& Flatten::forward(const Tensor& x) {
   input_shape_ = x.shape();
-  y_ = x.flatten();
+  const bool same = y_.defined() && x.ndim() >= 1 && x.dim(0) > 0 && y_.data() == x.data() &&
+                    y_.ndim() == 2 && y_.dim(0) == x.dim(0) && y_.dim(1) == x.numel() / x.dim(0);
+  if (!same) y_ = x.flatten();
   return y_;
 }
 
 const Tensor& Flatten::backward(const Tensor& dy) {
   if (!input_grad()) return none_;
-  dx_ = dy.reshape(input_shape_);
+  if (!(dx_.defined() && dx_.data() == dy.data() && dx_.shape() == input_shape_)) {
+    dx_ = dy.reshape(input_shape_);
+  }
   return dx_;
 }
 

@@ -9,10 +9,11 @@
 namespace keel::nn {
 
 namespace {
-void expect_image(const Tensor& x, const std::string& layer) {
+// The layer's description is only built on failure: a training step allocates nothing.
+void expect_image(const Tensor& x, const Module& layer) {
   if (x.ndim() != 4) {
-    throw Error(ErrorKind::runtime,
-                fmt::format("{}: expected input (N, C, H, W), got {}", layer, x.shape().str()));
+    throw Error(ErrorKind::runtime, fmt::format("{}: expected input (N, C, H, W), got {}",
+                                                layer.describe(), x.shape().str()));
   }
 }
 
@@ -40,7 +41,7 @@ MaxPool2d::MaxPool2d(int kernel, int stride, int padding)
     : args_(pool_args("MaxPool2d", kernel, stride, padding)) {}
 
 const Tensor& MaxPool2d::forward(const Tensor& x) {
-  expect_image(x, describe());
+  expect_image(x, *this);
   input_ = x;
   max_pool2d_forward(x, y_, args_);
   return y_;
@@ -61,7 +62,7 @@ AvgPool2d::AvgPool2d(int kernel, int stride, int padding)
     : args_(pool_args("AvgPool2d", kernel, stride, padding)) {}
 
 const Tensor& AvgPool2d::forward(const Tensor& x) {
-  expect_image(x, describe());
+  expect_image(x, *this);
   in_h_ = x.dim(2);
   in_w_ = x.dim(3);
   avg_pool2d_forward(x, y_, args_);
@@ -85,7 +86,7 @@ AdaptiveAvgPool2d::AdaptiveAvgPool2d(int64_t out_h, int64_t out_w)
 }
 
 const Tensor& AdaptiveAvgPool2d::forward(const Tensor& x) {
-  expect_image(x, describe());
+  expect_image(x, *this);
   in_h_ = x.dim(2);
   in_w_ = x.dim(3);
   adaptive_avg_pool2d_forward(x, y_, out_h_, out_w_);
@@ -108,7 +109,7 @@ AdaptiveMaxPool2d::AdaptiveMaxPool2d(int64_t out_h, int64_t out_w)
 }
 
 const Tensor& AdaptiveMaxPool2d::forward(const Tensor& x) {
-  expect_image(x, describe());
+  expect_image(x, *this);
   input_ = x;
   adaptive_max_pool2d_forward(x, y_, out_h_, out_w_);
   return y_;
@@ -129,7 +130,7 @@ AdaptiveConcatPool2d::AdaptiveConcatPool2d(int64_t out) : out_(out) {
 }
 
 const Tensor& AdaptiveConcatPool2d::forward(const Tensor& x) {
-  expect_image(x, describe());
+  expect_image(x, *this);
   input_ = x;
   channels_ = x.dim(1);
   in_h_ = x.dim(2);
