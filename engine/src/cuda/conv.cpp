@@ -230,65 +230,15 @@ void winograd_backward(const ConvPlan& p, const Tensor& x, const Tensor& w, cons
   launch_winograd_filter_grad_transform(du.as(), k, c, slices, dw.data(), stream());
 }
 
-// One matrix of a strided batch, row-major, with its own leading dimension: slices of wider
-// matrices, which the packed gemm wrappers cannot name.
-struct MatrixSlices {
-  const float* data;
-  int ld;
-  long long stride;  // from one matrix of the batch to the next
-  bool transposed;   // used as its transpose
-};
-
-// Row-major C_i (m×n, leading dimension ldc) = beta·C_i + op(A_i) · op(B_i) for i < batch.
-void gemm_batched(int m, int n, int k, MatrixSlices a, MatrixSlices b, float beta, float* c, int ldc,
-                  long long stride_c, int batch) {
+// Row-major C_i (m×n) = A_i · B_iᵀ for i < batch, A_i (m×k) with leading dimension lda, B_i (n×k)
+// with leading dimension ldb: slices of wider matrices, which the packed gemm wrappers cannot name.
+void gemm_nt_sliced(int m, int n, int k, const float* a, int lda, long long stride_a, const float* b, int ldb,
+                    long long stride_b, float* c, long long stride_c, int batch) {
   if (m == 0 || n == 0 || batch == 0) return;
-  const float one = 1.0f;
-  // Column-major reading as in gemm: Cᵀ_i (n×m) = op(B_i)ᵀ · op(A_i)ᵀ.
-  KEEL_CUBLAS_CHECK(cublas_api().sgemm_strided_batched(
-      cublas(), b.transposed ? CUBLAS_OP_T : CUBLAS_OP_N, a.transposed ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one,
-      b.data, b.ld, b.stride, a.data, a.ld, a.stride, &beta, c, ldc, stride_c, batch));
-}
-
-// Pieces per image of the per-image dw sums below: about 512 output blocks of 64x64 in all, pieces
-// of at least 1024 columns.
-int64_t filter_grad_splits(int64_t k, int64_t crs, int64_t images, int64_t plane) {
-  const int64_t blocks = ((k + 63) / 64) * ((crs + 63) / 64) * images;
-  return std::clamp<int64_t>(std::min<int64_t>(512 / blocks, plane / 1024), 1, 64);
-}
-
-// dw (K, CRS) (+)= Σ over the chunk's images of dy_i (K, P) · col_i (CRS, P)ᵀ, where dy keeps its
-// NCHW layout (no transposed copy) and col_i is image i's block of the column matrix (CRS,
-// images·P). The output is small and the sum long (64x147 over 627200 columns for a chunk of
-// ResNet's stem), so each image's sum is also cut into `splits` pieces: images·splits GEMMs of
-// one strided batch per piece, about 512 output blocks of 64x64 in all, each into its own partial;
-// the partials are then added in a fixed order, so the result is deterministic.
-void im2col_filter_grad(int64_t k, int64_t crs, int64_t images, int64_t plane, const float* dy, const float* col,
-                        bool accumulate, float* dw) {
-  const int64_t splits = filter_grad_splits(k, crs, images, plane);
-  const int64_t len = (plane + splits - 1) / splits;
-  Scratch partial(static_cast<size_t>(splits * images * k * crs) * sizeof(float));
-  const int col_ld = static_cast<int>(images * plane);
-  for (int64_t j = 0; j < splits; ++j) {
-    const int64_t begin = j * len, size = std::min(len, plane - begin);
-    if (size <= 0) break;
-    const MatrixSlices dy_piece{dy + begin, static_cast<int>(plane), k * plane, false};
-    const MatrixSlices col_piece{col + begin, col_ld, plane, true};
-    gemm_batched(static_cast<int>(k), static_cast<int>(crs), static_cast<int>(size), dy_piece, col_piece, 0.0f,
-                 partial.as() + j * images * k * crs, static_cast<int>(crs), k * crs, static_cast<int>(images));
-  }
-  const int64_t parts = std::min(splits, (plane + len - 1) / len) * images;
-  launch_sum_parts(partial.as(), parts, k * crs, accumulate, dw, stream());
-}
-
-// dcol_i (CRS, P) = wᵀ (CRS, K) · dy_i (K, P) for each image of the chunk, written into the column
-// matrix (CRS, images·P) for col2im; dy again in its NCHW layout.
-void im2col_input_grad_columns(int64_t k, int64_t crs, int64_t images, int64_t plane, const float* w,
-                               const float* dy, float* col) {
-  const MatrixSlices w_t{w, static_cast<int>(crs), 0, true};
-  const MatrixSlices dy_image{dy, static_cast<int>(plane), k * plane, false};
-  gemm_batched(static_cast<int>(crs), static_cast<int>(plane), static_cast<int>(k), w_t, dy_image, 0.0f, col,
-               static_cast<int>(images * plane), plane, static_cast<int>(images));
+  const float one = 1.0f, zero = 0.0f;
+  // Column-major reading as in gemm: Cᵀ_i (n×m) = B_i (n×k) · A_iᵀ (k×m).
+  KEEL_CUBLAS_CHECK(cublas_api().sgemm_strided_batched(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, b, ldb,
+                                                       stride_b, a, lda, stride_a, &zero, c, n, stride_c, batch));
 }
 
 // dw (K, CRS) (+)= dy_t (K, cols) · col (CRS, cols)ᵀ. The output is small and the sum long (64x147
@@ -296,8 +246,8 @@ void im2col_input_grad_columns(int64_t k, int64_t crs, int64_t images, int64_t p
 // by splitting its sum; here the columns are cut into slices of at least 4096, about 512 output
 // blocks of 64x64 in all, each slice a GEMM of a strided batch into its own partial, and the
 // partials are added in slice order, so the result is deterministic.
-void im2col_filter_grad_transposed(int64_t k, int64_t crs, int64_t columns, const float* dy_t, const float* col,
-                                   bool accumulate, float* dw) {
+void im2col_filter_grad(int64_t k, int64_t crs, int64_t columns, const float* dy_t, const float* col,
+                        bool accumulate, float* dw) {
   const int64_t blocks = ((k + 63) / 64) * ((crs + 63) / 64);
   const int64_t slices = std::clamp<int64_t>(std::min<int64_t>(512 / blocks, columns / 4096), 1, 1024);
   if (slices == 1) {
@@ -310,21 +260,12 @@ void im2col_filter_grad_transposed(int64_t k, int64_t crs, int64_t columns, cons
   const int64_t parts = slices + (rest > 0 ? 1 : 0);
   Scratch partial(static_cast<size_t>(parts * k * crs) * sizeof(float));
   const int ld = static_cast<int>(columns);
-  gemm_batched(static_cast<int>(k), static_cast<int>(crs), static_cast<int>(len), {dy_t, ld, len, false},
-               {col, ld, len, true}, 0.0f, partial.as(), static_cast<int>(crs), k * crs, static_cast<int>(slices));
+  gemm_nt_sliced(static_cast<int>(k), static_cast<int>(crs), static_cast<int>(len), dy_t, ld, len, col, ld, len,
+                 partial.as(), k * crs, static_cast<int>(slices));
   if (rest > 0)
-    gemm_batched(static_cast<int>(k), static_cast<int>(crs), static_cast<int>(rest),
-                 {dy_t + slices * len, ld, 0, false}, {col + slices * len, ld, 0, true}, 0.0f,
-                 partial.as() + slices * k * crs, static_cast<int>(crs), 0, 1);
+    gemm_nt_sliced(static_cast<int>(k), static_cast<int>(crs), static_cast<int>(rest), dy_t + slices * len, ld, 0,
+                   col + slices * len, ld, 0, partial.as() + slices * k * crs, 0, 1);
   launch_sum_parts(partial.as(), parts, k * crs, accumulate, dw, stream());
-}
-
-// The per-image path above needs no transposed copy of dy but writes a partial dw per image and
-// piece: worth it while those partials stay small next to the column matrix (a quarter of it),
-// as for ResNet's stem (64x147 partials against 12544-column images); for small planes or many
-// filter outputs (the small CNN, a 3x3 layer at 7x7) one GEMM over a transposed dy costs less.
-bool per_image_filter_grad_pays(int64_t k, int64_t crs, int64_t images, int64_t plane) {
-  return 4 * k * filter_grad_splits(k, crs, images, plane) <= plane;
 }
 
 }  // namespace
@@ -394,29 +335,23 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
   }
   if (algo == ConvAlgo::winograd2) return winograd_backward(p, x, w, dy, dx, dw);
   const int64_t crs = p.crs();
-  const bool per_image = per_image_filter_grad_pays(p.k, crs, p.chunk, plane);
   Scratch col(static_cast<size_t>(crs * p.chunk * plane) * sizeof(float));
-  Scratch dy_t(per_image ? 0 : static_cast<size_t>(p.k * p.chunk * plane) * sizeof(float));
+  Scratch dy_t(static_cast<size_t>(p.k * p.chunk * plane) * sizeof(float));
   const int64_t in_image = p.g.c * p.g.h * p.g.w, out_image = p.k * plane;
   for (int64_t n0 = 0; n0 < p.n; n0 += p.chunk) {
     const int64_t images = std::min(p.chunk, p.n - n0);
     const int columns = static_cast<int>(images * plane);
-    const float* dy_chunk = dy.data() + n0 * out_image;
+    // dy chunk (images, K, P) -> (K, images·P), the layout of the column matrix.
+    launch_swap_outer(dy.data() + n0 * out_image, images, p.k, plane, nullptr, dy_t.as(), stream());
     launch_im2col(x.data() + n0 * in_image, images, p.g, col.as(), stream());
-    // dw (K, CRS) (+)= dy (K, cols) · col (CRS, cols)ᵀ; chunks accumulate in a fixed order. Then
-    // dcol (CRS, cols) = wᵀ (CRS, K) · dy (K, cols) in the column buffer, for col2im.
-    if (per_image) {
-      im2col_filter_grad(p.k, crs, images, plane, dy_chunk, col.as(), n0 != 0, dw.data());
-      if (dx) im2col_input_grad_columns(p.k, crs, images, plane, w.data(), dy_chunk, col.as());
-    } else {
-      // dy chunk (images, K, P) -> (K, images·P), the layout of the column matrix.
-      launch_swap_outer(dy_chunk, images, p.k, plane, nullptr, dy_t.as(), stream());
-      im2col_filter_grad_transposed(p.k, crs, columns, dy_t.as(), col.as(), n0 != 0, dw.data());
-      if (dx)
-        gemm(true, false, static_cast<int>(crs), columns, static_cast<int>(p.k), 1.0f, w.data(), dy_t.as(), 0.0f,
-             col.as());
+    // dw (K, CRS) (+)= dy_t (K, cols) · col (CRS, cols)ᵀ; chunks accumulate in a fixed order.
+    im2col_filter_grad(p.k, crs, columns, dy_t.as(), col.as(), n0 != 0, dw.data());
+    if (dx) {
+      // dcol (CRS, cols) = wᵀ (CRS, K) · dy_t (K, cols), reusing the column buffer.
+      gemm(true, false, static_cast<int>(crs), columns, static_cast<int>(p.k), 1.0f, w.data(), dy_t.as(), 0.0f,
+           col.as());
+      launch_col2im(col.as(), images, p.g, dx->data() + n0 * in_image, stream());
     }
-    if (dx) launch_col2im(col.as(), images, p.g, dx->data() + n0 * in_image, stream());
   }
 }
 
