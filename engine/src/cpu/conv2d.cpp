@@ -21,21 +21,11 @@
 #include <omp.h>
 
 #include "common/check.h"
+#include "cpu/avx512.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/gemm.h"
 #include "cpu/workspace.h"
 #include "keel/runtime.h"
-
-#if defined(__AVX512F__)
-// GCC 12 reports the deliberately undefined pass-through operand inside its own AVX-512
-// intrinsics (`_mm512_undefined_ps()`) as "may be used uninitialized" wherever they are inlined;
-// the diagnostic is keyed to the header's lines, so ignoring it around the include silences only
-// that false positive, not the same warning in this file's code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
 
 namespace keel::cpu {
 

@@ -5,20 +5,10 @@
 
 #include "common/check.h"
 #include "common/philox.h"
+#include "cpu/avx512.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/parallel.h"
 #include "keel/random.h"
-
-#if defined(__AVX512F__)
-// See conv2d.cpp: GCC 12 flags the undefined pass-through operand inside its own AVX-512
-// intrinsics (here the 64->32-bit narrowing and the 256-bit insert) as "(may be) used
-// uninitialized"; only that header's lines are silenced.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
 
 namespace keel::cpu {
 

@@ -7,12 +7,9 @@
 
 #include <omp.h>
 
+#include "cpu/avx512.h"
 #include "cpu/workspace.h"
 #include "keel/runtime.h"
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 namespace keel::cpu::gemm {
 

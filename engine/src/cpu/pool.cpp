@@ -4,19 +4,9 @@
 #include <cstring>
 
 #include "common/check.h"
+#include "cpu/avx512.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/workspace.h"
-
-#if defined(__AVX512F__)
-// See conv2d.cpp: GCC 12 flags the undefined pass-through operand inside its own AVX-512
-// intrinsics (here the permutes') as "(may be) used uninitialized"; only that header's lines are
-// silenced.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
 
 namespace keel::cpu {
 
