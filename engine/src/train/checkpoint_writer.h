@@ -1,7 +1,8 @@
-// Checkpoint writes off the training thread. On a GPU run the host mostly waits for the device, and
-// encoding plus writing a checkpoint after every epoch took a tenth of a small model's run, so a GPU
-// run hands the (already host-side) checkpoint to one background write at a time. A CPU run writes
-// in place: its cores are busy training, and a writer thread would only compete with them.
+// Checkpoint writes off the training thread. Encoding plus writing a checkpoint after every epoch
+// took a tenth of a small model's run (and a sixth of the flagship's k-fold, whose checkpoints hold
+// every finished fold model), so where a core would otherwise idle (a GPU run's host, or a CPU run
+// with fewer threads than cores) the (already host-side) checkpoint goes to one background write at
+// a time. A CPU run that uses every core writes in place: a writer thread would only compete.
 #pragma once
 
 #include <future>

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -258,7 +259,11 @@ RunResult Run::execute() {
   timings_.device_wait_seconds = clock.lap();
   device_ = choice.device;
   log_(choice.message);
-  writer_ = std::make_unique<CheckpointWriter>(device_ == Device::cuda);
+  // In the background where a core would otherwise idle: a GPU run's host, or fewer CPU threads
+  // than cores (the flagship trains on one).
+  const bool spare_core = device_ == Device::cuda ||
+                          num_threads() < static_cast<int>(std::thread::hardware_concurrency());
+  writer_ = std::make_unique<CheckpointWriter>(spare_core);
   members_ = detail::plan_members(config_, data_.labels);
   log_(detail::describe_plan(config_, members_));
   results_ = detail::empty_results(data_.train_images.dim(0), data_.test_images.dim(0),
