@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -58,6 +59,31 @@ void expect_same_models(const std::string& a_path, const std::string& b_path) {
   EXPECT_GT(compared, 10);
 }
 
+// The run's last line of phase timings: "time: data … s, waiting for the device … s, models … s
+// (training steps … s, checkpoints … s), outputs … s".
+struct PhaseLine {
+  double data = NAN, device_wait = NAN, models = NAN, steps = NAN, checkpoints = NAN, outputs = NAN;
+};
+
+PhaseLine phase_line(const std::string& output) {
+  static const std::regex line(R"(time: data ([0-9.]+) s, waiting for the device ([0-9.]+) s, )"
+                               R"(models ([0-9.]+) s \(training steps ([0-9.]+) s, )"
+                               R"(checkpoints ([0-9.]+) s\), outputs ([0-9.]+) s)");
+  std::smatch m;
+  PhaseLine p;
+  EXPECT_TRUE(std::regex_search(output, m, line)) << output;
+  if (m.empty()) return p;
+  p = {std::stod(m[1]), std::stod(m[2]), std::stod(m[3]), std::stod(m[4]), std::stod(m[5]), std::stod(m[6])};
+  return p;
+}
+
+// Steps and checkpoints are disjoint parts of this run's models phase; each of the three is
+// printed rounded to 0.01 s, so the printed sum may exceed the printed total by up to 0.015 s.
+void expect_consistent(const PhaseLine& p) {
+  EXPECT_GE(p.models + 0.016, p.steps + p.checkpoints)
+      << "models " << p.models << " s, steps " << p.steps << " s, checkpoints " << p.checkpoints << " s";
+}
+
 class TitanicTrain : public ::testing::Test {
  protected:
   void SetUp() override { work_ = make_temp_dir(); }
@@ -73,16 +99,9 @@ TEST_F(TitanicTrain, FlagshipWritesEveryOutput) {
   const CliResult r = run_titanic_train(args("configs/cnn.yaml", out) + " --set train.epochs=2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("resolved config"), std::string::npos);
-  // The phase timings line: every phase measured, and training is where the time goes.
-  std::smatch phases;
-  ASSERT_TRUE(std::regex_search(r.output, phases,
-                                std::regex(R"(time: data ([0-9.]+) s, waiting for the device ([0-9.]+) s, )"
-                                           R"(models ([0-9.]+) s \(training steps ([0-9.]+) s, )"
-                                           R"(checkpoints ([0-9.]+) s\), outputs ([0-9.]+) s)")))
-      << r.output;
-  EXPECT_GT(std::stod(phases[3]), std::stod(phases[2]));
-  // Steps and checkpoints are disjoint parts of the models phase (each printed rounded to 0.01 s).
-  EXPECT_GE(std::stod(phases[3]) + 0.011, std::stod(phases[4]) + std::stod(phases[5]));
+  const PhaseLine phases = phase_line(r.output);
+  EXPECT_GT(phases.models, phases.device_wait) << "training is where the time goes";
+  expect_consistent(phases);
 
   const std::vector<std::string> submission = lines_of(read_text(out + "/submission.csv"));
   ASSERT_EQ(submission.size(), 419u);
@@ -145,6 +164,19 @@ TEST_F(TitanicTrain, StoppedAndResumedEqualsStraight) {
   expect_same_models(straight + "/checkpoints/last.ckpt", split + "/checkpoints/last.ckpt");
   EXPECT_EQ(read_text(straight + "/probabilities.csv"), read_text(split + "/probabilities.csv"));
   EXPECT_EQ(read_text(straight + "/submission.csv"), read_text(split + "/submission.csv"));
+}
+
+// A resumed run times its own session: the steps of the stopped session are not in its line.
+TEST_F(TitanicTrain, ResumedRunTimesOnlyItsOwnSteps) {
+  const std::string out = work_ + "/resumed", common = " --set train.epochs=6 --set threads=1";
+  ASSERT_EQ(run_titanic_train(args("configs/small_cnn.yaml", out) + common +
+                              " --set train.stop_after_epochs=5 --quiet")
+                .exit_code,
+            0);
+  const CliResult resumed = run_titanic_train(args("configs/small_cnn.yaml", out) + common + " --resume " +
+                                              quote(out + "/checkpoints/last.ckpt"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  expect_consistent(phase_line(resumed.output));
 }
 
 TEST_F(TitanicTrain, KFoldEnsembleStoppedAndResumedEqualsStraight) {

@@ -1,6 +1,6 @@
 // Checkpoint files: a round trip of every record kind, the checksum catching any single flipped
 // bit, files of the previous format version (FNV-1a checksum) still loading, and the background
-// writer of GPU runs.
+// writer (GPU runs, and CPU runs with a spare core).
 #include <unistd.h>
 
 #include <cstring>
@@ -109,7 +109,7 @@ TEST_F(CheckpointFile, ReadsFormatVersionOne) {
   expect_equal(sample(), load_checkpoint(path("v1.ckpt")));
 }
 
-// A GPU run's background writer: the files are the same as written in place, one write is in
+// The background writer: the files are the same as written in place, one write is in
 // flight at a time (the next write and wait() come after it), and a failed write reports its error.
 TEST_F(CheckpointFile, BackgroundWriterWritesTheSameFiles) {
   CheckpointWriter writer(true);
@@ -128,6 +128,14 @@ TEST_F(CheckpointFile, BackgroundWriterWritesTheSameFiles) {
   writer.write(path("missing-folder/last.ckpt"), sample(), Durability::rename_only);
   EXPECT_THROW(writer.wait(), Error);
   writer.wait();  // the error was reported once; nothing is in flight now
+}
+
+// A stop's durable save still happens after a failed background write, and then reports it.
+TEST_F(CheckpointFile, DurableSaveFollowsAFailedBackgroundWrite) {
+  CheckpointWriter writer(true);
+  writer.write(path("missing-folder/last.ckpt"), sample(), Durability::rename_only);
+  EXPECT_THROW(writer.write(path("stop.ckpt"), sample(), Durability::fsync), Error);
+  expect_equal(sample(), load_checkpoint(path("stop.ckpt")));
 }
 
 }  // namespace

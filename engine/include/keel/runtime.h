@@ -41,7 +41,8 @@ void gpu_release_cached_memory();
 
 // Starts the CUDA device now: context, stream, cuBLAS and (with the cudnn backend) cuDNN handles,
 // which otherwise cost a few hundred milliseconds inside the first training step. Safe to call on
-// a background thread while the host prepares data; returns at once where no GPU is present.
+// a background thread while the host prepares data, as long as no other thread uses the device
+// meanwhile; returns at once where no GPU is present.
 struct GpuStartTimes {
   bool started = false;            // false: no GPU (or a CPU-only build), nothing was done
   double driver_seconds = 0.0;     // loading the driver and finding the devices

@@ -31,10 +31,12 @@ uint64_t fnv1a(const char* data, size_t size) {
 
 uint64_t rotate_left(uint64_t x, int bits) { return (x << bits) | (x >> (64 - bits)); }
 
-// Version 2's checksum: four independent multiply lanes over 8-byte words, ten times faster than
-// FNV-1a; checkpoints are written after every epoch, where the byte-serial hash took a visible
-// share of a small model's run. Each lane step is a bijection of the lane for a fixed word, so a
-// change confined to one word always changes the result.
+// Version 2's checksum: four independent multiply lanes over 8-byte words (one multiply per 8
+// bytes, four in flight, against FNV-1a's dependent multiply per byte); checkpoints are written
+// after every epoch, where the byte-serial hash took a visible share of a small model's run. Each
+// lane step is a bijection of the word for a fixed lane and of the lane for a fixed word, so a
+// change confined to one 8-byte word of the 32-byte blocks always changes the result; the last
+// < 32 bytes go through FNV-1a, where any one changed byte does.
 uint64_t lanes_checksum(const char* data, size_t size) {
   constexpr uint64_t kPrime = 0x9e3779b97f4a7c15ull;
   uint64_t lane[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull, 0x100000001b3ull, size};
@@ -124,7 +126,7 @@ class Reader {
   [[noreturn]] void fail(const std::string& why) const {
     throw Error(ErrorKind::checkpoint,
                 fmt::format("checkpoint {} is corrupt: {}; delete it and train again, or resume "
-                            "from another checkpoint (e.g. checkpoints/best.ckpt)",
+                            "from another checkpoint (e.g. a copy of an earlier last.ckpt)",
                             path_, why));
   }
 

@@ -1,5 +1,8 @@
+// CheckpointWriter: one checkpoint write in flight on a background thread, errors reported at the
+// next write or wait (see checkpoint_writer.h).
 #include "checkpoint_writer.h"
 
+#include <exception>
 #include <utility>
 
 namespace keel::train {
@@ -19,11 +22,20 @@ void CheckpointWriter::wait() {
 }
 
 void CheckpointWriter::write(const std::string& path, Checkpoint c, Durability durability) {
-  wait();
   if (!in_background_ || durability == Durability::fsync) {
+    // A durable save (a stop, a finished model) is attempted even when an earlier background write
+    // failed, so Ctrl-C still leaves a fresh checkpoint; the earlier error is reported after it.
+    std::exception_ptr earlier;
+    try {
+      wait();
+    } catch (...) {
+      earlier = std::current_exception();
+    }
     save_checkpoint(path, c, durability);
+    if (earlier) std::rethrow_exception(earlier);
     return;
   }
+  wait();
   in_flight_ = std::async(std::launch::async, [path, c = std::move(c), durability] {
     save_checkpoint(path, c, durability);
   });

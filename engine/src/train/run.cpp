@@ -118,6 +118,7 @@ class Run {
   bool stopped_ = false;  // train.stop_after_epochs reached
   RunResult timings_;     // only the phase seconds are filled in
   mutable double checkpoint_seconds_ = 0.0;
+  double step_seconds_ = 0.0;  // this session's training steps
   std::unique_ptr<CheckpointWriter> writer_;  // made once the device is known
 };
 
@@ -177,6 +178,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   }
   Trainer trainer(config_, *model, device_, member.seed, member.index);
   if (resume) trainer.load_state(*resume);
+  const double earlier_step_seconds = trainer.train_seconds();  // of the sessions a resume continues
   const LabelledImages train = select(data_, member.train_rows, device_);
   const LabelledImages valid = select(data_, member.valid_rows, device_);
 
@@ -197,7 +199,9 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
     if (!config_.output.checkpoints) return;
     save(&trainer, kind == TrainerHooks::Save::best ? "best.ckpt" : "last.ckpt", Durability::rename_only);
   };
-  if (!trainer.fit(train, valid, hooks)) {
+  const bool finished = trainer.fit(train, valid, hooks);
+  step_seconds_ += trainer.train_seconds() - earlier_step_seconds;
+  if (!finished) {
     if (!trainer.stopped_after_epochs()) throw Interrupted{checkpoint_path("last.ckpt")};
     stopped_ = true;
     return;
@@ -301,11 +305,12 @@ RunResult Run::execute() {
   result.data_seconds = timings_.data_seconds;
   result.device_wait_seconds = timings_.device_wait_seconds;
   result.models_seconds = timings_.models_seconds;
+  result.step_seconds = step_seconds_;
   result.checkpoint_seconds = checkpoint_seconds_;
   result.outputs_seconds = clock.lap();
   log_(fmt::format("time: data {:.2f} s, waiting for the device {:.2f} s, models {:.2f} s (training steps "
                    "{:.2f} s, checkpoints {:.2f} s), outputs {:.2f} s",
-                   result.data_seconds, result.device_wait_seconds, result.models_seconds, result.train_seconds,
+                   result.data_seconds, result.device_wait_seconds, result.models_seconds, result.step_seconds,
                    result.checkpoint_seconds, result.outputs_seconds));
   return result;
 }

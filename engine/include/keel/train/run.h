@@ -30,12 +30,14 @@ struct RunResult {
   double cv_mean = 0.0, cv_std = 0.0;
   int cv_folds = 0;
   int64_t steps = 0;
-  double train_seconds = 0.0;  // inside the training steps only
-  // Wall-clock phases of the run, in seconds: reading CSVs and building images; waiting for the
+  double train_seconds = 0.0;  // inside the training steps, the earlier sessions of a resume included
+  // Wall-clock phases of this run, in seconds: reading CSVs and building images; waiting for the
   // GPU to finish starting (it starts on a thread during data preparation); every model's epochs
-  // with their evaluation and checkpoints (checkpoint_seconds of it); and writing the outputs.
+  // with their evaluation and checkpoints; and writing the outputs. Within the models phase:
+  // step_seconds in training steps, checkpoint_seconds on checkpoints (building them, and writing
+  // them or waiting for a background write).
   double data_seconds = 0.0, device_wait_seconds = 0.0, models_seconds = 0.0, outputs_seconds = 0.0;
-  double checkpoint_seconds = 0.0;
+  double step_seconds = 0.0, checkpoint_seconds = 0.0;
 };
 
 // Ctrl-C: the program's signal handler calls request_interrupt(); training stops after the current
