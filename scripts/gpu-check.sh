@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command for a lent GPU machine (nvcc, CMake, python3 + PyTorch, cuDNN possibly only as the pip
+# One command for an offline GPU machine (nvcc, CMake, python3 + PyTorch, cuDNN possibly only as the pip
 # wheel, keel's other dependencies unpacked in .deps/ by scripts/device-deps.sh, no network).
 # Within a fixed time budget (default 470 s) it builds Release for the card present, runs the GPU
 # tests, the GPU benchmarks, PyTorch's ResNet-34 training step on the same card, titanic_train end to
