@@ -116,7 +116,6 @@ class Run {
   std::vector<std::string> layer_table_;
   int64_t parameter_count_ = 0;
   bool stopped_ = false;  // train.stop_after_epochs reached
-  RunResult timings_;     // only the phase seconds are filled in
   mutable double checkpoint_seconds_ = 0.0;
   double step_seconds_ = 0.0;  // this session's training steps
   std::unique_ptr<CheckpointWriter> writer_;  // made once the device is known
@@ -258,9 +257,9 @@ RunResult Run::execute() {
   std::future<DeviceChoice> device_start;
   if (config_.device != "cpu") device_start = std::async(std::launch::async, choose_device, std::cref(config_));
   data_ = detail::prepare_data(config_, log_);
-  timings_.data_seconds = clock.lap();
+  const double data_seconds = clock.lap();
   const DeviceChoice choice = device_start.valid() ? device_start.get() : choose_device(config_);
-  timings_.device_wait_seconds = clock.lap();
+  const double device_wait_seconds = clock.lap();
   device_ = choice.device;
   log_(choice.message);
   // In the background where a core would otherwise idle: a GPU run's host, or fewer CPU threads
@@ -299,12 +298,12 @@ RunResult Run::execute() {
     }
   }
   writer_->wait();  // a failed background write reports here, before any output is written
-  timings_.models_seconds = clock.lap();
+  const double models_seconds = clock.lap();
   RunResult result = detail::write_outputs(config_, options_, data_, results_, layer_table_, parameter_count_,
                                            device_name(device_), log_);
-  result.data_seconds = timings_.data_seconds;
-  result.device_wait_seconds = timings_.device_wait_seconds;
-  result.models_seconds = timings_.models_seconds;
+  result.data_seconds = data_seconds;
+  result.device_wait_seconds = device_wait_seconds;
+  result.models_seconds = models_seconds;
   result.step_seconds = step_seconds_;
   result.checkpoint_seconds = checkpoint_seconds_;
   result.outputs_seconds = clock.lap();

@@ -3,7 +3,6 @@
 #include "keel/train/trainer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <numeric>
 
@@ -15,6 +14,7 @@
 #include "keel/optim/sgd.h"
 #include "keel/runtime.h"
 #include "class_scores.h"
+#include "common/stopwatch.h"
 
 namespace keel::train {
 
@@ -94,10 +94,6 @@ std::vector<int64_t> permutation(int64_t n, Generator& gen) {
   return order;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uint64_t seed, int fold)
@@ -144,11 +140,11 @@ bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, cons
   while (phase_ < static_cast<int>(plan.size()) && !early_stopped_) {
     const Phase phase = plan[static_cast<size_t>(phase_)];
     start_phase(phase, steps_per_epoch);
-    const auto start = std::chrono::steady_clock::now();
+    Stopwatch clock;
     if (!run_epoch(train, hooks, steps_per_epoch)) return false;
     // Only a CUDA run has queued work to wait for; on the CPU the CUDA runtime stays untouched.
     if (device_ == Device::cuda) keel::synchronize();
-    const double seconds = seconds_since(start);
+    const double seconds = clock.lap();
     train_seconds_ += seconds;
     // Advance the position before finish_epoch saves it, so a resume starts at the next epoch.
     if (++epoch_in_phase_ == phase.epochs) {
