@@ -40,8 +40,10 @@ __global__ void multiply_kernel(const float* a, const float* b, float* y, size_t
 }
 
 __global__ void dropout_forward_kernel(const float* x, float p, float keep_scale, uint64_t seed,
-                                       uint64_t base, float* y, float* mask, size_t n) {
+                                       uint64_t base, const unsigned long long* live_shift, float* y,
+                                       float* mask, size_t n) {
   const size_t counters = (n + 3) / 4;
+  if (live_shift) base += *live_shift;
   for (size_t c = blockIdx.x * size_t{blockDim.x} + threadIdx.x; c < counters;
        c += size_t{gridDim.x} * blockDim.x) {
     const philox::Words w = philox::draw(seed, base + c);
@@ -139,11 +141,12 @@ void launch_multiply(const float* a, const float* b, float* y, size_t n, cudaStr
 }
 
 void launch_dropout_forward(const float* x, float p, float keep_scale, uint64_t seed, uint64_t base,
-                            float* y, float* mask, size_t n, cudaStream_t stream) {
+                            const unsigned long long* live_shift, float* y, float* mask, size_t n,
+                            cudaStream_t stream) {
   if (n == 0) return;
   const size_t counters = (n + 3) / 4;
   dropout_forward_kernel<<<grid_for(counters, kElementwiseBlock), kElementwiseBlock, 0, stream>>>(
-      x, p, keep_scale, seed, base, y, mask, n);
+      x, p, keep_scale, seed, base, live_shift, y, mask, n);
   KEEL_CUDA_CHECK_LAUNCH();
 }
 

@@ -18,9 +18,11 @@ void launch_add(const float* a, const float* b, float* y, size_t n, cudaStream_t
 void launch_scale(const float* x, float alpha, float* y, size_t n, cudaStream_t stream);
 void launch_multiply(const float* a, const float* b, float* y, size_t n, cudaStream_t stream);
 // mask[i] = keep ? scale : 0 with keep = to_uniform(philox(seed, base + i/4).w[i%4]) >= p;
-// y = x * mask. One thread per Philox counter (four elements).
+// y = x * mask. One thread per Philox counter (four elements). A captured graph passes live_shift
+// (see live_values.cuh), which each replay sets so the base moves on as the generator does.
 void launch_dropout_forward(const float* x, float p, float keep_scale, uint64_t seed, uint64_t base,
-                            float* y, float* mask, size_t n, cudaStream_t stream);
+                            const unsigned long long* live_shift, float* y, float* mask, size_t n,
+                            cudaStream_t stream);
 // x, y: (N, C, plane) -> y = (x - mean[c]) / std[c]
 void launch_normalize_channels(const float* x, const float* mean, const float* std, float* y,
                                int64_t n, int64_t c, int64_t plane, cudaStream_t stream);

@@ -44,6 +44,7 @@ device: cpu
 gpu_backend: cudnn
 threads: 2
 deterministic: true
+cuda_graph: true
 data:
   dir: /tmp/titanic
   features: [sex_female, pclass_1, title_mr]
@@ -177,6 +178,7 @@ TEST(Config, FullConfigLandsInEveryField) {
   EXPECT_EQ(c.gpu_backend, "cudnn");
   EXPECT_EQ(c.threads, 2);
   EXPECT_TRUE(c.deterministic);
+  EXPECT_TRUE(c.cuda_graph);
   EXPECT_EQ(c.data.dir, "/tmp/titanic");
   EXPECT_EQ(c.data.features, (std::vector<std::string>{"sex_female", "pclass_1", "title_mr"}));
   EXPECT_EQ(c.data.rank_top_k, 2);
@@ -468,6 +470,9 @@ TEST(ConfigOverride, SetsValuesWithTheSameChecks) {
   EXPECT_EQ(c.seed, 123u);
   apply_override(c, "train.drop_last=false");
   EXPECT_FALSE(c.train.drop_last);
+  EXPECT_FALSE(c.cuda_graph);
+  apply_override(c, "cuda_graph=true");
+  EXPECT_TRUE(c.cuda_graph);
   apply_override(c, "output.dir=runs/a b");
   EXPECT_EQ(c.output.dir, "runs/a b");
   apply_override(c, "train.ensemble_seeds=[3, 4]");

@@ -141,6 +141,27 @@ TEST(AdamW, TwoGroupsWithDifferentLearningRatesAndWeightDecay) {
   expect_close(b.value, adamw_reference(start_b, grads_b, {1e-1, 0.9, 0.99, 1e-8, 0.1}), "group 1");
 }
 
+// What a captured CUDA-graph step writes to the device before each replay: every group's values
+// for the coming step, as the update ops would receive them.
+TEST(AdamW, LiveGroupsAreTheNextStepsValues) {
+  nn::Parameter a = make_param(kStart, 0), b = make_param(kStart, 1);
+  optim::AdamW opt({&a, &b}, {.beta1 = 0.9, .beta2 = 0.99, .lrs = {1e-2, 1e-1}});
+  set_grad(a, kGrads[0]);
+  set_grad(b, kGrads[0]);
+  opt.step();
+  opt.set_lr(1, 0.3);
+  opt.set_momentum(0, 0.85);
+  const std::vector<LiveGroup> live = opt.live_groups();
+  ASSERT_EQ(live.size(), 2u);
+  EXPECT_EQ(live[0].lr, 1e-2f);
+  EXPECT_EQ(live[0].momentum, 0.85f);
+  EXPECT_EQ(live[0].beta2, 0.99f);
+  EXPECT_EQ(live[0].step, 2);
+  EXPECT_EQ(live[1].lr, 0.3f);
+  EXPECT_EQ(live[1].momentum, 0.9f);
+  EXPECT_EQ(live[1].step, 2);
+}
+
 TEST(AdamW, DecayAllOrOnlyParametersMarkedForDecay) {
   for (bool decay_all : {true, false}) {
     nn::Parameter w = make_param(kStart, 0, true), bias = make_param(kStart, 0, false);

@@ -90,6 +90,7 @@ struct Config {
   std::string gpu_backend = "keel";       // keel | cudnn
   int threads = 0;                        // 0 = all cores
   bool deterministic = false;
+  bool cuda_graph = false;                // on cuda: replay the training step as a CUDA graph
   DataConfig data;
   ModelConfig model;
   OptimizerConfig optimizer;

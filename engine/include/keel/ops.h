@@ -35,6 +35,9 @@ struct SgdArgs {
   float dampening = 0.0f;
   float weight_decay = 0.0f;  // L2, added to the gradient (PyTorch SGD semantics)
   bool nesterov = false;
+  // The parameter group: which row of a captured step's live values (keel/captured_step.h) a
+  // CUDA graph reads lr and momentum from. Eager updates use the fields above.
+  int group = 0;
 };
 
 struct AdamWArgs {
@@ -44,6 +47,7 @@ struct AdamWArgs {
   float eps = 1e-8f;
   float weight_decay = 0.01f;  // decoupled: param -= lr * wd * param
   int64_t step = 1;            // 1-based, for bias correction
+  int group = 0;               // the parameter group, as in SgdArgs (lr, beta1 and step go live)
 };
 
 // Output side of a convolution or pool: (in + 2p - k) / s + 1.

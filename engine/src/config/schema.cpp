@@ -45,6 +45,9 @@ std::vector<KeySpec> build_key_specs() {
        "CPU threads; 0 = all cores"},
       {"deterministic", KEEL_FIELD(deterministic), {}, {}, hashed,
        "on cuda: avoid atomics-based kernels so reruns give the same bits (slower)"},
+      {"cuda_graph", KEEL_FIELD(cuda_graph), {}, {}, unhashed,
+       "on cuda: capture the training step once as a CUDA graph and replay it (one launch per "
+       "step instead of one per kernel; the same bits as launching each kernel)"},
 
       {"data.dir", KEEL_FIELD(data.dir), {}, {}, unhashed,
        "folder with the Kaggle train.csv and test.csv (--data and KEEL_DATA_DIR override it)"},

@@ -33,6 +33,7 @@ class CachingAllocator {
   void* allocate(size_t bytes) {
     const size_t size = size_class(bytes == 0 ? 1 : bytes);
     std::lock_guard<std::mutex> lock(mutex_);
+    ++generation_;
     size_t block = size;
     void* ptr = take_cached(size, &block);
     if (!ptr) ptr = device_malloc(size);
@@ -61,6 +62,11 @@ class CachingAllocator {
   void empty_cache() {
     std::lock_guard<std::mutex> lock(mutex_);
     empty_cache_locked();
+  }
+
+  uint64_t generation() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return generation_;
   }
 
  private:
@@ -105,6 +111,7 @@ class CachingAllocator {
 
   void empty_cache_locked() {
     // cudaFree waits for the device, so no queued kernel can still be using a cached block.
+    if (!free_.empty()) ++generation_;
     for (auto& [size, blocks] : free_) {
       for (void* ptr : blocks) KEEL_CUDA_CHECK(cudaFree(ptr));
     }
@@ -116,6 +123,7 @@ class CachingAllocator {
   std::map<size_t, std::vector<void*>> free_;
   std::unordered_map<void*, size_t> live_;
   GpuMemoryStats stats_;
+  uint64_t generation_ = 0;
 };
 
 // Never destroyed: tensors with static storage release their memory after main returns.
@@ -130,5 +138,6 @@ void* allocate_bytes(size_t bytes) { return allocator().allocate(bytes); }
 void release_bytes(void* ptr) { allocator().release(ptr); }
 GpuMemoryStats allocator_stats() { return allocator().stats(); }
 void release_cache() { allocator().empty_cache(); }
+uint64_t allocator_generation() { return allocator().generation(); }
 
 }  // namespace keel::cuda

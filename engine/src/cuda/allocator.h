@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "keel/runtime.h"
 
@@ -14,6 +15,9 @@ void release_bytes(void* ptr);
 GpuMemoryStats allocator_stats();
 // Returns every cached (free) block to the driver.
 void release_cache();
+// Counts every allocation and every return of cached blocks to the driver. While it stays the same,
+// no block has changed hands: what a captured graph's kernels read and write is still theirs.
+uint64_t allocator_generation();
 
 // A scratch buffer from the caching allocator for the duration of one op (im2col columns,
 // reduction partials, cuDNN workspaces).

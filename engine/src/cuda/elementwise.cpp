@@ -3,6 +3,7 @@
 
 #include "cuda/check.h"
 #include "cuda/context.h"
+#include "cuda/graph.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
 #include "elementwise.cuh"
@@ -85,7 +86,8 @@ void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor
   mask.ensure(x.shape(), Device::cuda);
   const size_t n = count(x);
   const uint64_t base = gen.reserve((n + 3) / 4);
-  launch_dropout_forward(x.data(), p, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, gen.seed(), base, y.data(), mask.data(), n, stream());
+  launch_dropout_forward(x.data(), p, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, gen.seed(), base,
+                         live_dropout_shift(), y.data(), mask.data(), n, stream());
 }
 
 void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {

@@ -5,6 +5,7 @@
 #include "cuda/check.h"
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
+#include "cuda/graph.h"
 #include "cuda/op_util.h"
 #include "loss.cuh"
 #include "optim.cuh"
@@ -63,7 +64,8 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdAr
   expect_shape(grad, param.shape(), "sgd_update grad");
   if (a.momentum != 0.0f) expect_shape(velocity, param.shape(), "sgd_update velocity");
   launch_sgd_update(param.data(), grad.data(), a.momentum != 0.0f ? velocity.data() : nullptr, count(param), a.lr,
-                    a.momentum, a.dampening, a.weight_decay, a.nesterov, first_step, stream());
+                    a.momentum, a.dampening, a.weight_decay, a.nesterov, first_step, live_group_row(a.group),
+                    stream());
 }
 
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& a) {
@@ -71,12 +73,9 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
   expect_shape(m, param.shape(), "adamw_update m");
   expect_shape(v, param.shape(), "adamw_update v");
   KEEL_CHECK(a.step >= 1, "adamw_update: step {} must be >= 1", a.step);
-  // Bias corrections in double on the host: beta^step underflows gracefully and is computed once.
-  const double step = static_cast<double>(a.step);
-  const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta1), step));
-  const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta2), step));
+  const AdamWBiasCorrections bc = adamw_bias_corrections(a.beta1, a.beta2, a.step);
   launch_adamw_update(param.data(), grad.data(), m.data(), v.data(), count(param), a.lr, a.beta1, a.beta2, a.eps,
-                      a.weight_decay, bc1, bc2, stream());
+                      a.weight_decay, bc.first, bc.second, live_group_row(a.group), stream());
 }
 
 double sum(const Tensor& x) {

@@ -2,6 +2,7 @@
 // element counts as the kernels' integer types.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -19,6 +20,18 @@ inline void expect_cuda(const Tensor& t, const char* op, const char* name) {
 inline void expect_ndim(const Tensor& t, int ndim, const char* op, const char* name) {
   KEEL_CHECK(t.ndim() == ndim, "{}: {} must have {} dimensions, got shape {}", op, name, ndim,
              t.shape().str());
+}
+
+// AdamW's bias corrections 1 - beta^step, in double on the host (beta^step underflows gracefully)
+// and rounded to float once: the eager update and a captured graph's live values use the same.
+struct AdamWBiasCorrections {
+  float first;
+  float second;
+};
+inline AdamWBiasCorrections adamw_bias_corrections(float beta1, float beta2, int64_t step) {
+  const double s = static_cast<double>(step);
+  return {static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), s)),
+          static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), s))};
 }
 
 }  // namespace keel::cuda

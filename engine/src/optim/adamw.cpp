@@ -46,6 +46,7 @@ void AdamW::update(nn::Parameter& p, const ParamGroup& g, double weight_decay, i
   a.beta2 = static_cast<float>(g.beta2);
   a.eps = static_cast<float>(g.eps);
   a.weight_decay = static_cast<float>(weight_decay);
+  a.group = p.group;
   a.step = step;
   adamw_update(p.value, p.grad, state[0], state[1], a);
 }

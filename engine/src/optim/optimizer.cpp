@@ -74,6 +74,16 @@ void Optimizer::step() {
   steps_ = step_number;
 }
 
+std::vector<LiveGroup> Optimizer::live_groups() const {
+  std::vector<LiveGroup> out;
+  for (const ParamGroup& g : groups_) {
+    // The same float conversions as the updates' arguments, so a replay matches an eager step.
+    out.push_back({static_cast<float>(g.lr), static_cast<float>(g.momentum),
+                   static_cast<float>(g.beta2), steps_ + 1});
+  }
+  return out;
+}
+
 void Optimizer::reset_state() {
   for (std::vector<Tensor>& slots : state_) slots.clear();
   steps_ = 0;

@@ -46,6 +46,7 @@ void SGD::update(nn::Parameter& p, const ParamGroup& g, double weight_decay, int
   a.momentum = static_cast<float>(g.momentum);
   a.dampening = static_cast<float>(g.dampening);
   a.weight_decay = static_cast<float>(weight_decay);
+  a.group = p.group;
   a.nesterov = g.nesterov;
   sgd_update(p.value, p.grad, state[0], a, step == 1);
 }

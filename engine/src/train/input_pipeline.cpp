@@ -31,7 +31,9 @@ const Tensor& InputPipeline::resize_and_normalize(const Tensor& raw) {
   if (!data_.imagenet_normalize) return *x;
   if (x->dim(1) == 1) {
     // The demo's PNGs were RGB: a single-channel image is the same value in all three channels.
-    normalized_ = data::normalize_imagenet(x->to(Device::cpu)).to(device_);
+    const Tensor host = data::normalize_imagenet(x->to(Device::cpu));
+    normalized_.ensure(host.shape(), device_);
+    normalized_.copy_from(host);  // the same buffer every step (see train_input)
     return normalized_;
   }
   normalize_channels(*x, mean_, std_, normalized_);
@@ -45,7 +47,14 @@ const Tensor& InputPipeline::train_input(const Tensor& raw, Generator& augment_g
   data::TransformOptions options;
   options.size = output_side(raw.dim(2));
   options.normalize = data_.imagenet_normalize;
-  augmented_ = data::train_transform(raw.to(Device::cpu), options, augment_gen).to(device_);
+  Tensor host = data::train_transform(raw.to(Device::cpu), options, augment_gen);
+  if (device_ == Device::cpu) {
+    augmented_ = std::move(host);
+    return augmented_;
+  }
+  // Into the same device buffer every step: a captured CUDA graph reads its input from there.
+  augmented_.ensure(host.shape(), device_);
+  augmented_.copy_from(host);
   return augmented_;
 }
 

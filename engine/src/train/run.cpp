@@ -262,6 +262,7 @@ RunResult Run::execute() {
   const double device_wait_seconds = clock.lap();
   device_ = choice.device;
   log_(choice.message);
+  if (config_.cuda_graph && device_ != Device::cuda) log_("cuda_graph: ignored, training runs on the CPU");
   // In the background where a core would otherwise idle: a GPU run's host, or fewer CPU threads
   // than cores (the flagship trains on one).
   const bool spare_core = device_ == Device::cuda ||

@@ -50,6 +50,7 @@ struct Results {
   int64_t steps = 0;
   double train_seconds = 0.0;
   int last_best_epoch = 0;
+  int graph_captures = 0;  // CUDA-graph captures of the training step in this session (not saved)
 
   void save(Checkpoint& c) const;
   void load(const Checkpoint& c);

@@ -15,6 +15,7 @@
 #include "keel/runtime.h"
 #include "class_scores.h"
 #include "common/stopwatch.h"
+#include "step_graph.h"
 
 namespace keel::train {
 
@@ -110,7 +111,14 @@ Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uin
   params_ = model_.parameters();
   optimizer_ = make_optimizer(config_, params_);
   loss_sum_ = Tensor::zeros({1}, device_);
+  if (config_.cuda_graph && device_ == Device::cuda) {
+    step_graph_ = std::make_unique<StepGraph>(dropout_gen_, *optimizer_);
+  }
 }
+
+Trainer::~Trainer() = default;
+
+int Trainer::graph_captures() const { return step_graph_ ? step_graph_->captures() : 0; }
 
 std::vector<Trainer::Phase> Trainer::phases() const {
   std::vector<Phase> out;
@@ -190,6 +198,7 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
     const int64_t end = std::min(begin + batch, train.size());
     schedule_->apply(*optimizer_, step_in_phase_);
     train_step(train, epoch_order_.rows(begin, end));
+    report_graph_failure(hooks);
     ++step_in_phase_;
     ++global_step_;
     if (hooks.on_step) hooks.on_step(epochs_done_ + 1, step_in_epoch_ + 1, steps_per_epoch);
@@ -202,12 +211,32 @@ void Trainer::train_step(const LabelledImages& train, const Tensor& batch_indice
   gather_rows(train.labels, batch_indices, batch_labels_);
   Generator augment_gen(mix(seed_, kAugmentStream + static_cast<uint64_t>(global_step_)));
   const Tensor& input = pipeline_.train_input(batch_images_, augment_gen);
+  // Only full batches go through the graph: a last partial batch would need a capture of its own.
+  const bool full_batch = batch_indices.dim(0) == config_.train.batch_size;
+  if (step_graph_ && full_batch &&
+      step_graph_->run(input, batch_labels_, [&] { compute_step(input); })) {
+    return;
+  }
+  compute_step(input);
+}
+
+void Trainer::compute_step(const Tensor& input) {
   const Tensor& logits = model_.forward(input);
   softmax_cross_entropy_forward(logits, batch_labels_, loss_, probs_);
   add(loss_sum_, loss_, loss_sum_);  // summed on the device: no synchronisation per step
   softmax_cross_entropy_backward(probs_, batch_labels_, dlogits_);
   model_.backward(dlogits_);
   optimizer_->step();
+}
+
+void Trainer::report_graph_failure(const TrainerHooks& hooks) {
+  if (!step_graph_ || graph_failure_reported_ || step_graph_->failure().empty()) return;
+  graph_failure_reported_ = true;
+  if (hooks.log) {
+    hooks.log(fmt::format("cuda_graph: the training step could not be captured as a CUDA graph ({}); "
+                          "training goes on launching each kernel",
+                          step_graph_->failure()));
+  }
 }
 
 void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hooks, double seconds) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "keel/captured_step.h"
 #include "keel/nn/module.h"
 #include "keel/tensor.h"
 
@@ -53,6 +54,10 @@ class Optimizer {
   double momentum(int g) const { return group(g).momentum; }
   void set_momentum(int g, double momentum);
   void set_momentum(double momentum);  // every group
+
+  // Every group's values for the next step() as its update ops would receive them: what a captured
+  // training step (keel/captured_step.h) writes to the device before each replay.
+  std::vector<LiveGroup> live_groups() const;
 
   const std::vector<nn::Parameter*>& parameters() const { return params_; }
   // Whether weight decay reaches parameters marked decay = false (biases and batch norm).

@@ -36,6 +36,7 @@ struct RunSummary {
   int64_t steps = 0;  // optimizer steps over all models
   double train_seconds = kNoValue;
   double ms_per_step = kNoValue;
+  int graph_captures = 0;  // captures of the training step as a CUDA graph (config key cuda_graph)
   double val_accuracy = kNoValue;  // of the kept (best) epoch; the fold mean under k-fold
   double val_loss = kNoValue;
   bool has_cv = false;  // k-fold ran: the cv_* fields below are meaningful

@@ -19,6 +19,8 @@
 
 namespace keel::train {
 
+class StepGraph;
+
 // Images (N, C, S, S) with values in [0, 1] and labels (N) as floats, both on the training device.
 struct LabelledImages {
   Tensor images;
@@ -48,6 +50,7 @@ struct TrainerHooks {
 class Trainer {
  public:
   Trainer(const Config& config, nn::Sequential& model, Device device, uint64_t seed, int fold);
+  ~Trainer();
 
   // Trains the configured phases (frozen epochs, then epochs), continuing from a restored state.
   // Returns false when stopped before the end, by hooks.stop_requested or after
@@ -68,6 +71,8 @@ class Trainer {
   int best_epoch() const { return best_epoch_; }
   int64_t steps_done() const { return global_step_; }
   double train_seconds() const { return train_seconds_; }
+  // Captures of the training step as a CUDA graph (config key cuda_graph; 0 when off or failed).
+  int graph_captures() const;
 
  private:
   struct Phase {
@@ -79,6 +84,9 @@ class Trainer {
   void start_phase(const Phase& phase, int64_t steps_per_epoch);
   bool run_epoch(const LabelledImages& train, const TrainerHooks& hooks, int64_t steps_per_epoch);
   void train_step(const LabelledImages& train, const Tensor& batch_indices);
+  // Forward, loss, backward and update of the batch in batch_labels_ and `input`.
+  void compute_step(const Tensor& input);
+  void report_graph_failure(const TrainerHooks& hooks);
   void finish_epoch(const LabelledImages& valid, const TrainerHooks& hooks, double seconds);
   bool improved(const EpochRecord& record) const;
   void snapshot_best();
@@ -93,6 +101,8 @@ class Trainer {
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::Schedule> schedule_;
   std::vector<nn::Parameter*> params_;
+  std::unique_ptr<StepGraph> step_graph_;  // when cuda_graph is on and training runs on a GPU
+  bool graph_failure_reported_ = false;
 
   // Progress (checkpointed).
   int phase_ = 0;

@@ -1,0 +1,167 @@
+// CUDA-graph capture of a training step (keel/captured_step.h, config key cuda_graph). A replay
+// must give the same bits as launching each kernel, so every comparison here is exact: the live
+// values (dropout counters, learning rate, momentum, Adam's step) are what make later replays differ
+// from the captured step, and a wrong one shows up as a changed weight. Deterministic mode keeps
+// the reductions free of atomics, so two eager runs are bit-identical to begin with.
+#include <gtest/gtest.h>
+
+#include "gpu/gpu_test_util.h"
+#include "keel/captured_step.h"
+#include "keel/ops.h"
+#include "keel/runtime.h"
+#include "support/trainer_run.h"
+
+namespace keel {
+namespace {
+
+using namespace gpu_testing;
+using testing::small_training_config;
+using testing::train_synthetic;
+using testing::TrainedModel;
+
+void expect_same_training(const TrainedModel& eager, const TrainedModel& graphed) {
+  ASSERT_EQ(eager.weights.size(), graphed.weights.size());
+  for (size_t i = 0; i < eager.weights.size(); ++i) {
+    EXPECT_EQ(eager.weights[i], graphed.weights[i]) << "parameter or buffer " << i;
+  }
+  ASSERT_EQ(eager.history.size(), graphed.history.size());
+  for (size_t e = 0; e < eager.history.size(); ++e) {
+    EXPECT_EQ(eager.history[e].train_loss, graphed.history[e].train_loss) << "epoch " << e + 1;
+    if (!std::isnan(eager.history[e].val_loss)) {
+      EXPECT_EQ(eager.history[e].val_loss, graphed.history[e].val_loss) << "epoch " << e + 1;
+    }
+  }
+}
+
+void expect_graph_matches_eager(Config config, int min_captures) {
+  GpuSettingsGuard settings;
+  set_deterministic(true);
+  config.cuda_graph = false;
+  const TrainedModel eager = train_synthetic(config, Device::cuda);
+  config.cuda_graph = true;
+  const TrainedModel graphed = train_synthetic(config, Device::cuda);
+  EXPECT_EQ(eager.graph_captures, 0);
+  EXPECT_GE(graphed.graph_captures, min_captures);
+  expect_same_training(eager, graphed);
+}
+
+TEST(TrainerGraph, AdamWOneCycleDropoutSameBitsAsEager) {
+  KEEL_REQUIRE_CUDA();
+  expect_graph_matches_eager(small_training_config(), 1);
+}
+
+TEST(TrainerGraph, CudnnBackendSameBitsAsEager) {
+  KEEL_REQUIRE_CUDA();
+  if (!cudnn_built()) GTEST_SKIP() << "this keel build has no cuDNN backend";
+  GpuSettingsGuard settings;
+  set_gpu_backend(GpuBackend::cudnn);
+  expect_graph_matches_eager(small_training_config(), 1);
+}
+
+TEST(TrainerGraph, SgdNesterovCosineSameBitsAsEager) {
+  KEEL_REQUIRE_CUDA();
+  Config c = small_training_config();
+  c.optimizer.name = "sgd";
+  c.optimizer.lr = 0.05;
+  c.optimizer.momentum = 0.9;
+  c.optimizer.nesterov = true;
+  c.schedule.name = "cosine";
+  expect_graph_matches_eager(c, 1);
+}
+
+TEST(TrainerGraph, PartialLastBatchRunsEagerlyAndMatches) {
+  KEEL_REQUIRE_CUDA();
+  Config c = small_training_config();
+  c.train.drop_last = false;
+  c.train.batch_size = 50;  // 192 training images: 3 full batches and one of 42 per epoch
+  expect_graph_matches_eager(c, 1);
+}
+
+// Without an evaluation between epochs nothing reallocates device memory, so the one capture of
+// the first epoch serves every later step.
+TEST(TrainerGraph, OneCaptureServesEveryEpochWithoutEvaluation) {
+  KEEL_REQUIRE_CUDA();
+  Config c = small_training_config();
+  c.train.val_fraction = 0.0;
+  GpuSettingsGuard settings;
+  set_deterministic(true);
+  c.cuda_graph = true;
+  const TrainedModel graphed = train_synthetic(c, Device::cuda);
+  EXPECT_EQ(graphed.graph_captures, 1);
+  c.cuda_graph = false;
+  expect_same_training(train_synthetic(c, Device::cuda), graphed);
+}
+
+// The live values on their own: a captured dropout and AdamW update replayed with a later
+// generator offset, learning rate, beta1 and step give what the eager ops give with those values.
+TEST(CapturedStep, LiveValuesReachDropoutAndAdamW) {
+  KEEL_REQUIRE_CUDA();
+  const Shape shape{3, 37};
+  const Tensor x = to_gpu(rand_cpu(shape, 71));
+  const Tensor grad = to_gpu(rand_cpu(shape, 72));
+  Tensor param = to_gpu(rand_cpu(shape, 73)), m = Tensor::zeros(shape, Device::cuda), v = Tensor::zeros(shape, Device::cuda);
+  Tensor y, mask;
+  Generator gen(5);
+  gen.set_state(5, 1000);
+  AdamWArgs captured_args{1e-3f, 0.9f, 0.99f, 1e-8f, 0.01f, 1};
+  CapturedStep step;
+  ASSERT_TRUE(step.capture([&] {
+    dropout_forward(x, 0.4f, gen, y, mask);
+    adamw_update(param, grad, m, v, captured_args);
+  })) << step.failure();
+  const uint64_t reserved = gen.offset() - 1000;
+
+  LiveStepValues live;
+  live.dropout_shift = 3 * reserved;
+  live.groups.push_back(LiveGroup{2e-3f, 0.85f, 0.99f, 4});
+  step.replay(live);
+
+  Tensor ref_param = to_gpu(rand_cpu(shape, 73)), ref_m = Tensor::zeros(shape, Device::cuda);
+  Tensor ref_v = Tensor::zeros(shape, Device::cuda), ref_y, ref_mask;
+  Generator ref_gen(5);
+  ref_gen.set_state(5, 1000 + 3 * reserved);
+  dropout_forward(x, 0.4f, ref_gen, ref_y, ref_mask);
+  adamw_update(ref_param, grad, ref_m, ref_v, AdamWArgs{2e-3f, 0.85f, 0.99f, 1e-8f, 0.01f, 4});
+  EXPECT_TRUE(bitwise_equal(y, ref_y));
+  EXPECT_TRUE(bitwise_equal(mask, ref_mask));
+  EXPECT_TRUE(bitwise_equal(param, ref_param));
+  EXPECT_TRUE(bitwise_equal(m, ref_m));
+  EXPECT_TRUE(bitwise_equal(v, ref_v));
+}
+
+TEST(CapturedStep, HostWaitInsideTheStepFailsCleanly) {
+  KEEL_REQUIRE_CUDA();
+  Tensor t = Tensor::full(Shape{100}, 2.0f, Device::cuda), doubled;
+  CapturedStep step;
+  EXPECT_FALSE(step.capture([&] {
+    scale(t, 2.0f, doubled);
+    synchronize();  // waits for the device: impossible while recording
+  }));
+  EXPECT_FALSE(step.failure().empty());
+  EXPECT_FALSE(step.current());
+  EXPECT_THROW(step.replay({}), Error);
+  // The stream works as before.
+  scale(t, 2.0f, doubled);
+  EXPECT_DOUBLE_EQ(sum(doubled), 400.0);
+}
+
+TEST(CapturedStep, DeviceAllocationMakesTheCaptureStale) {
+  KEEL_REQUIRE_CUDA();
+  Tensor t = Tensor::full(Shape{64}, 1.5f, Device::cuda), y = Tensor::zeros(Shape{64}, Device::cuda);
+  CapturedStep step;
+  ASSERT_TRUE(step.capture([&] { scale(t, 3.0f, y); })) << step.failure();
+  EXPECT_TRUE(step.current());
+  // Reading back copies to the host without a device allocation, so the capture stays current.
+  EXPECT_EQ(y.to_vector(), std::vector<float>(64, 0.0f));  // capturing ran nothing
+  step.replay({});
+  EXPECT_EQ(y.to_vector(), std::vector<float>(64, 4.5f));
+  EXPECT_TRUE(step.current());
+  const Tensor other = Tensor::zeros(Shape{1 << 20}, Device::cuda);
+  EXPECT_FALSE(step.current());
+  EXPECT_THROW(step.replay({}), Error);
+  ASSERT_TRUE(step.capture([&] { scale(t, 3.0f, y); })) << step.failure();
+  EXPECT_EQ(step.captures(), 2);
+}
+
+}  // namespace
+}  // namespace keel
