@@ -1,7 +1,7 @@
 // StepGraph (see step_graph.h): host bookkeeping around keel::CapturedStep. A capture runs nothing,
 // so the host state the step advanced while being recorded (the dropout generator's offset and the
 // optimizer's step count) is put back; each replay then advances it as the eager step would.
-#include "step_graph.h"
+#include "keel/train/step_graph.h"
 
 #include <fmt/format.h>
 

@@ -15,7 +15,7 @@
 #include "keel/runtime.h"
 #include "class_scores.h"
 #include "common/stopwatch.h"
-#include "step_graph.h"
+#include "keel/train/step_graph.h"
 
 namespace keel::train {
 

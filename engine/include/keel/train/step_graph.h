@@ -1,12 +1,13 @@
-// StepGraph: the trainer's CUDA-graph path (config key cuda_graph). The first training step runs
-// eagerly: it sizes every buffer, fills the allocator's cache, lets cuDNN pick its algorithms and
-// gives SGD its velocity. The next full batch is captured, and every later one replays the capture
-// with that step's live values: the dropout counters, and each group's learning rate, momentum and
-// step, exactly what the eager step would have used, so both paths give the same bits.
+// StepGraph: a training step replayed as a CUDA graph (keel::CapturedStep with its bookkeeping
+// done), behind the trainer's config key cuda_graph and usable on its own. The first call runs
+// nothing, so the caller's eager step sizes every buffer, fills the allocator's cache, lets cuDNN
+// pick its algorithms and gives SGD its velocity. The next call captures the step, and every call
+// replays the capture with that step's live values: the dropout counters, and each group's learning
+// rate, momentum and step, exactly what the eager step would have used, so both give the same bits.
 // A replay needs the same input and label buffers and no device memory changed hands since the
 // capture; otherwise the step is captured again (an evaluation between epochs usually does that).
-// A step that needs a new capture at every step gains nothing from graphs, so after a few such steps
-// in a row the path turns itself off and says so.
+// A step that needs a new capture at every step gains nothing from graphs, so after a few such
+// steps in a row the path turns itself off and says so.
 #pragma once
 
 #include <functional>
