@@ -92,6 +92,18 @@ TEST(TrainerGraph, OneCaptureServesEveryEpochWithoutEvaluation) {
   expect_same_training(train_synthetic(c, Device::cuda), graphed);
 }
 
+// The first evaluation grows the model's buffers to its batch (a new capture follows); later ones
+// fit in them and allocate nothing, so the capture made after the first serves the rest.
+TEST(TrainerGraph, EvaluationsAfterTheFirstKeepTheCapture) {
+  KEEL_REQUIRE_CUDA();
+  Config c = small_training_config();
+  c.train.epochs = 4;
+  c.cuda_graph = true;
+  const TrainedModel graphed = train_synthetic(c, Device::cuda);
+  EXPECT_EQ(graphed.history.size(), 4u);
+  EXPECT_EQ(graphed.graph_captures, 2);
+}
+
 // The live values on their own: a captured dropout and AdamW update replayed with a later
 // generator offset, learning rate, beta1 and step give what the eager ops give with those values.
 TEST(CapturedStep, LiveValuesReachDropoutAndAdamW) {

@@ -324,15 +324,14 @@ Tensor Trainer::predict_probabilities(const Tensor& images) {
   model_.set_training(false);
   const int64_t n = images.dim(0), batch = config_.train.eval_batch_size;
   Tensor out({n, config_.model.num_classes}, Device::cpu);
-  Tensor labels, loss, probs;
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t end = std::min(begin + batch, n);
     const Tensor& logits = model_.forward(pipeline_.eval_input(images.rows(begin, end)));
     // Softmax through the loss op: the labels (all class 0) only affect the loss, not probs.
-    labels.ensure({end - begin}, device_);
-    labels.zero_();
-    softmax_cross_entropy_forward(logits, labels, loss, probs);
-    out.rows(begin, end).copy_from(probs);
+    eval_labels_.ensure({end - begin}, device_);
+    eval_labels_.zero_();
+    softmax_cross_entropy_forward(logits, eval_labels_, eval_loss_, eval_probs_);
+    out.rows(begin, end).copy_from(eval_probs_);
   }
   model_.set_training(true);
   return out;

@@ -125,6 +125,9 @@ class Trainer {
   // Step buffers, reused.
   Tensor host_order_, epoch_order_;  // the epoch's shuffled row order, on the host and the device
   Tensor batch_images_, batch_labels_, loss_, probs_, dlogits_, loss_sum_;
+  // Evaluation's, kept like the model's own buffers: once they have grown to the evaluation batch,
+  // an evaluation allocates no device memory and a captured training step stays valid across it.
+  Tensor eval_labels_, eval_loss_, eval_probs_;
 };
 
 }  // namespace keel::train
