@@ -9,6 +9,12 @@ if(NOT KEEL_CUDA STREQUAL "OFF")
   if(CMAKE_CUDA_COMPILER)
     find_package(CUDAToolkit)
   endif()
+  # CUDA 12 or newer: the graph API keel uses (cudaGraphInstantiate's flags, cudaGraphExecUpdate's
+  # result info) took its present form there.
+  if(CUDAToolkit_FOUND AND CUDAToolkit_VERSION VERSION_LESS 12.0)
+    message(STATUS "keel: CUDA ${CUDAToolkit_VERSION} is older than 12.0; the CUDA backend needs 12 or newer")
+    set(CUDAToolkit_FOUND OFF)
+  endif()
   if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND AND TARGET CUDA::cublas)
     if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
       # sm_75: the T4 of a cloud VM; sm_90: H100/H200.
@@ -21,7 +27,7 @@ if(NOT KEEL_CUDA STREQUAL "OFF")
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     set(KEEL_HAS_CUDA ON)
   elseif(KEEL_CUDA STREQUAL "ON")
-    message(FATAL_ERROR "keel: KEEL_CUDA=ON but nvcc or cuBLAS was not found; install the CUDA toolkit "
+    message(FATAL_ERROR "keel: KEEL_CUDA=ON but nvcc 12+ or cuBLAS was not found; install the CUDA toolkit (12 or newer) "
                         "or configure with -DKEEL_CUDA=OFF")
   endif()
 endif()

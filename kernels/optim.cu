@@ -13,7 +13,7 @@ __global__ void sgd_kernel(float* __restrict__ param, const float* __restrict__ 
                            float weight_decay, bool nesterov, bool first_step, const LiveGroupRow* live) {
   if (live) {
     lr = live->lr;
-    // Momentum 0 at capture means no velocity buffer: it stays 0 (the live value is ignored).
+    // Without a velocity buffer (a parameter whose optimizer keeps none) momentum stays 0.
     if (velocity) momentum = live->momentum;
   }
   for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x) {

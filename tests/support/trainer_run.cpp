@@ -3,6 +3,7 @@
 
 #include "keel/random.h"
 #include "keel/train/model_builder.h"
+#include "keel/train/step_graph.h"
 #include "keel/train/trainer.h"
 #include "support/test_util.h"
 
@@ -65,6 +66,11 @@ TrainedModel train_synthetic(const Config& config, Device device) {
   model->visit_buffers("", [&](const std::string&, Tensor& b) { out.weights.push_back(b.to_vector()); });
   out.history = trainer.history();
   out.graph_captures = trainer.graph_captures();
+  out.steps = trainer.steps_done();
+  if (const train::StepGraph* graph = trainer.step_graph()) {
+    out.graph_replays = graph->replays();
+    out.graph_failure = graph->failure();
+  }
   return out;
 }
 

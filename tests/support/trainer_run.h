@@ -20,6 +20,9 @@ struct TrainedModel {
   std::vector<std::vector<float>> weights;  // every parameter, then every buffer (running stats)
   std::vector<train::EpochRecord> history;
   int graph_captures = 0;
+  int64_t graph_replays = 0;
+  std::string graph_failure;  // why the CUDA-graph path turned itself off, if it did
+  int64_t steps = 0;          // optimizer steps taken
 };
 
 // Trains a freshly built model (seeded by config.seed) on 232 synthetic images, 40 of them held

@@ -10,6 +10,13 @@
 // - the buffers must stay where they were: current() turns false once the device allocator hands
 //   out or returns memory, and the step must then be captured again.
 // Capturing runs nothing on the device; each replay() performs the step.
+//
+// What the caller keeps true (keel::train::StepGraph does all of it for a training step):
+// - the step has run once eagerly before: tensors it creates or zero-fills on first use would
+//   otherwise be created inside the graph and zero-filled again at every replay;
+// - inputs stay in the same tensors, with the same shapes: current() sees reallocations, not a
+//   tensor that was resized in place or a view that now points elsewhere;
+// - no other thread allocates device memory while a capture runs.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +35,11 @@ struct LiveGroup {
   int64_t step = 1;       // the step being taken, counted from 1 (AdamW's bias corrections)
 };
 
+inline constexpr int kMaxLiveGroups = 8;
+
 struct LiveStepValues {
   uint64_t dropout_shift = 0;     // Philox counters reserved since the captured step
-  std::vector<LiveGroup> groups;  // by group index; at most 8
+  std::vector<LiveGroup> groups;  // by group index; at most kMaxLiveGroups
 };
 
 class CapturedStep {

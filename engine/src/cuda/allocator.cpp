@@ -30,10 +30,10 @@ double mib(size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0)
 
 class CachingAllocator {
  public:
-  void* allocate(size_t bytes) {
+  void* allocate(size_t bytes, Lifetime lifetime) {
     const size_t size = size_class(bytes == 0 ? 1 : bytes);
     std::lock_guard<std::mutex> lock(mutex_);
-    ++generation_;
+    if (lifetime == Lifetime::held) ++generation_;
     size_t block = size;
     void* ptr = take_cached(size, &block);
     if (!ptr) ptr = device_malloc(size);
@@ -88,11 +88,11 @@ class CachingAllocator {
 
   void* device_malloc(size_t size) {
     void* ptr = nullptr;
-    cudaError_t status = cudaMalloc(&ptr, size);
+    cudaError_t status = relaxed_malloc(&ptr, size);
     if (status == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();  // clear the sticky-free error before retrying
       empty_cache_locked();
-      status = cudaMalloc(&ptr, size);
+      status = relaxed_malloc(&ptr, size);
     }
     if (status == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();
@@ -107,6 +107,16 @@ class CachingAllocator {
     KEEL_CUDA_CHECK(status);
     stats_.device_allocations += 1;
     return ptr;
+  }
+
+  // A CUDA-graph capture on this thread forbids cudaMalloc unless its mode is relaxed. The block is
+  // ordinary device memory that outlives the capture, so a cache miss while recording is harmless.
+  static cudaError_t relaxed_malloc(void** ptr, size_t size) {
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    KEEL_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+    const cudaError_t status = cudaMalloc(ptr, size);
+    KEEL_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+    return status;
   }
 
   void empty_cache_locked() {
@@ -134,7 +144,7 @@ CachingAllocator& allocator() {
 
 }  // namespace
 
-void* allocate_bytes(size_t bytes) { return allocator().allocate(bytes); }
+void* allocate_bytes(size_t bytes, Lifetime lifetime) { return allocator().allocate(bytes, lifetime); }
 void release_bytes(void* ptr) { allocator().release(ptr); }
 GpuMemoryStats allocator_stats() { return allocator().stats(); }
 void release_cache() { allocator().empty_cache(); }

@@ -41,9 +41,22 @@ struct Context {
     KEEL_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     const CublasApi& api = cublas_api();
     KEEL_CUBLAS_CHECK(api.create(&cublas));
-    KEEL_CUBLAS_CHECK(api.set_stream(cublas, stream));
+    KEEL_CUBLAS_CHECK(api.set_stream(cublas, stream));  // (this resets any workspace: bind it after)
+    bind_cublas_workspace(api);
     KEEL_CUBLAS_CHECK(api.set_math_mode(cublas, CUBLAS_DEFAULT_MATH));
     KEEL_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, 0));
+  }
+
+  // cuBLAS's recommended workspace (32 MiB from Hopper on, 4 MiB before), bound once to a buffer of
+  // keel's: left to itself, cuBLAS allocates one inside every CUDA-graph capture instead, which
+  // puts memory nodes in the graph and stops cudaGraphExecUpdate from reusing an instantiation.
+  void bind_cublas_workspace(const CublasApi& api) {
+    int major = 0;
+    KEEL_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
+    const size_t bytes = size_t{major >= 9 ? 32u : 4u} << 20;
+    void* workspace = nullptr;
+    KEEL_CUDA_CHECK(cudaMalloc(&workspace, bytes));
+    KEEL_CUBLAS_CHECK(api.set_workspace(cublas, workspace, bytes));
   }
 };
 

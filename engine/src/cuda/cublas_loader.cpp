@@ -38,6 +38,7 @@ CublasApi load() {
   CublasApi api{};
   resolve(library, name, "cublasCreate_v2", api.create);
   resolve(library, name, "cublasSetStream_v2", api.set_stream);
+  resolve(library, name, "cublasSetWorkspace_v2", api.set_workspace);
   resolve(library, name, "cublasSetMathMode", api.set_math_mode);
   resolve(library, name, "cublasSgemm_v2", api.sgemm);
   resolve(library, name, "cublasSgemmStridedBatched", api.sgemm_strided_batched);

@@ -18,6 +18,7 @@ namespace {
 thread_local LiveValues* t_capturing = nullptr;
 
 LiveValues to_device_layout(const LiveStepValues& values) {
+  static_assert(keel::kMaxLiveGroups == kMaxLiveGroups, "live_values.cuh and captured_step.h agree");
   KEEL_CHECK(values.groups.size() <= static_cast<size_t>(kMaxLiveGroups),
              "CapturedStep::replay: {} optimizer groups, at most {}", values.groups.size(),
              kMaxLiveGroups);
@@ -47,20 +48,32 @@ const LiveGroupRow* live_group_row(int group) {
 
 StepGraph::~StepGraph() {
   // Errors are ignored here: a destructor must not throw, and a dead context has nothing to free.
-  if (exec_) (void)cudaGraphExecDestroy(exec_);
+  // A replay may still be running (an exception unwinding past it): let it finish first.
+  if (exec_) {
+    (void)cudaStreamSynchronize(stream());
+    (void)cudaGraphExecDestroy(exec_);
+  }
   if (live_) release_bytes(live_);
 }
 
 std::string StepGraph::capture(const std::function<void()>& work) {
   valid_ = false;
-  if (!live_) live_ = static_cast<LiveValues*>(allocate_bytes(sizeof(LiveValues)));
-  KEEL_CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
+  // An error left by earlier work is that work's, not the capture's: report it as it is.
+  KEEL_CUDA_CHECK(cudaPeekAtLastError());
+  try {
+    if (!live_) live_ = static_cast<LiveValues*>(allocate_bytes(sizeof(LiveValues)));
+    KEEL_CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
   std::string failure;
   t_capturing = live_;
   try {
     work();
   } catch (const std::exception& e) {
     failure = e.what();
+  } catch (...) {
+    failure = "the step threw an exception that is not a std::exception";
   }
   t_capturing = nullptr;
   cudaGraph_t graph = nullptr;
@@ -92,8 +105,8 @@ void StepGraph::instantiate(cudaGraph_t graph) {
   if (exec_) {
     cudaGraphExecUpdateResultInfo info{};
     if (cudaGraphExecUpdate(exec_, graph, &info) != cudaSuccess) {
-      (void)cudaGetLastError();
-      KEEL_CUDA_CHECK(cudaGraphExecDestroy(exec_));
+      (void)cudaGetLastError();  // "not updatable" is an answer, not an error of the stream
+      (void)cudaGraphExecDestroy(exec_);
       exec_ = nullptr;
     }
   }

@@ -62,10 +62,13 @@ void resize_bilinear_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_
 
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdArgs& a, bool first_step) {
   expect_shape(grad, param.shape(), "sgd_update grad");
-  if (a.momentum != 0.0f) expect_shape(velocity, param.shape(), "sgd_update velocity");
-  launch_sgd_update(param.data(), grad.data(), a.momentum != 0.0f ? velocity.data() : nullptr, count(param), a.lr,
-                    a.momentum, a.dampening, a.weight_decay, a.nesterov, first_step, live_group_row(a.group),
-                    stream());
+  const LiveGroupRow* live = live_group_row(a.group);
+  // A captured update keeps the velocity even at momentum 0: a later replay's momentum may not be.
+  const bool use_velocity =
+      a.momentum != 0.0f || (live && velocity.defined() && velocity.shape() == param.shape());
+  if (use_velocity) expect_shape(velocity, param.shape(), "sgd_update velocity");
+  launch_sgd_update(param.data(), grad.data(), use_velocity ? velocity.data() : nullptr, count(param), a.lr,
+                    a.momentum, a.dampening, a.weight_decay, a.nesterov, first_step, live, stream());
 }
 
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& a) {

@@ -38,6 +38,12 @@ bool StepGraph::matches(const Tensor& input, const Tensor& labels) const {
 }
 
 bool StepGraph::capture(const Tensor& input, const Tensor& labels, const std::function<void()>& step) {
+  if (optimizer_.num_groups() > kMaxLiveGroups) {
+    disabled_ = true;
+    failure_ = fmt::format("the optimizer has {} parameter groups; a captured step handles at most {}",
+                           optimizer_.num_groups(), kMaxLiveGroups);
+    return false;
+  }
   const uint64_t offset = dropout_.offset();
   const int64_t steps = optimizer_.steps();
   const bool ok = graph_.capture(step);
@@ -65,6 +71,7 @@ void StepGraph::replay() {
   graph_.replay(values);
   dropout_.reserve(dropout_per_step_);
   optimizer_.set_steps(optimizer_.steps() + 1);
+  ++replays_;
 }
 
 }  // namespace keel::train

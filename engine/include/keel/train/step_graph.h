@@ -10,6 +10,7 @@
 // steps in a row the path turns itself off and says so.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -31,6 +32,7 @@ class StepGraph {
   bool run(const Tensor& input, const Tensor& labels, const std::function<void()>& step);
   const std::string& failure() const { return failure_; }
   int captures() const { return graph_.captures(); }
+  int64_t replays() const { return replays_; }  // steps performed as a replay
 
  private:
   bool matches(const Tensor& input, const Tensor& labels) const;
@@ -44,6 +46,7 @@ class StepGraph {
   bool disabled_ = false;
   std::string failure_;
   int captures_in_a_row_ = 0;  // steps that each needed a new capture, up to this one
+  int64_t replays_ = 0;
   // What the capture read from, and where the dropout generator stood.
   const float* input_data_ = nullptr;
   const float* labels_data_ = nullptr;
