@@ -2,6 +2,7 @@
 // forward, softmax cross-entropy, backward and AdamW, at 224x224 in fp32 (TF32 off). The same model
 // and optimizer as the PyTorch reference that scripts/gpu-check.sh and benchmarks/compare time.
 // Device time per step is measured around a whole step (CUDA: keel::synchronize before the clock).
+// cuda_keel_graph replays the step as a CUDA graph (keel::train::StepGraph, config key cuda_graph).
 #include <chrono>
 #include <string>
 
@@ -13,13 +14,15 @@
 #include "keel/random.h"
 #include "keel/runtime.h"
 #include "keel/tensor.h"
+#include "keel/train/step_graph.h"
 
 namespace {
 
 using keel::Device;
 using keel::Tensor;
 
-void bm_resnet34_step(benchmark::State& state, Device device, keel::GpuBackend backend) {
+void bm_resnet34_step(benchmark::State& state, Device device, keel::GpuBackend backend,
+                      bool graph = false) {
   if (device == Device::cuda && !keel::cuda_available()) {
     state.SkipWithError("no CUDA device (or a build without the CUDA backend): skipped");
     for (auto _ : state) {
@@ -50,11 +53,23 @@ void bm_resnet34_step(benchmark::State& state, Device device, keel::GpuBackend b
     model->backward(dlogits);
     opt.step();
   };
-  for (int i = 0; i < 3; ++i) step();  // warm-up: allocator cache, cuDNN algorithm choice
+  // With a graph: the first call runs the step eagerly, the second captures and replays it.
+  keel::train::StepGraph step_graph(gen, opt);
+  auto run_step = [&] {
+    if (!graph || !step_graph.run(x, labels, step)) step();
+  };
+  for (int i = 0; i < 3; ++i) run_step();  // warm-up: allocator cache, cuDNN algorithm choice
   keel::synchronize();
+  if (graph && step_graph.replays() == 0) {
+    const std::string why = "the step could not be captured: " + step_graph.failure();
+    state.SkipWithError(why.c_str());
+    for (auto _ : state) {
+    }
+    return;
+  }
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    step();
+    run_step();
     keel::synchronize();
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
@@ -69,6 +84,8 @@ void bm_resnet34_step(benchmark::State& state, Device device, keel::GpuBackend b
 BENCHMARK_CAPTURE(bm_resnet34_step, cuda_keel, Device::cuda, keel::GpuBackend::keel)
     ->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK_CAPTURE(bm_resnet34_step, cuda_cudnn, Device::cuda, keel::GpuBackend::cudnn)
+    ->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK_CAPTURE(bm_resnet34_step, cuda_keel_graph, Device::cuda, keel::GpuBackend::keel, true)
     ->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
 // CPU: batch 16, the size the CPU comparison with PyTorch uses (about 2 s per step on 2 cores).
 BENCHMARK_CAPTURE(bm_resnet34_step, cpu, Device::cpu, keel::GpuBackend::keel)

@@ -13,9 +13,9 @@
 #include "keel/optim/adamw.h"
 #include "keel/optim/sgd.h"
 #include "keel/runtime.h"
+#include "keel/train/step_graph.h"
 #include "class_scores.h"
 #include "common/stopwatch.h"
-#include "keel/train/step_graph.h"
 
 namespace keel::train {
 
