@@ -94,19 +94,30 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
     ::unsetenv("KEEL_CONV_ALGO");
     return ms;
   };
+  // The direct filter gradient (KEEL_CONV_DW=direct) where it applies: dw alone, C·R·S <= 160.
+  const bool direct_dw = pass == Pass::backward_filter && !winograd && s.c * s.r * s.r <= 160;
+  auto time_direct_dw = [&] {
+    ::setenv("KEEL_CONV_DW", "direct", 1);
+    const double ms = time_backend(GpuBackend::keel);
+    ::unsetenv("KEEL_CONV_DW");
+    return ms;
+  };
   ::unsetenv("KEEL_CONV_ALGO");
+  ::unsetenv("KEEL_CONV_DW");
   for (int i = 0; i < 3; ++i) {  // warm-up: algorithm search, allocator cache, clocks
     time_backend(GpuBackend::keel);
     if (winograd) time_algo("im2col");
     if (winograd) time_algo("winograd2");
+    if (direct_dw) time_direct_dw();
     if (have_cudnn) time_backend(GpuBackend::cudnn);
   }
-  std::vector<double> keel_ms, im2col_ms, winograd2_ms, cudnn_ms;
+  std::vector<double> keel_ms, im2col_ms, winograd2_ms, direct_dw_ms, cudnn_ms;
   for (auto _ : state) {
     const double k = time_backend(GpuBackend::keel);
     keel_ms.push_back(k);
     if (winograd) im2col_ms.push_back(time_algo("im2col"));
     if (winograd) winograd2_ms.push_back(time_algo("winograd2"));
+    if (direct_dw) direct_dw_ms.push_back(time_direct_dw());
     if (have_cudnn) cudnn_ms.push_back(time_backend(GpuBackend::cudnn));
     state.SetIterationTime(k / 1e3);
   }
@@ -120,11 +131,13 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
   state.counters["keel_GFLOPs"] = flop / (km * 1e6);
   if (winograd) state.counters["im2col_ms"] = median(im2col_ms);
   if (winograd) state.counters["winograd2_ms"] = median(winograd2_ms);
+  if (direct_dw) state.counters["direct_dw_ms"] = median(direct_dw_ms);
   if (have_cudnn) {
     const double cm = median(cudnn_ms);
     state.counters["cudnn_ms"] = cm;
     state.counters["cudnn_GFLOPs"] = flop / (cm * 1e6);
     state.counters["keel_over_cudnn"] = km / cm;
+    if (direct_dw) state.counters["direct_dw_over_cudnn"] = median(direct_dw_ms) / cm;
   }
   state.SetLabel(std::string(pass_name(pass)) + " " + s.name);
 }

@@ -390,7 +390,8 @@ if conv:
         if b.get("error_occurred"):
             continue
         row = {"name": b["name"].split("/iterations")[0]}
-        for key in ("keel_ms", "cudnn_ms", "keel_GFLOPs", "cudnn_GFLOPs", "keel_over_cudnn"):
+        for key in ("keel_ms", "cudnn_ms", "keel_GFLOPs", "cudnn_GFLOPs", "keel_over_cudnn", "im2col_ms",
+                    "winograd2_ms", "direct_dw_ms", "direct_dw_over_cudnn"):
             if key in b:
                 row[key] = round(b[key], 4)
         conv_rows.append(row)
@@ -458,11 +459,13 @@ lines = [f"# GPU check: {card}", "", f"driver {driver}, sm {arch}, commit {commi
 for s in steps:
     lines.append(f'| {s["step"]} | {s["status"]} | {s["seconds"]} | {summary(s)} |')
 if conv_rows:
-    lines += ["", "| convolution (batch 64, fp32) | keel ms | cuDNN ms | keel GFLOP/s | cuDNN GFLOP/s | keel / cuDNN |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| convolution (batch 64, fp32) | keel ms | cuDNN ms | keel GFLOP/s | cuDNN GFLOP/s | keel / cuDNN "
+              "| direct dw ms (/ cuDNN) |", "|---|---|---|---|---|---|---|"]
     for r in conv_rows:
+        direct = (f'{r["direct_dw_ms"]} ({r.get("direct_dw_over_cudnn", "")})' if "direct_dw_ms" in r else "")
         lines.append(f'| {r["name"]} | {r.get("keel_ms", "")} | {r.get("cudnn_ms", "")} | '
-                     f'{r.get("keel_GFLOPs", "")} | {r.get("cudnn_GFLOPs", "")} | {r.get("keel_over_cudnn", "")} |')
+                     f'{r.get("keel_GFLOPs", "")} | {r.get("cudnn_GFLOPs", "")} | {r.get("keel_over_cudnn", "")} '
+                     f'| {direct} |')
 with open(os.path.join(out, "results.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
 PY

@@ -3,7 +3,8 @@
 // (KEEL_CONV_ALGO=winograd4 / winograd2) at awkward 3x3 shapes, and the im2col path at stem-like
 // 7x7 stride-2 padding-3 shapes with 3 input channels, including a reduction long enough for the
 // sliced filter-gradient GEMMs (with a remainder slice) and, where cuDNN is built, ResNet's stem at
-// batch 64 (two chunks) against cuDNN. Bound: 1e-4 relative error in fp32 with TF32 off.
+// batch 64 (two chunks) against cuDNN; the direct filter gradient (KEEL_CONV_DW=direct) on the
+// same shapes. Bound: 1e-4 relative error in fp32 with TF32 off.
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -186,10 +187,48 @@ TEST_P(StemParity, ForwardAndBackwardMatchCpu) {
                   conv2d_backward(q.x, q.w, q.dy, &q.dx_cpu, q.dw_cpu, &q.db_cpu, q.args));
   const Outputs chosen = run_gpu(nullptr, q.x, q.w, q.b, q.dy, q.args);
   expect_matches(chosen, q.y_cpu, q.dx_cpu, q.dw_cpu, q.db_cpu);
-  // Backward without dx: dw alone.
-  Tensor dw = poisoned(q.w.shape());
-  conv2d_backward(to_gpu(q.x), to_gpu(q.w), to_gpu(q.dy), nullptr, dw, nullptr, q.args);
-  KEEL_EXPECT_CLOSE(dw, q.dw_cpu, kTol);
+  // Backward without dx: dw alone, by the GEMM and by the direct kernel (KEEL_CONV_DW=direct).
+  for (const char* method : {"gemm", "direct"}) {
+    EnvGuard env("KEEL_CONV_DW", method);
+    Tensor dw = poisoned(q.w.shape());
+    conv2d_backward(to_gpu(q.x), to_gpu(q.w), to_gpu(q.dy), nullptr, dw, nullptr, q.args);
+    KEEL_EXPECT_CLOSE(dw, q.dw_cpu, kTol);
+  }
+}
+
+// The direct filter gradient with two tiles of output channels (70 = 64 + 6), a full 160-entry
+// filter row, and a request for dx as well (which stays on the GEMM path); bitwise repeatable.
+TEST(DirectFilterGradient, ChannelTilesFullRowAndRepeatability) {
+  KEEL_REQUIRE_CUDA();
+  GpuSettingsGuard guard;
+  set_gpu_backend(GpuBackend::keel);
+  set_allow_tf32(false);
+  EnvGuard env("KEEL_CONV_DW", "direct");
+  for (const Case& c : {Case{3, 3, 70, 23, 21, 7, 2, 3, false}, Case{4, 10, 12, 15, 15, 4, 1, 0, false}}) {
+    Problem q = make_problem(c, 601);
+    KEEL_CPU_ORACLE(conv2d_backward(q.x, q.w, q.dy, &q.dx_cpu, q.dw_cpu, &q.db_cpu, q.args));
+    Tensor dw1 = poisoned(q.w.shape()), dw2 = poisoned(q.w.shape());
+    conv2d_backward(to_gpu(q.x), to_gpu(q.w), to_gpu(q.dy), nullptr, dw1, nullptr, q.args);
+    conv2d_backward(to_gpu(q.x), to_gpu(q.w), to_gpu(q.dy), nullptr, dw2, nullptr, q.args);
+    KEEL_EXPECT_CLOSE(dw1, q.dw_cpu, kTol);
+    EXPECT_TRUE(bitwise_equal(dw1, dw2));
+    const Outputs both = run_gpu(nullptr, q.x, q.w, Tensor(), q.dy, q.args);
+    KEEL_EXPECT_CLOSE(both.dx, q.dx_cpu, kTol);
+    KEEL_EXPECT_CLOSE(both.dw, q.dw_cpu, kTol);
+  }
+}
+
+TEST(DirectFilterGradient, UnknownMethodIsAUsageError) {
+  KEEL_REQUIRE_CUDA();
+  EnvGuard env("KEEL_CONV_DW", "fastest");
+  Tensor x = Tensor::zeros(Shape{1, 3, 9, 9}, Device::cuda), w = Tensor::zeros(Shape{4, 3, 7, 7}, Device::cuda);
+  Tensor dy = Tensor::zeros(Shape{1, 4, 5, 5}, Device::cuda), dw;
+  try {
+    conv2d_backward(x, w, dy, nullptr, dw, nullptr, Conv2dArgs{2, 3});
+    FAIL() << "KEEL_CONV_DW=fastest was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("KEEL_CONV_DW=fastest"), std::string::npos) << e.what();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -221,6 +260,12 @@ TEST(StemParity, ResNetStemAtBatch64) {
   const std::vector<float> second = dw_b.to_vector();
   for (size_t i = 0; i < halves.size(); ++i) halves[i] += second[i];
   EXPECT_LE(keel::testing::relative_error(full.dw.to_vector(), halves), kTol);
+  {  // the direct filter gradient at the real size (523 blocks along 802816 positions)
+    EnvGuard env("KEEL_CONV_DW", "direct");
+    Tensor dw_direct = poisoned(w.shape());
+    conv2d_backward(to_gpu(x), to_gpu(w), to_gpu(dy), nullptr, dw_direct, nullptr, args);
+    KEEL_EXPECT_CLOSE(dw_direct, full.dw.to(Device::cpu), kTol);
+  }
   if (!cudnn_built()) GTEST_SKIP() << "no cuDNN in this build: compared with the two halves only";
   set_gpu_backend(GpuBackend::cudnn);
   const Outputs ref = run_gpu(nullptr, x, w, Tensor(), dy, args);

@@ -40,28 +40,35 @@ inline std::string no_cuda_reason() {
     }                                                                                    \
   } while (0)
 
-// Sets KEEL_CONV_ALGO (the CUDA convolution's algorithm choice, read at every call) for one scope
-// and restores what was there; nullptr unsets it (the default choice).
-class ConvAlgoGuard {
+// Sets an environment variable for one scope and restores what was there; nullptr unsets it.
+class EnvGuard {
  public:
-  explicit ConvAlgoGuard(const char* value) {
-    if (const char* old = std::getenv("KEEL_CONV_ALGO")) old_ = old;
+  EnvGuard(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
     if (value)
-      ::setenv("KEEL_CONV_ALGO", value, 1);
+      ::setenv(name, value, 1);
     else
-      ::unsetenv("KEEL_CONV_ALGO");
+      ::unsetenv(name);
   }
-  ~ConvAlgoGuard() {
+  ~EnvGuard() {
     if (old_)
-      ::setenv("KEEL_CONV_ALGO", old_->c_str(), 1);
+      ::setenv(name_.c_str(), old_->c_str(), 1);
     else
-      ::unsetenv("KEEL_CONV_ALGO");
+      ::unsetenv(name_.c_str());
   }
-  ConvAlgoGuard(const ConvAlgoGuard&) = delete;
-  ConvAlgoGuard& operator=(const ConvAlgoGuard&) = delete;
+  EnvGuard(const EnvGuard&) = delete;
+  EnvGuard& operator=(const EnvGuard&) = delete;
 
  private:
+  std::string name_;
   std::optional<std::string> old_;
+};
+
+// KEEL_CONV_ALGO (the CUDA convolution's algorithm choice, read at every call) for one scope;
+// nullptr: the default choice.
+class ConvAlgoGuard : public EnvGuard {
+ public:
+  explicit ConvAlgoGuard(const char* value) : EnvGuard("KEEL_CONV_ALGO", value) {}
 };
 
 inline Tensor rand_cpu(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f) {

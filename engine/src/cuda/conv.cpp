@@ -4,6 +4,9 @@
 // gradient (kernels/winograd.cu); every other shape as im2col of a chunk of images into one column
 // matrix, one cuBLAS SGEMM for the whole chunk and a layout swap back to NCHW. KEEL_CONV_ALGO picks
 // a path (im2col for every shape, winograd2 / winograd4 for the Winograd shapes) to compare them.
+// A filter gradient without the input gradient, of a filter row C·R·S of at most 160 (the stem),
+// can instead run direct (kernels/direct_dw.cu): KEEL_CONV_DW=direct; gemm, the default, keeps it
+// on im2col until the direct kernel has been timed against it on a GPU.
 // With keel::gpu_backend() == GpuBackend::cudnn the same calls go to cuDNN.
 #include <algorithm>
 #include <cstdlib>
@@ -12,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "conv.cuh"
+#include "direct_dw.cuh"
 #include "cuda/allocator.h"
 #include "cuda/check.h"
 #include "cuda/cublas_loader.h"
@@ -117,6 +121,23 @@ ConvAlgo choose_algo(const ConvPlan& p) {
   if (name == "winograd") return by_plane;
   const double direct_flops = 2.0 * static_cast<double>(p.n * p.k * p.crs() * p.plane());
   return direct_flops >= kWinogradMinFlops ? by_plane : ConvAlgo::im2col;
+}
+
+// KEEL_CONV_DW: how a filter gradient without the input gradient runs on the im2col path; read at
+// every call, like KEEL_CONV_ALGO.
+bool direct_dw_chosen(const direct_dw::Problem& p) {
+  const char* env = std::getenv("KEEL_CONV_DW");
+  const std::string_view name = env == nullptr ? std::string_view() : std::string_view(env);
+  if (!name.empty() && name != "gemm" && name != "direct")
+    throw Error(ErrorKind::usage,
+                fmt::format("KEEL_CONV_DW={} is not a filter-gradient method: use gemm (im2col and a GEMM, "
+                            "the default) or direct (without the column matrix, for C·R·S up to {})",
+                            name, direct_dw::kTileJ));
+  return name == "direct" && direct_dw::supported(p);
+}
+
+direct_dw::Problem direct_dw_problem(const ConvPlan& p) {
+  return {p.n, p.g.c, p.g.h, p.g.w, p.k, p.g.r, p.g.s, p.g.out_h, p.g.out_w, p.g.stride, p.g.padding};
 }
 
 // Images per Winograd F(4x4) chunk: the transformed tiles of its input and output channels (36
@@ -334,6 +355,12 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
     return;
   }
   if (algo == ConvAlgo::winograd2) return winograd_backward(p, x, w, dy, dx, dw);
+  if (!dx && direct_dw_chosen(direct_dw_problem(p))) {
+    const direct_dw::Problem dp = direct_dw_problem(p);
+    Scratch partial(static_cast<size_t>(direct_dw_partial_floats(dp, multiprocessor_count())) * sizeof(float));
+    return launch_direct_dw(dp, x.data(), dy.data(), partial.as(), false, dw.data(), multiprocessor_count(),
+                            stream());
+  }
   const int64_t crs = p.crs();
   Scratch col(static_cast<size_t>(crs * p.chunk * plane) * sizeof(float));
   Scratch dy_t(static_cast<size_t>(p.k * p.chunk * plane) * sizeof(float));
