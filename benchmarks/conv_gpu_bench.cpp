@@ -1,10 +1,11 @@
 // keel's own convolution kernels (Winograd F(4x4, 3x3) or F(2x2, 3x3) for the 3x3 stride-1 layers,
 // im2col + one SGEMM per chunk otherwise) against cuDNN at ResNet-34 shapes, batch 64, fp32 with TF32
 // off: forward, backward-data and backward-filter. Each iteration times keel, then (for the Winograd
-// shapes) keel with KEEL_CONV_ALGO=im2col and =winograd2 (the F(2x2) path), then cuDNN, with CUDA events on
+// shapes) keel with KEEL_CONV_ALGO=im2col and =winograd2 (the F(2x2) path), (for the filter gradient of
+// short filter rows, the stem's) keel with KEEL_CONV_DW=direct, then cuDNN, with CUDA events on
 // keel's stream; the counters are the medians over all iterations (after a warm-up that lets cuDNN
 // pick its algorithms and the allocator fill its cache). Without a CUDA device every benchmark
-// reports itself skipped.
+// reports itself skipped. Both variables are left unset afterwards.
 #include <algorithm>
 #include <cstdlib>
 #include <functional>

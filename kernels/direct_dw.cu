@@ -10,7 +10,8 @@ namespace {
 
 using namespace direct_dw;
 
-__global__ void __launch_bounds__(kThreads) direct_dw_kernel(Problem p, const float* __restrict__ x,
+// At most 128 registers, so that four blocks share a multiprocessor (the split assumes four).
+__global__ void __launch_bounds__(kThreads, 4) direct_dw_kernel(Problem p, const float* __restrict__ x,
                                                              const float* __restrict__ dy, int64_t chunk,
                                                              float* __restrict__ partial) {
   __shared__ Smem sm;
@@ -25,7 +26,7 @@ __global__ void __launch_bounds__(kThreads) direct_dw_kernel(Problem p, const fl
   for (int64_t l0 = l_begin; l0 < l_end; l0 += kTileL) {
     locate_positions(p, l0, l_end, t, sm);
     __syncthreads();  // positions (and, the first time, the entry table) before the loads
-    load_dy(p, dy, k0, l0, l_end, t, sm);
+    load_dy(p, dy, k0, t, sm);
     load_patches(p, x, t, sm);
     __syncthreads();  // the tile before the products
     accumulate(sm, t, acc);
@@ -43,7 +44,11 @@ int64_t direct_dw_partial_floats(const Problem& p, int multiprocessors) {
 
 void launch_direct_dw(const Problem& p, const float* x, const float* dy, float* partial, bool accumulate,
                       float* dw, int multiprocessors, cudaStream_t stream) {
-  if (p.positions() == 0 || p.k == 0) return;
+  if (p.k == 0) return;
+  if (p.positions() == 0) {
+    if (!accumulate) KEEL_CUDA_CHECK(cudaMemsetAsync(dw, 0, static_cast<size_t>(p.k * p.crs()) * sizeof(float), stream));
+    return;
+  }
   const int64_t k_tiles = (p.k + kTileK - 1) / kTileK;
   const Split split = split_positions(p.positions(), k_tiles, multiprocessors);
   const dim3 grid(static_cast<unsigned>(split.blocks), static_cast<unsigned>(k_tiles));

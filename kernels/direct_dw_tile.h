@@ -45,12 +45,17 @@ struct Problem {
 // Only these shapes: the filter row fits one tile.
 inline bool supported(const Problem& p) { return p.crs() >= 1 && p.crs() <= kTileJ; }
 
-struct Smem {
+struct alignas(16) Smem {
   float dy[kTileL][kDyStride];  // dy of the tile's positions, by position then channel
   float x[kTileL][kTileJ];      // their patches, by position then filter entry
-  int64_t origin[kTileL];       // x offset of (n, 0, ih0, iw0); -1 past the block's last position
-  int ih0[kTileL], iw0[kTileL]; // top-left input row and column of each position's window
-  int64_t entry_offset[kTileJ]; // c·H·W + r·W + s of each filter entry
+  // Per position, computed once per tile so the loads need no division: the x offset of
+  // (n, 0, ih0, iw0) (negative where the window starts in the padding), the dy offset of
+  // (n, 0, p, q), the window's top-left input row and column, and whether the position exists.
+  int64_t x_base[kTileL];
+  int64_t dy_base[kTileL];
+  int ih0[kTileL], iw0[kTileL];
+  int valid[kTileL];
+  int64_t entry_offset[kTileJ];  // c·H·W + r·W + s of each filter entry
   int entry_r[kTileJ], entry_s[kTileJ];  // r and s, or a row no window reaches past C·R·S
 };
 
@@ -89,14 +94,16 @@ KEEL_HOST_DEVICE void fill_entry_table(const Problem& p, int t, Smem& sm) {
 KEEL_HOST_DEVICE void locate_positions(const Problem& p, int64_t l0, int64_t l_end, int t, Smem& sm) {
   if (t >= kTileL) return;
   const int64_t l = l0 + t;
+  sm.valid[t] = l < l_end;
   if (l >= l_end) {
-    sm.origin[t] = -1;
+    sm.x_base[t] = sm.dy_base[t] = 0;
     sm.ih0[t] = sm.iw0[t] = 0;
     return;
   }
   const int64_t n = l / p.plane(), pq = l % p.plane();
   const int64_t ih0 = (pq / p.out_w) * p.stride - p.padding, iw0 = (pq % p.out_w) * p.stride - p.padding;
-  sm.origin[t] = n * p.c * p.h * p.w;
+  sm.x_base[t] = n * p.c * p.h * p.w + ih0 * p.w + iw0;
+  sm.dy_base[t] = n * p.k * p.plane() + pq;
   sm.ih0[t] = static_cast<int>(ih0);
   sm.iw0[t] = static_cast<int>(iw0);
 }
@@ -104,27 +111,24 @@ KEEL_HOST_DEVICE void locate_positions(const Problem& p, int64_t l0, int64_t l_e
 // ---- Phase 2, per tile: dy and the patches into shared memory (zeros past the edges). ----
 // dy: the 32 threads of a warp take 32 consecutive positions of one channel (consecutive addresses
 // within an image); each thread covers 16 channels, 4 apart.
-KEEL_HOST_DEVICE void load_dy(const Problem& p, const float* dy, int64_t k0, int64_t l0, int64_t l_end, int t,
-                              Smem& sm) {
+KEEL_HOST_DEVICE void load_dy(const Problem& p, const float* dy, int64_t k0, int t, Smem& sm) {
   const int li = t % kTileL;
-  const int64_t l = l0 + li;
-  const bool inside = l < l_end;
-  const int64_t n = inside ? l / p.plane() : 0, pq = inside ? l % p.plane() : 0;
   for (int kk = t / kTileL; kk < kTileK; kk += kThreads / kTileL) {
     const int64_t k = k0 + kk;
-    sm.dy[li][kk] = inside && k < p.k ? dy[(n * p.k + k) * p.plane() + pq] : 0.0f;
+    sm.dy[li][kk] = sm.valid[li] && k < p.k ? dy[sm.dy_base[li] + k * p.plane()] : 0.0f;
   }
 }
 
 // Patches: consecutive threads take consecutive filter entries of one position (neighbouring
-// columns of one input row for the inner s).
+// columns of one input row for the inner s). The unsigned comparisons also reject negative rows
+// and columns.
 KEEL_HOST_DEVICE void load_patches(const Problem& p, const float* x, int t, Smem& sm) {
   for (int e = t; e < kTileL * kTileJ; e += kThreads) {
     const int li = e / kTileJ, j = e % kTileJ;
     const int ih = sm.ih0[li] + sm.entry_r[j], iw = sm.iw0[li] + sm.entry_s[j];
-    const bool inside = sm.origin[li] >= 0 && ih >= 0 && ih < p.h && iw >= 0 && iw < p.w;
-    sm.x[li][j] = inside ? x[sm.origin[li] + sm.entry_offset[j] + static_cast<int64_t>(sm.ih0[li]) * p.w + sm.iw0[li]]
-                         : 0.0f;
+    const bool inside = sm.valid[li] && static_cast<unsigned>(ih) < static_cast<unsigned>(p.h) &&
+                        static_cast<unsigned>(iw) < static_cast<unsigned>(p.w);
+    sm.x[li][j] = inside ? x[sm.x_base[li] + sm.entry_offset[j]] : 0.0f;
   }
 }
 

@@ -324,6 +324,14 @@ if [[ -n "$sanitizer" && -x "$bin/keel_gpu_tests" && $gpu_ok == 1 ]]; then
 else
     skip_step memcheck "${sanitizer:-compute-sanitizer not found}$( [[ -n "$sanitizer" ]] && echo ": $no_gpu_reason or tests not built")"
 fi
+# Shared-memory races and barrier misuse in the kernels that share tiles between threads (memcheck
+# sees neither): the direct filter gradient, blocks of several tiles included.
+if [[ -n "$sanitizer" && -x "$bin/keel_gpu_tests" && $gpu_ok == 1 ]]; then
+    run_step racecheck 150 "$sanitizer" --tool racecheck --error-exitcode 1 \
+        "$bin/keel_gpu_tests" --gtest_filter='DirectFilterGradient.*:DirectDwDispatch.*'
+else
+    skip_step racecheck "${sanitizer:-compute-sanitizer not found}$( [[ -n "$sanitizer" ]] && echo ": $no_gpu_reason or tests not built")"
+fi
 
 # ---- any other GPU benchmarks -----------------------------------------------------------------------
 for b in "$bin"/*_gpu_bench; do
@@ -462,7 +470,9 @@ if conv_rows:
     lines += ["", "| convolution (batch 64, fp32) | keel ms | cuDNN ms | keel GFLOP/s | cuDNN GFLOP/s | keel / cuDNN "
               "| direct dw ms (/ cuDNN) |", "|---|---|---|---|---|---|---|"]
     for r in conv_rows:
-        direct = (f'{r["direct_dw_ms"]} ({r.get("direct_dw_over_cudnn", "")})' if "direct_dw_ms" in r else "")
+        direct = str(r.get("direct_dw_ms", ""))
+        if "direct_dw_over_cudnn" in r:
+            direct += f' ({r["direct_dw_over_cudnn"]})'
         lines.append(f'| {r["name"]} | {r.get("keel_ms", "")} | {r.get("cudnn_ms", "")} | '
                      f'{r.get("keel_GFLOPs", "")} | {r.get("cudnn_GFLOPs", "")} | {r.get("keel_over_cudnn", "")} '
                      f'| {direct} |')

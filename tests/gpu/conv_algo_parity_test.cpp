@@ -220,6 +220,8 @@ TEST(DirectFilterGradient, ChannelTilesFullRowAndRepeatability) {
 
 TEST(DirectFilterGradient, UnknownMethodIsAUsageError) {
   KEEL_REQUIRE_CUDA();
+  GpuSettingsGuard guard;
+  set_gpu_backend(GpuBackend::keel);  // cuDNN would not read the setting
   EnvGuard env("KEEL_CONV_DW", "fastest");
   Tensor x = Tensor::zeros(Shape{1, 3, 9, 9}, Device::cuda), w = Tensor::zeros(Shape{4, 3, 7, 7}, Device::cuda);
   Tensor dy = Tensor::zeros(Shape{1, 4, 5, 5}, Device::cuda), dw;
@@ -260,7 +262,7 @@ TEST(StemParity, ResNetStemAtBatch64) {
   const std::vector<float> second = dw_b.to_vector();
   for (size_t i = 0; i < halves.size(); ++i) halves[i] += second[i];
   EXPECT_LE(keel::testing::relative_error(full.dw.to_vector(), halves), kTol);
-  {  // the direct filter gradient at the real size (523 blocks along 802816 positions)
+  {  // the direct filter gradient at the real size (802816 positions, several tiles per block)
     EnvGuard env("KEEL_CONV_DW", "direct");
     Tensor dw_direct = poisoned(w.shape());
     conv2d_backward(to_gpu(x), to_gpu(w), to_gpu(dy), nullptr, dw_direct, nullptr, args);

@@ -5,6 +5,7 @@
 // tiles, a channel count that is not a multiple of 64, filter rows from 9 to the full 160, strides,
 // padding, position runs that end inside a tile and inside an image. Bound: 2e-5 of the largest
 // value (fp32 sums of up to a few thousand terms per block).
+#include <cstring>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -27,7 +28,10 @@ using Accumulators = float[dd::kPerThreadK][dd::kPerThreadJ];
 // One block of the kernel: blockIdx = (bx, by).
 void run_block(const dd::Problem& p, const float* x, const float* dy, int64_t chunk, int64_t bx, int64_t by,
                float* partial) {
+  // Shared memory starts as garbage on a GPU: all-ones bytes (NaN floats, -1 integers) here, so a
+  // read of a slot no phase wrote shows up in the result.
   auto sm = std::make_unique<dd::Smem>();
+  std::memset(static_cast<void*>(sm.get()), 0xFF, sizeof(dd::Smem));
   std::vector<float> acc(static_cast<size_t>(dd::kThreads * dd::kPerThreadK * dd::kPerThreadJ), 0.0f);
   auto acc_of = [&](int t) { return reinterpret_cast<Accumulators*>(acc.data() + t * dd::kPerThreadK * dd::kPerThreadJ); };
   const int64_t k0 = by * dd::kTileK, l_begin = bx * chunk;
@@ -36,7 +40,7 @@ void run_block(const dd::Problem& p, const float* x, const float* dy, int64_t ch
   for (int64_t l0 = l_begin; l0 < l_end; l0 += dd::kTileL) {
     for (int t = 0; t < dd::kThreads; ++t) dd::locate_positions(p, l0, l_end, t, *sm);
     for (int t = 0; t < dd::kThreads; ++t) {
-      dd::load_dy(p, dy, k0, l0, l_end, t, *sm);
+      dd::load_dy(p, dy, k0, t, *sm);
       dd::load_patches(p, x, t, *sm);
     }
     for (int t = 0; t < dd::kThreads; ++t) dd::accumulate(*sm, t, *acc_of(t));
@@ -92,7 +96,12 @@ INSTANTIATE_TEST_SUITE_P(
         // One block holding everything, a full 160-entry row (10 x 4 x 4), stride 3, no padding.
         Case{"crs160_one_block", {2, 10, 13, 13, 16, 4, 4, 3, 0}, 1},
         // A single position per image (1x1 output) and a 1x1 filter (CRS 9).
-        Case{"one_position_per_image", {5, 9, 3, 3, 3, 1, 1, 4, 0}, 2}),
+        Case{"one_position_per_image", {5, 9, 3, 3, 3, 1, 1, 4, 0}, 2},
+        // Blocks of 6 tiles (the last block 5, its last tile part-filled), a 3x5 filter, two
+        // channel tiles: 722 positions in 4 blocks of 192.
+        Case{"six_tiles_per_block", {2, 4, 17, 19, 66, 3, 5, 1, 2}, 2},
+        // Blocks of 5 tiles that cross image boundaries: 630 positions of 3 images in 4 blocks of 160.
+        Case{"five_tiles_across_images", {3, 2, 15, 14, 8, 5, 5, 1, 2}, 1}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 TEST(DirectDwSplit, WholeTilesAboutFourBlocksPerMultiprocessor) {

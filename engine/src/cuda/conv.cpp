@@ -9,6 +9,7 @@
 // on im2col until the direct kernel has been timed against it on a GPU.
 // With keel::gpu_backend() == GpuBackend::cudnn the same calls go to cuDNN.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string_view>
 
@@ -123,6 +124,8 @@ ConvAlgo choose_algo(const ConvPlan& p) {
   return direct_flops >= kWinogradMinFlops ? by_plane : ConvAlgo::im2col;
 }
 
+std::atomic<int64_t> g_direct_filter_grads{0};
+
 // KEEL_CONV_DW: how a filter gradient without the input gradient runs on the im2col path; read at
 // every call, like KEEL_CONV_ALGO.
 bool direct_dw_chosen(const direct_dw::Problem& p) {
@@ -138,6 +141,15 @@ bool direct_dw_chosen(const direct_dw::Problem& p) {
 
 direct_dw::Problem direct_dw_problem(const ConvPlan& p) {
   return {p.n, p.g.c, p.g.h, p.g.w, p.k, p.g.r, p.g.s, p.g.out_h, p.g.out_w, p.g.stride, p.g.padding};
+}
+
+// dw (K, CRS) = the gradient of the whole batch by the direct kernel.
+void direct_filter_grad(const direct_dw::Problem& p, const Tensor& x, const Tensor& dy, Tensor& dw) {
+  KEEL_CHECK(direct_dw::supported(p), "direct filter gradient: C·R·S = {} is over {}", p.crs(),
+             direct_dw::kTileJ);
+  Scratch partial(static_cast<size_t>(direct_dw_partial_floats(p, multiprocessor_count())) * sizeof(float));
+  launch_direct_dw(p, x.data(), dy.data(), partial.as(), false, dw.data(), multiprocessor_count(), stream());
+  ++g_direct_filter_grads;
 }
 
 // Images per Winograd F(4x4) chunk: the transformed tiles of its input and output channels (36
@@ -291,6 +303,8 @@ void im2col_filter_grad(int64_t k, int64_t crs, int64_t columns, const float* dy
 
 }  // namespace
 
+int64_t direct_filter_gradients() { return g_direct_filter_grads.load(); }
+
 // x: (N, C, H, W), w: (K, C, R, S), b: (K) or undefined -> y: (N, K, H', W')
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, Conv2dArgs a) {
   const ConvPlan p = plan_conv("conv2d_forward", x, w, a);
@@ -355,12 +369,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
     return;
   }
   if (algo == ConvAlgo::winograd2) return winograd_backward(p, x, w, dy, dx, dw);
-  if (!dx && direct_dw_chosen(direct_dw_problem(p))) {
-    const direct_dw::Problem dp = direct_dw_problem(p);
-    Scratch partial(static_cast<size_t>(direct_dw_partial_floats(dp, multiprocessor_count())) * sizeof(float));
-    return launch_direct_dw(dp, x.data(), dy.data(), partial.as(), false, dw.data(), multiprocessor_count(),
-                            stream());
-  }
+  // (The setting is read even where dx is wanted, so a misspelt value is reported on every call.)
+  if (direct_dw_chosen(direct_dw_problem(p)) && !dx) return direct_filter_grad(direct_dw_problem(p), x, dy, dw);
   const int64_t crs = p.crs();
   Scratch col(static_cast<size_t>(crs * p.chunk * plane) * sizeof(float));
   Scratch dy_t(static_cast<size_t>(p.k * p.chunk * plane) * sizeof(float));

@@ -23,5 +23,8 @@ bool device_present();
 // Creates the context, stream and library handles now instead of at first use (see warm_up.cpp).
 GpuStartTimes warm_up();
 GpuMemoryStats memory_stats();
+// Filter gradients computed by the direct kernel so far (KEEL_CONV_DW=direct): lets a test see that
+// the setting took effect, since both methods give the right answer.
+int64_t direct_filter_gradients();
 void release_cached_memory();
 }  // namespace keel::cuda
