@@ -17,11 +17,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define KEEL_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define KEEL_HOST_DEVICE inline
-#endif
+#include "host_device.h"
 
 namespace keel::winograd {
 
