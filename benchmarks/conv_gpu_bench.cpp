@@ -89,20 +89,17 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
     keel::set_gpu_backend(b);
     return keel::cuda::time_on_stream_ms(run);
   };
-  auto time_algo = [&](const char* algo) {
-    ::setenv("KEEL_CONV_ALGO", algo, 1);
+  // keel's kernels with one environment switch set for the call.
+  auto time_with = [&](const char* variable, const char* value) {
+    ::setenv(variable, value, 1);
     const double ms = time_backend(GpuBackend::keel);
-    ::unsetenv("KEEL_CONV_ALGO");
+    ::unsetenv(variable);
     return ms;
   };
+  auto time_algo = [&](const char* algo) { return time_with("KEEL_CONV_ALGO", algo); };
   // The direct filter gradient (KEEL_CONV_DW=direct) where it applies: dw alone, C·R·S <= 160.
   const bool direct_dw = pass == Pass::backward_filter && !winograd && s.c * s.r * s.r <= 160;
-  auto time_direct_dw = [&] {
-    ::setenv("KEEL_CONV_DW", "direct", 1);
-    const double ms = time_backend(GpuBackend::keel);
-    ::unsetenv("KEEL_CONV_DW");
-    return ms;
-  };
+  auto time_direct_dw = [&] { return time_with("KEEL_CONV_DW", "direct"); };
   ::unsetenv("KEEL_CONV_ALGO");
   ::unsetenv("KEEL_CONV_DW");
   for (int i = 0; i < 3; ++i) {  // warm-up: algorithm search, allocator cache, clocks

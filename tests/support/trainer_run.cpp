@@ -65,9 +65,9 @@ TrainedModel train_synthetic(const Config& config, Device device) {
   for (nn::Parameter* p : model->parameters()) out.weights.push_back(p->value.to_vector());
   model->visit_buffers("", [&](const std::string&, Tensor& b) { out.weights.push_back(b.to_vector()); });
   out.history = trainer.history();
-  out.graph_captures = trainer.graph_captures();
   out.steps = trainer.steps_done();
   if (const train::StepGraph* graph = trainer.step_graph()) {
+    out.graph_captures = graph->captures();
     out.graph_replays = graph->replays();
     out.graph_failure = graph->failure();
   }

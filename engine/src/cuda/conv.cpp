@@ -370,7 +370,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
   }
   if (algo == ConvAlgo::winograd2) return winograd_backward(p, x, w, dy, dx, dw);
   // (The setting is read even where dx is wanted, so a misspelt value is reported on every call.)
-  if (direct_dw_chosen(direct_dw_problem(p)) && !dx) return direct_filter_grad(direct_dw_problem(p), x, dy, dw);
+  const direct_dw::Problem direct = direct_dw_problem(p);
+  if (direct_dw_chosen(direct) && !dx) return direct_filter_grad(direct, x, dy, dw);
   const int64_t crs = p.crs();
   Scratch col(static_cast<size_t>(crs * p.chunk * plane) * sizeof(float));
   Scratch dy_t(static_cast<size_t>(p.k * p.chunk * plane) * sizeof(float));

@@ -118,9 +118,8 @@ void StepGraph::instantiate(cudaGraph_t graph) {
 
 bool StepGraph::current() const { return valid_ && allocator_generation() == generation_; }
 
+// keel::CapturedStep::replay, the one caller, has checked current() (a lock of the allocator).
 void StepGraph::replay(const LiveStepValues& values) {
-  KEEL_CHECK(current(), "CapturedStep::replay: nothing captured, or device memory changed hands "
-                        "since the capture: capture the step again");
   launch_write_live_values(live_, to_device_layout(values), stream());
   KEEL_CUDA_CHECK(cudaGraphLaunch(exec_, stream()));
 }

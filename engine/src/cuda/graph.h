@@ -29,7 +29,7 @@ class StepGraph {
   // Records what `work` queues on the stream; returns "" or why it could not.
   std::string capture(const std::function<void()>& work);
   bool current() const;
-  void replay(const LiveStepValues& values);
+  void replay(const LiveStepValues& values);  // needs current()
 
  private:
   void instantiate(cudaGraph_t graph);

@@ -31,10 +31,7 @@ const Tensor& InputPipeline::resize_and_normalize(const Tensor& raw) {
   if (!data_.imagenet_normalize) return *x;
   if (x->dim(1) == 1) {
     // The demo's PNGs were RGB: a single-channel image is the same value in all three channels.
-    const Tensor host = data::normalize_imagenet(x->to(Device::cpu));
-    normalized_.ensure(host.shape(), device_);
-    normalized_.copy_from(host);  // the same buffer every step (see train_input)
-    return normalized_;
+    return keep(data::normalize_imagenet(x->to(Device::cpu)), normalized_);
   }
   normalize_channels(*x, mean_, std_, normalized_);
   return normalized_;
@@ -47,15 +44,18 @@ const Tensor& InputPipeline::train_input(const Tensor& raw, Generator& augment_g
   data::TransformOptions options;
   options.size = output_side(raw.dim(2));
   options.normalize = data_.imagenet_normalize;
-  Tensor host = data::train_transform(raw.to(Device::cpu), options, augment_gen);
+  return keep(data::train_transform(raw.to(Device::cpu), options, augment_gen), augmented_);
+}
+
+const Tensor& InputPipeline::keep(Tensor host, Tensor& buffer) {
   if (device_ == Device::cpu) {
-    augmented_ = std::move(host);
-    return augmented_;
+    buffer = std::move(host);
+    return buffer;
   }
   // Into the same device buffer every step: a captured CUDA graph reads its input from there.
-  augmented_.ensure(host.shape(), device_);
-  augmented_.copy_from(host);
-  return augmented_;
+  buffer.ensure(host.shape(), device_);
+  buffer.copy_from(host);
+  return buffer;
 }
 
 }  // namespace keel::train

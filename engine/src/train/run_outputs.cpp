@@ -12,6 +12,7 @@
 
 #include "class_scores.h"
 #include "keel/train/report.h"
+#include "keel/train/step_graph.h"
 #include "keel/version.h"
 
 namespace keel::train::detail {
@@ -137,7 +138,7 @@ void record_member(Results& results, Trainer& trainer, const Member& member,
                    const LabelledImages& valid, const PreparedData& data) {
   results.records.insert(results.records.end(), trainer.history().begin(), trainer.history().end());
   results.steps += trainer.steps_done();
-  results.graph_captures += trainer.graph_captures();
+  if (const StepGraph* graph = trainer.step_graph()) results.graph_captures += graph->captures();
   results.train_seconds += trainer.train_seconds();
   results.last_best_epoch = trainer.best_epoch();
   if (valid.size() == 0) return;

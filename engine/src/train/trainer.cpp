@@ -118,7 +118,6 @@ Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uin
 
 Trainer::~Trainer() = default;
 
-int Trainer::graph_captures() const { return step_graph_ ? step_graph_->captures() : 0; }
 
 std::vector<Trainer::Phase> Trainer::phases() const {
   std::vector<Phase> out;

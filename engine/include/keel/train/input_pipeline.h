@@ -21,6 +21,9 @@ class InputPipeline {
 
  private:
   const Tensor& resize_and_normalize(const Tensor& raw);
+  // A batch made on the host, as `buffer` on the training device: moved there on the CPU, copied
+  // into buffer's own storage (the same every step) on a GPU.
+  const Tensor& keep(Tensor host, Tensor& buffer);
 
   DataConfig data_;
   Device device_;

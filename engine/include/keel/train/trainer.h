@@ -71,8 +71,6 @@ class Trainer {
   int best_epoch() const { return best_epoch_; }
   int64_t steps_done() const { return global_step_; }
   double train_seconds() const { return train_seconds_; }
-  // Captures of the training step as a CUDA graph (config key cuda_graph; 0 when off or failed).
-  int graph_captures() const;
   // The CUDA-graph path (its replays, and why it stopped if it did); null unless cuda_graph is on
   // and training runs on a GPU.
   const StepGraph* step_graph() const { return step_graph_.get(); }
