@@ -26,7 +26,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "cpu/gemm.h"
+#include "cpu/isa.h"
 #include "cuda/event_timer.h"
 #include "keel/ops.h"
 #include "keel/random.h"
@@ -163,6 +163,11 @@ Maker conv_bwd(ConvSpec s) {
   };
 }
 
+// keel's CPU GEMM of the active instruction-set path: c (m × n) = a (m × k) · b (k × n), row-major.
+void cpu_gemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
+  KEEL_ON_CPU(gemm::multiply(m, n, k, {a, k, 1}, {b, n, 1}, c, n, false));
+}
+
 // The forward convolution's GEMM on its own, through keel's CPU GEMM (packing of both operands
 // included, im2col excluded): y (K × N·P) = w (K × C·R·S) · cols (C·R·S × N·P).
 Maker conv_gemm(ConvSpec s) {
@@ -173,7 +178,7 @@ Maker conv_gemm(ConvSpec s) {
     Tensor a = rand_tensor({m, k}, gen, Device::cpu), b = rand_tensor({k, cols}, gen, Device::cpu);
     Tensor c({m, cols});
     return Work{[=]() mutable {
-                  keel::cpu::gemm::multiply(m, cols, k, {a.data(), k, 1}, {b.data(), cols, 1}, c.data(), cols, false);
+                  cpu_gemm(m, cols, k, a.data(), b.data(), c.data());
                 },
                 2.0 * m * cols * k, 0};
   };

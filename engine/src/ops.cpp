@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "backend.h"
+#include "cpu/isa.h"
 #include "keel/error.h"
 
 namespace keel {
@@ -32,7 +33,7 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> inputs
 #define KEEL_DISPATCH(op, inputs, ...)                 \
   switch (common_device(#op, inputs)) {               \
     case Device::cpu:                                  \
-      return cpu::op(__VA_ARGS__);                     \
+      KEEL_ON_CPU(op(__VA_ARGS__));                    \
     case Device::cuda:                                 \
       KEEL_ON_CUDA(op(__VA_ARGS__));                   \
   }                                                    \

@@ -3,11 +3,29 @@
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 
 namespace keel {
 
 void set_num_threads(int threads);  // <= 0: all hardware threads
 int num_threads();
+
+// The instruction-set path of the CPU kernels. One build carries every path its architecture can
+// run (x86-64: avx512, avx2 with FMA, portable; other architectures: portable, which the compiler
+// vectorises for the target's baseline, NEON on aarch64) and picks the best one the CPU supports
+// at the first CPU op. The environment variable KEEL_CPU_ISA (read once, at that point) or
+// set_cpu_isa() chooses another; a path the CPU lacks is refused. Each path gives the same results
+// whatever the thread count; different paths agree within float rounding, not bit for bit.
+enum class CpuIsa { portable, avx2, avx512 };
+CpuIsa cpu_isa();                       // the path CPU ops run now
+CpuIsa best_cpu_isa();                  // the best path this build and CPU (and OS) support
+bool cpu_isa_supported(CpuIsa isa);     // built for this architecture, and the CPU supports it
+// Throws keel::Error (usage) naming the paths this machine supports. Not thread-safe: call it
+// while no CPU op is running.
+void set_cpu_isa(CpuIsa isa);
+const char* cpu_isa_name(CpuIsa isa);   // "portable", "avx2", "avx512"
+// "portable", "avx2" or "avx512"; anything else throws keel::Error (usage) listing them.
+CpuIsa parse_cpu_isa(std::string_view name);
 
 // True when this build has the CUDA backend and a device is present.
 bool cuda_available();

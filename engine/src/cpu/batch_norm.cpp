@@ -7,12 +7,12 @@
 #include <omp.h>
 
 #include "common/check.h"
-#include "cpu/avx512.h"
+#include "cpu/simd.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/workspace.h"
 #include "keel/runtime.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 
@@ -571,9 +571,9 @@ void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const T
                                    float eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
   const BnDims d = bn_dims(x, "batch_norm_relu_forward_train");
   if (d.l == 1) {
-    cpu::batch_norm_forward_train(x, gamma, beta, running_mean, running_var, momentum, eps, y,
+    KEEL_CPU_ISA::batch_norm_forward_train(x, gamma, beta, running_mean, running_var, momentum, eps, y,
                                   save_mean, save_invstd);
-    cpu::relu_forward(y, y);
+    KEEL_CPU_ISA::relu_forward(y, y);
     return;
   }
   expect_channels(gamma, d.c, "batch_norm_relu_forward_train: gamma");
@@ -596,8 +596,8 @@ void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& ga
   expect_shape(y, x.shape(), "batch_norm_relu_backward: y");
   expect_shape(dy, x.shape(), "batch_norm_relu_backward: dy");
   if (d.l == 1) {
-    cpu::relu_backward(y, dy, dx);
-    cpu::batch_norm_backward(x, gamma, save_mean, save_invstd, dx, dx, dgamma, dbeta);
+    KEEL_CPU_ISA::relu_backward(y, dy, dx);
+    KEEL_CPU_ISA::batch_norm_backward(x, gamma, save_mean, save_invstd, dx, dx, dgamma, dbeta);
     return;
   }
   expect_channels(gamma, d.c, "batch_norm_relu_backward: gamma");
@@ -610,4 +610,4 @@ void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& ga
                     dy.data(), dx.data(), dgamma.data(), dbeta.data(), d.n, d.c, d.l);
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

@@ -21,13 +21,13 @@
 #include <omp.h>
 
 #include "common/check.h"
-#include "cpu/avx512.h"
+#include "cpu/simd.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/gemm.h"
 #include "cpu/workspace.h"
 #include "keel/runtime.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 
@@ -914,4 +914,4 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
   }
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

@@ -5,12 +5,12 @@
 
 #include "common/check.h"
 #include "common/philox.h"
-#include "cpu/avx512.h"
+#include "cpu/simd.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/parallel.h"
 #include "keel/random.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 // Below this many elements a fork/join costs more than the work.
@@ -173,4 +173,4 @@ void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
   });
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

@@ -7,7 +7,7 @@
 #include "cpu/cpu_ops.h"
 #include "cpu/parallel.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 // Below this many elements a fork/join costs more than the loop itself (the flagship CNN's
@@ -158,4 +158,4 @@ void split_channels(const Tensor& dy, int64_t ca, Tensor& da, Tensor& db) {
   }
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

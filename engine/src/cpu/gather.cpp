@@ -5,7 +5,7 @@
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 void gather_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
   KEEL_CHECK(src.ndim() >= 1 && indices.ndim() == 1, "gather_rows: src {} indices {}",
@@ -24,4 +24,4 @@ void gather_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
   }
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

@@ -7,11 +7,11 @@
 
 #include <omp.h>
 
-#include "cpu/avx512.h"
+#include "cpu/simd.h"
 #include "cpu/workspace.h"
 #include "keel/runtime.h"
 
-namespace keel::cpu::gemm {
+namespace keel::cpu::KEEL_CPU_ISA::gemm {
 
 namespace {
 
@@ -236,4 +236,4 @@ void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t
   share(omp_get_thread_num(), omp_get_num_threads());
 }
 
-}  // namespace keel::cpu::gemm
+}  // namespace keel::cpu::KEEL_CPU_ISA::gemm

@@ -1,20 +1,28 @@
 // keel's single-precision GEMM for the CPU ops: operands packed into register-tile panels and a
-// register-blocked micro-kernel (AVX-512 where the build targets it), with no allocation of its
-// own.
+// register-blocked micro-kernel, with no allocation of its own. Compiled once per instruction-set
+// variant (isa.h): the tile sizes below are those of the variant being compiled.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-namespace keel::cpu::gemm {
+// View and multiply(), declared for every variant.
+#include "cpu/cpu_ops.h"
+
+namespace keel::cpu::KEEL_CPU_ISA::gemm {
 
 // The micro-kernel computes a kMr × kNr tile of C held entirely in registers: with AVX-512,
 // 8 rows × 3 vectors of 16 = 24 of the 32 zmm registers accumulate, leaving room for the three
 // B vectors and a broadcast A value. 8 divides every channel count the CNNs use and 48 divides
 // their output pixel counts (64·36, 64·9), so the flagship's tiles are all full.
+// With AVX2, 4 rows × 3 vectors of 8 = 12 of the 16 ymm registers accumulate, with three for the
+// B vectors and one for the broadcast; 4 and 24 divide the same channel and pixel counts.
 #if defined(__AVX512F__)
 inline constexpr int64_t kMr = 8;
 inline constexpr int64_t kNr = 48;
+#elif defined(__AVX2__)
+inline constexpr int64_t kMr = 4;
+inline constexpr int64_t kNr = 24;
 #else
 inline constexpr int64_t kMr = 4;
 inline constexpr int64_t kNr = 16;
@@ -39,13 +47,6 @@ constexpr size_t packed_b_floats(int64_t k, int64_t n) {
   return static_cast<size_t>(round_up(n, kNr) * k);
 }
 
-// A strided matrix: element (i, j) is data[i·row_stride + j·col_stride], so transposes are views.
-struct View {
-  const float* data;
-  int64_t row_stride;
-  int64_t col_stride;
-};
-
 // Packs rows [0, m) × depth [0, k) of a, or only its panels [first, last) (so threads can share
 // the packing of one operand).
 void pack_a(View a, int64_t m, int64_t k, float* packed, int64_t first = 0, int64_t last = -1);
@@ -62,10 +63,4 @@ void multiply_packed(int64_t m, int64_t n, int64_t k, const float* a_packed, int
                      const float* b_packed, int64_t b_stride, float* c, int64_t ldc,
                      bool accumulate);
 
-// C (m × n, ldc) (+)= A·B for plain strided matrices: packs both into the calling thread's
-// workspace, then splits the panels over keel::num_threads() threads when the product is big
-// enough to pay for the fork.
-void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t ldc,
-              bool accumulate);
-
-}  // namespace keel::cpu::gemm
+}  // namespace keel::cpu::KEEL_CPU_ISA::gemm

@@ -5,7 +5,7 @@
 #include "cpu/gemm.h"
 #include "cpu/workspace.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 void check_linear(const char* op, const Tensor& x, const Tensor& w) {
@@ -66,4 +66,4 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
   }
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

@@ -8,7 +8,7 @@
 #include "cpu/cpu_ops.h"
 #include "cpu/workspace.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 
@@ -102,4 +102,4 @@ void argmax_rows(const Tensor& logits, Tensor& pred) {
   }
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <cmath>
 
+// First, so that <immintrin.h> (which Eigen includes too) comes in with simd.h's warning filter.
+#include "cpu/simd.h"
+
 #include <Eigen/Core>
 
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/parallel.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 
@@ -100,4 +103,4 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
   });
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

@@ -4,11 +4,11 @@
 #include <cstring>
 
 #include "common/check.h"
-#include "cpu/avx512.h"
+#include "cpu/simd.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/workspace.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 
@@ -421,4 +421,4 @@ void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx)
   }
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

@@ -3,7 +3,7 @@
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 // x: any shape -> Σ x in double
 double sum(const Tensor& x) {
@@ -16,4 +16,4 @@ double sum(const Tensor& x) {
   return total;
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA

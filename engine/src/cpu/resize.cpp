@@ -8,7 +8,7 @@
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
 
-namespace keel::cpu {
+namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 
@@ -135,4 +135,4 @@ void resize_bilinear_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_
   }
 }
 
-}  // namespace keel::cpu
+}  // namespace keel::cpu::KEEL_CPU_ISA
