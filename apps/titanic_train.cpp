@@ -15,6 +15,7 @@
 
 #include "keel/config.h"
 #include "keel/error.h"
+#include "keel/runtime.h"
 #include "keel/train/run.h"
 #include "keel/version.h"
 
@@ -42,6 +43,16 @@ void on_sigint(int) {
   keel::train::request_interrupt();
 }
 
+// The CPU kernels' path for --version: the one KEEL_CPU_ISA names, else the best this CPU runs.
+std::string cpu_kernels() {
+  try {
+    return fmt::format("{} (best on this CPU: {})", keel::cpu_isa_name(keel::cpu_isa()),
+                       keel::cpu_isa_name(keel::best_cpu_isa()));
+  } catch (const keel::Error& e) {
+    return e.what();
+  }
+}
+
 void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--config", f.config_path, "YAML config (keys: configs/README.md)")
       ->capture_default_str();
@@ -57,8 +68,8 @@ void add_flags(CLI::App& app, Flags& f) {
                "write the wrangled CSVs and the PNG images into --out, then exit");
   app.add_option("--set", f.overrides, "override a config key, e.g. --set train.epochs=5 (repeatable)");
   app.add_flag("--quiet", f.quiet, "print only errors and the final result");
-  app.set_version_flag("--version", fmt::format("titanic_train (keel {}, commit {})", keel::version(),
-                                                keel::git_commit()));
+  app.set_version_flag("--version", fmt::format("titanic_train (keel {}, commit {}, CPU kernels {})",
+                                                keel::version(), keel::git_commit(), cpu_kernels()));
   app.footer(
       "Exit codes: 0 success, 2 usage/config/data error, 3 runtime error, 130 interrupted (Ctrl-C "
       "saves out/checkpoints/last.ckpt; resume with --resume).");

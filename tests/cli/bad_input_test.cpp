@@ -1,6 +1,7 @@
 // Bad input to titanic_train, across CSV, config, checkpoint and flags: each case checks the exit
 // code, that the message names the problem and what to do, that no half-written file is left, and
 // that an output the user already had (a previous submission.csv) is untouched.
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -219,6 +220,21 @@ TEST_F(BadInput, ResumeAndPredictTogether) {
 TEST_F(BadInput, CudaRequestedWithoutGpu) {
   if (cuda_available()) GTEST_SKIP() << "a CUDA device is present: this case is for machines without one";
   expect_clean_failure(run("--device cuda " + std::string(kSmallRun)), 2, {"--device cuda", "--device cpu"});
+}
+
+// The child inherits the variable; the parent's own path was settled long before.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+TEST_F(BadInput, UnknownCpuKernelPath) {
+  ScopedEnv env("KEEL_CPU_ISA", "avx3");
+  expect_clean_failure(run(kSmallRun), 2, {"KEEL_CPU_ISA", "avx3", "avx512, avx2 or portable"});
 }
 
 TEST_F(BadInput, OutputFolderIsAFile) {

@@ -80,6 +80,7 @@ std::string summary_json(const RunSummary& s) {
   j["keel_version"] = s.keel_version;
   j["git_commit"] = s.git_commit;
   j["device"] = s.device;
+  j["cpu_isa"] = s.cpu_isa;
   j["config"] = s.config_path;
   j["seed"] = s.seed;
   j["epochs"] = s.epochs;

@@ -318,6 +318,7 @@ void append_summary_table(std::string& out, const ReportInputs& in) {
   };
   out += "<div>\n<h2>Run</h2>\n<table class=\"kv\">\n";
   row("device", html_escape(s.device));
+  row("CPU kernels", html_escape(s.cpu_isa));
   row("config", html_escape(s.config_path.empty() ? "(defaults)" : s.config_path));
   row("seed", std::to_string(s.seed));
   row("epochs", std::to_string(s.epochs));

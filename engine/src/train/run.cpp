@@ -47,7 +47,10 @@ struct DeviceChoice {
 // Probes for a GPU and, when one is used, starts it (warm_up_gpu): on a GPU run this is the
 // slowest part of start-up, so execute() runs it on a thread while the host prepares the data.
 DeviceChoice choose_device(const Config& config) {
-  if (config.device == "cpu") return {Device::cpu, fmt::format("device: cpu, {} thread(s)", num_threads())};
+  if (config.device == "cpu") {
+    return {Device::cpu, fmt::format("device: cpu, {} thread(s), {} kernels", num_threads(),
+                                     cpu_isa_name(cpu_isa()))};
+  }
   const GpuStartTimes t = warm_up_gpu();  // also probes for the device: nothing to do without one
   if (t.started) {
     return {Device::cuda,
@@ -63,12 +66,13 @@ DeviceChoice choose_device(const Config& config) {
                              : "--device cuda: this keel was built without the CUDA backend; rebuild "
                                "with the CUDA toolkit installed (cmake -DKEEL_CUDA=ON) or use --device cpu");
   }
-  return {Device::cpu, fmt::format("device: cpu, {} thread(s){}", num_threads(),
-                                   cuda_built() ? " (no GPU found)" : "")};
+  return {Device::cpu, fmt::format("device: cpu, {} thread(s), {} kernels{}", num_threads(),
+                                   cpu_isa_name(cpu_isa()), cuda_built() ? " (no GPU found)" : "")};
 }
 
 void apply_runtime_settings(const Config& config) {
   set_num_threads(config.threads);
+  cpu_isa();  // settles the CPU kernels' path now, so a bad KEEL_CPU_ISA stops the run before any work
   set_deterministic(config.deterministic);
   set_gpu_backend(config.gpu_backend == "cudnn" ? GpuBackend::cudnn : GpuBackend::keel);
 }

@@ -12,6 +12,7 @@
 
 #include "class_scores.h"
 #include "keel/train/report.h"
+#include "keel/runtime.h"
 #include "keel/train/step_graph.h"
 #include "keel/version.h"
 
@@ -95,6 +96,7 @@ RunSummary make_summary(const Config& config, const PreparedData& data, const Re
                         const Validation& v, int64_t parameter_count, const std::string& device) {
   RunSummary s;
   s.device = device;
+  s.cpu_isa = cpu_isa_name(cpu_isa());
   s.keel_version = keel::version();
   s.git_commit = keel::git_commit();
   s.config_path = config.source;

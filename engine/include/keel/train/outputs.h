@@ -28,6 +28,7 @@ struct EpochRecord {
 // Everything summary.json records about a run. Doubles left NaN are written as null.
 struct RunSummary {
   std::string device;  // "cpu" or e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
+  std::string cpu_isa;  // the CPU kernels' instruction-set path: "avx512", "avx2" or "portable"
   std::string keel_version;
   std::string git_commit;
   std::string config_path;
