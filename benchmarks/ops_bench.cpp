@@ -496,6 +496,7 @@ int main(int argc, char** argv) {
   const auto& cpu = keel_bench::cpu_peak();
   benchmark::AddCustomContext("threads", std::to_string(cpu.threads));
   benchmark::AddCustomContext("cpu_fma_isa", cpu.isa);
+  benchmark::AddCustomContext("cpu_isa", keel::cpu_isa_name(keel::cpu_isa()));
   benchmark::AddCustomContext("cpu_fma_peak_gflops_1thread", std::to_string(cpu.fma_gflops_1t));
   benchmark::AddCustomContext("cpu_fma_peak_gflops_1thread_oncore", std::to_string(cpu.fma_gflops_1t_oncore));
   benchmark::AddCustomContext("cpu_fma_peak_gflops", std::to_string(cpu.fma_gflops));

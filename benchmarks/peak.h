@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "keel/runtime.h"
+
 namespace keel_bench {
 
 inline double now_s() {
@@ -85,8 +87,11 @@ __attribute__((target("avx2,fma"))) inline float fma_loop_avx2(int64_t iters, fl
   return total;
 }
 
-inline bool cpu_has_avx512() { return __builtin_cpu_supports("avx512f"); }
-inline bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+// The FMA peak is that of the vector width keel's CPU kernels run with (keel::cpu_isa(), which
+// KEEL_CPU_ISA can force): an op on the avx2 path is measured against 256-bit FMAs even on an
+// AVX-512 CPU. The portable path has no measured peak (its width is whatever the compiler chose).
+inline bool cpu_has_avx512() { return keel::cpu_isa() == keel::CpuIsa::avx512; }
+inline bool cpu_has_avx2() { return keel::cpu_isa() == keel::CpuIsa::avx2 || cpu_has_avx512(); }
 inline const char* cpu_fma_isa() { return cpu_has_avx512() ? "avx512" : cpu_has_avx2() ? "avx2" : "none"; }
 
 // Runs fn(thread_index) on `threads` threads that start together; returns the wall time of the slowest.
