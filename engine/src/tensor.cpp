@@ -2,6 +2,7 @@
 // Device memory goes through the backend (keel::cuda), so this file holds no CUDA code.
 #include "keel/tensor.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -28,7 +29,13 @@ std::string Shape::str() const { return fmt::format("({})", fmt::join(dims_, ", 
 namespace {
 // 64-byte alignment: full AVX-512 vectors and no false sharing between a tensor and its neighbour.
 constexpr std::align_val_t kHostAlignment{64};
+// By device (Device::cpu, Device::cuda). Relaxed: a statistic, ordered with nothing it counts.
+std::atomic<uint64_t> g_allocations[2];
 }  // namespace
+
+uint64_t Storage::allocations(Device device) {
+  return g_allocations[static_cast<int>(device)].load(std::memory_order_relaxed);
+}
 
 Storage::Storage(size_t count, Device device) : count_(count), device_(device) {
   if (count == 0) return;
@@ -46,6 +53,7 @@ Storage::Storage(size_t count, Device device) : count_(count), device_(device) {
     detail::throw_no_cuda_backend();
 #endif
   }
+  g_allocations[static_cast<int>(device)].fetch_add(1, std::memory_order_relaxed);
 }
 
 Storage::~Storage() {

@@ -33,8 +33,19 @@ void expect_same_training(const TrainedModel& eager, const TrainedModel& graphed
   }
 }
 
+// After the first epoch no device tensor is allocated: evaluations and partial batches resize
+// the buffers in place. Each allocation would make the captured step stale, so a failure here
+// names the epoch whose evaluation or batches moved device memory.
+void expect_no_device_allocation_after_the_first_epoch(const TrainedModel& run) {
+  for (size_t e = 1; e < run.allocations_per_epoch.size(); ++e) {
+    EXPECT_EQ(run.allocations_per_epoch[e], 0u) << "device tensors allocated in epoch " << e + 1;
+  }
+}
+
 // `graphed_steps`: the steps the graph should perform, every full batch but the first (which runs
 // eagerly); asserting it keeps a path that quietly turned itself off from passing as "same bits".
+// Two captures: after the first step, and after the first evaluation allocated its label, loss and
+// probability tensors; nothing later moves device memory.
 void expect_graph_matches_eager(Config config, int64_t graphed_steps) {
   GpuSettingsGuard settings;
   set_deterministic(true);
@@ -44,9 +55,10 @@ void expect_graph_matches_eager(Config config, int64_t graphed_steps) {
   const TrainedModel graphed = train_synthetic(config, Device::cuda);
   EXPECT_EQ(eager.graph_captures, 0);
   EXPECT_EQ(graphed.graph_failure, "");
-  EXPECT_GE(graphed.graph_captures, 1);
+  EXPECT_EQ(graphed.graph_captures, 2);
   EXPECT_EQ(graphed.graph_replays, graphed_steps);
   EXPECT_EQ(graphed.steps, eager.steps);
+  expect_no_device_allocation_after_the_first_epoch(graphed);
   expect_same_training(eager, graphed);
 }
 
@@ -101,8 +113,9 @@ TEST(TrainerGraph, OneCaptureServesEveryEpochWithoutEvaluation) {
   expect_same_training(train_synthetic(c, Device::cuda), graphed);
 }
 
-// The first evaluation grows the model's buffers to its batch (a new capture follows); later ones
-// fit in them and allocate nothing, so the capture made after the first serves the rest.
+// The first evaluation allocates its own tensors and may grow the model's buffers to its batch (a
+// new capture follows); later ones resize the buffers within their allocations and allocate
+// nothing, so the capture made after the first serves the rest.
 TEST(TrainerGraph, EvaluationsAfterTheFirstKeepTheCapture) {
   KEEL_REQUIRE_CUDA();
   Config c = small_training_config();
@@ -111,7 +124,23 @@ TEST(TrainerGraph, EvaluationsAfterTheFirstKeepTheCapture) {
   const TrainedModel graphed = train_synthetic(c, Device::cuda);
   EXPECT_EQ(graphed.history.size(), 4u);
   EXPECT_EQ(graphed.graph_failure, "");
+  expect_no_device_allocation_after_the_first_epoch(graphed);
   EXPECT_EQ(graphed.graph_replays, 4 * 3 - 1);
+  EXPECT_EQ(graphed.graph_captures, 2);
+}
+
+// As above with an evaluation larger than a training batch (titanic_train's small CNN: 178
+// images, batches of 64): the first one grows the buffers, the rest fit.
+TEST(TrainerGraph, LargerEvaluationsAfterTheFirstKeepTheCapture) {
+  KEEL_REQUIRE_CUDA();
+  Config c = small_training_config();
+  c.train.epochs = 4;
+  c.train.batch_size = 32;  // 192 training images: 6 batches; 40 to validate
+  c.cuda_graph = true;
+  const TrainedModel graphed = train_synthetic(c, Device::cuda);
+  EXPECT_EQ(graphed.graph_failure, "");
+  expect_no_device_allocation_after_the_first_epoch(graphed);
+  EXPECT_EQ(graphed.graph_replays, 4 * 6 - 1);
   EXPECT_EQ(graphed.graph_captures, 2);
 }
 

@@ -60,8 +60,14 @@ TrainedModel train_synthetic(const Config& config, Device device) {
   const train::LabelledImages train = synthetic_images(kImages - held_out, 11, device);
   const train::LabelledImages valid =
       held_out ? synthetic_images(held_out, 12, device) : train::LabelledImages{};
-  trainer.fit(train, valid, {});
   TrainedModel out;
+  train::TrainerHooks hooks;
+  uint64_t allocations = Storage::allocations(device);
+  hooks.on_epoch = [&](const train::EpochRecord&) {
+    out.allocations_per_epoch.push_back(Storage::allocations(device) - allocations);
+    allocations = Storage::allocations(device);
+  };
+  trainer.fit(train, valid, hooks);
   for (nn::Parameter* p : model->parameters()) out.weights.push_back(p->value.to_vector());
   model->visit_buffers("", [&](const std::string&, Tensor& b) { out.weights.push_back(b.to_vector()); });
   out.history = trainer.history();

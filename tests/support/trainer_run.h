@@ -23,6 +23,8 @@ struct TrainedModel {
   int64_t graph_replays = 0;
   std::string graph_failure;  // why the CUDA-graph path turned itself off, if it did
   int64_t steps = 0;          // optimizer steps taken
+  // Tensor storages allocated on the training device during each epoch (its steps and evaluation).
+  std::vector<uint64_t> allocations_per_epoch;
 };
 
 // Trains a freshly built model (seeded by config.seed) on 232 synthetic images, 40 of them held

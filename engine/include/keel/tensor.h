@@ -47,6 +47,10 @@ class Storage {
   size_t count() const { return count_; }
   Device device() const { return device_; }
 
+  // Allocations made so far on `device`, process-wide. A loop that has warmed up adds none, which
+  // is how tests see that a change of batch size resized the buffers instead of replacing them.
+  static uint64_t allocations(Device device);
+
  private:
   float* data_ = nullptr;
   size_t count_ = 0;

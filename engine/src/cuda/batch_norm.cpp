@@ -36,6 +36,33 @@ bool cudnn_selected() {
 #endif
 }
 
+// batch_norm_backward with dy as device memory shaped like x, so that the fused pair can pass the
+// ReLU's gradient in a scratch block.
+void backward_from(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
+                   const Tensor& save_invstd, const float* dy, Tensor& dx, Tensor& dgamma,
+                   Tensor& dbeta, const char* op) {
+  const BnShape s = bn_shape(x, op);
+  const Shape channels{s.c};
+  expect_shape(gamma, channels, "batch_norm_backward gamma");
+  expect_shape(save_mean, channels, "batch_norm_backward save_mean");
+  expect_shape(save_invstd, channels, "batch_norm_backward save_invstd");
+  KEEL_CHECK(s.n * s.plane > 0, "{}: empty batch {}", op, x.shape().str());
+  dx.ensure(x.shape(), Device::cuda);
+  dgamma.ensure(channels, Device::cuda);
+  dbeta.ensure(channels, Device::cuda);
+#if defined(KEEL_HAS_CUDNN)
+  if (cudnn_selected() && cudnn::batch_norm_supported(0.0f))
+    return cudnn::batch_norm_backward(x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+#endif
+  const int parts = channel_reduce_parts(s.n, s.plane);
+  Scratch partials(static_cast<size_t>(s.c * parts * 2) * sizeof(float));
+  launch_channel_partials(ChannelTerm::bn_backward, x.data(), dy, save_mean.data(), save_invstd.data(),
+                          s.n, s.c, s.plane, parts, partials.as(), stream());
+  launch_bn_backward_sums(partials.as(), s.c, parts, dgamma.data(), dbeta.data(), stream());
+  launch_bn_backward_dx(x.data(), dy, save_mean.data(), save_invstd.data(), gamma.data(), dgamma.data(),
+                        dbeta.data(), dx.data(), s.n, s.c, s.plane, stream());
+}
+
 }  // namespace
 
 void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
@@ -91,27 +118,9 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor&
 
 void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                          const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
-  const BnShape s = bn_shape(x, "batch_norm_backward");
-  const Shape channels{s.c};
-  expect_shape(gamma, channels, "batch_norm_backward gamma");
-  expect_shape(save_mean, channels, "batch_norm_backward save_mean");
-  expect_shape(save_invstd, channels, "batch_norm_backward save_invstd");
+  expect_cuda(dy, "batch_norm_backward", "dy");
   expect_shape(dy, x.shape(), "batch_norm_backward dy");
-  KEEL_CHECK(s.n * s.plane > 0, "batch_norm_backward: empty batch {}", x.shape().str());
-  dx.ensure(x.shape(), Device::cuda);
-  dgamma.ensure(channels, Device::cuda);
-  dbeta.ensure(channels, Device::cuda);
-#if defined(KEEL_HAS_CUDNN)
-  if (cudnn_selected() && cudnn::batch_norm_supported(0.0f))
-    return cudnn::batch_norm_backward(x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
-#endif
-  const int parts = channel_reduce_parts(s.n, s.plane);
-  Scratch partials(static_cast<size_t>(s.c * parts * 2) * sizeof(float));
-  launch_channel_partials(ChannelTerm::bn_backward, x.data(), dy.data(), save_mean.data(), save_invstd.data(),
-                          s.n, s.c, s.plane, parts, partials.as(), stream());
-  launch_bn_backward_sums(partials.as(), s.c, parts, dgamma.data(), dbeta.data(), stream());
-  launch_bn_backward_dx(x.data(), dy.data(), save_mean.data(), save_invstd.data(), gamma.data(), dgamma.data(),
-                        dbeta.data(), dx.data(), s.n, s.c, s.plane, stream());
+  backward_from(x, gamma, save_mean, save_invstd, dy.data(), dx, dgamma, dbeta, "batch_norm_backward");
 }
 
 // The fused pair of the CPU backend, as its two steps: the CPU saves a pass over memory-bound
@@ -130,11 +139,13 @@ void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& ga
   expect_cuda(y, "batch_norm_relu_backward", "y");
   expect_shape(y, x.shape(), "batch_norm_relu_backward y");
   expect_shape(dy, x.shape(), "batch_norm_relu_backward dy");
-  // The ReLU's input gradient in a block from the caching allocator (no cudaMalloc per step).
-  Tensor masked(x.shape(), Device::cuda);
-  launch_relu_backward(y.data(), dy.data(), masked.data(), static_cast<size_t>(y.numel()),
-                       stream());
-  cuda::batch_norm_backward(x, gamma, save_mean, save_invstd, masked, dx, dgamma, dbeta);
+  // The ReLU's input gradient lives for this op only: a scratch block, not a tensor, whose
+  // allocation would count as a lasting one and make a captured step stale after every eager step.
+  const size_t count = static_cast<size_t>(y.numel());
+  Scratch masked(count * sizeof(float));
+  launch_relu_backward(y.data(), dy.data(), masked.as(), count, stream());
+  backward_from(x, gamma, save_mean, save_invstd, masked.as(), dx, dgamma, dbeta,
+                "batch_norm_relu_backward");
 }
 
 }  // namespace keel::cuda

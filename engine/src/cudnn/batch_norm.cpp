@@ -68,12 +68,12 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor&
 }
 
 void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
-                         const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+                         const float* dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
   BnDescriptors d(x);
   const float one = 1.0f, zero = 0.0f;
   // With the saved statistics passed in, epsilon is not used to recompute them.
   KEEL_CUDNN_CHECK(cudnnBatchNormalizationBackward(
-      handle(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, d.x, x.data(), d.x, dy.data(), d.x, dx.data(),
+      handle(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, d.x, x.data(), d.x, dy, d.x, dx.data(),
       d.channel, gamma.data(), dgamma.data(), dbeta.data(), 1e-5, save_mean.data(), save_invstd.data()));
 }
 

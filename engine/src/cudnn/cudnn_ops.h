@@ -19,7 +19,8 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
                               Tensor& save_invstd);
 void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                              const Tensor& running_mean, const Tensor& running_var, float eps, Tensor& y);
+// dy: device memory shaped like x (a tensor's, or an op's scratch block).
 void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
-                         const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta);
+                         const float* dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta);
 
 }  // namespace keel::cudnn

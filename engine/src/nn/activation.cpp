@@ -27,6 +27,12 @@ std::string ReLU::describe() const {
   return inplace_ ? "ReLU(in place)" : "ReLU";
 }
 
+void ReLU::drop_views() {
+  if (!inplace_) return;  // then y_ and dx_ are this layer's own buffers
+  y_ = Tensor();
+  dx_ = Tensor();
+}
+
 Dropout::Dropout(float p) : p_(p) {
   if (!(p >= 0.0f && p < 1.0f)) {
     throw Error(ErrorKind::usage, fmt::format("Dropout({}): p must be in [0, 1)", p));
@@ -36,8 +42,8 @@ Dropout::Dropout(float p) : p_(p) {
 const Tensor& Dropout::forward(const Tensor& x) {
   masked_ = training() && p_ > 0.0f;
   if (!masked_) {
-    y_ = x;
-    return y_;
+    x_view_ = x;
+    return x_view_;
   }
   Generator* gen = generator();
   if (!gen) {
@@ -52,8 +58,8 @@ const Tensor& Dropout::forward(const Tensor& x) {
 const Tensor& Dropout::backward(const Tensor& dy) {
   if (!input_grad()) return none_;
   if (!masked_) {
-    dx_ = dy;
-    return dx_;
+    dy_view_ = dy;
+    return dy_view_;
   }
   dropout_backward(dy, mask_, dx_);
   return dx_;
@@ -61,6 +67,11 @@ const Tensor& Dropout::backward(const Tensor& dy) {
 
 std::string Dropout::describe() const {
   return fmt::format("Dropout(p {:g})", p_);
+}
+
+void Dropout::drop_views() {
+  x_view_ = Tensor();
+  dy_view_ = Tensor();
 }
 
 // Both passes keep last step's view when it already shows the same storage in the same shape:
@@ -79,6 +90,11 @@ const Tensor& Flatten::backward(const Tensor& dy) {
     dx_ = dy.reshape(input_shape_);
   }
   return dx_;
+}
+
+void Flatten::drop_views() {
+  y_ = Tensor();
+  dx_ = Tensor();
 }
 
 }  // namespace keel::nn

@@ -76,6 +76,11 @@ const Tensor& BatchNorm::forward_relu(const Tensor& x) {
   return y_;
 }
 
+void BatchNorm::drop_views() {
+  input_ = Tensor();
+  have_batch_stats_ = false;  // the saved input is gone: backward needs a new forward
+}
+
 const Tensor& BatchNorm::backward(const Tensor& dy) {
   if (!have_batch_stats_ || relu_) {
     throw Error(

@@ -39,6 +39,11 @@ void Module::set_group(int group) {
   visit_parameters("", [group](const std::string&, Parameter& p) { p.group = group; });
 }
 
+void Module::release_views() {
+  drop_views();
+  visit_children([](Module& child) { child.release_views(); });
+}
+
 void Module::set_generator(Generator* gen) {
   generator_ = gen;
   visit_children([gen](Module& child) { child.set_generator(gen); });

@@ -44,6 +44,12 @@ Sequential& Sequential::add(ModulePtr layer) {
 }
 
 const Tensor& Sequential::forward(const Tensor& x) {
+  // A new batch size: the views the layers kept from the last pass would make their buffers
+  // shared, and each would then be replaced instead of resized (see Module::release_views).
+  if (x.shape() != last_input_shape_) {
+    release_views();
+    last_input_shape_ = x.shape();
+  }
   if (layers_.empty()) {
     input_ = x;
     return input_;
@@ -77,6 +83,11 @@ const Tensor& Sequential::backward(const Tensor& dy) {
     }
   }
   return *g;
+}
+
+void Sequential::drop_views() {
+  input_ = Tensor();
+  dx_ = Tensor();
 }
 
 std::string Sequential::describe() const {

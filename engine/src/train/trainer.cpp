@@ -206,6 +206,7 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
 }
 
 void Trainer::train_step(const LabelledImages& train, const Tensor& batch_indices) {
+  begin_pass(batch_indices.dim(0));
   gather_rows(train.images, batch_indices, batch_images_);
   gather_rows(train.labels, batch_indices, batch_labels_);
   Generator augment_gen(mix(seed_, kAugmentStream + static_cast<uint64_t>(global_step_)));
@@ -217,6 +218,16 @@ void Trainer::train_step(const LabelledImages& train, const Tensor& batch_indice
     return;
   }
   compute_step(input);
+}
+
+// The model's saved views of the last pass still show the input buffers (batch_images_, the
+// pipeline's), so a pass of another size (an evaluation, a last partial batch, the full batch after
+// either) releases them first: the buffers are then resized within their allocations instead of
+// replaced, and a captured training step stays valid (see nn::Module::release_views).
+void Trainer::begin_pass(int64_t rows) {
+  if (rows == pass_rows_) return;
+  model_.release_views();
+  pass_rows_ = rows;
 }
 
 void Trainer::compute_step(const Tensor& input) {
@@ -325,6 +336,7 @@ Tensor Trainer::predict_probabilities(const Tensor& images) {
   Tensor out({n, config_.model.num_classes}, Device::cpu);
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t end = std::min(begin + batch, n);
+    begin_pass(end - begin);
     const Tensor& logits = model_.forward(pipeline_.eval_input(images.rows(begin, end)));
     // Softmax through the loss op: the labels (all class 0) only affect the loss, not probs.
     eval_labels_.ensure({end - begin}, device_);

@@ -20,9 +20,12 @@ class ReLU : public Module {
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override;
 
+ protected:
+  void drop_views() override;
+
  private:
   bool inplace_;
-  Tensor y_, dx_, none_;
+  Tensor y_, dx_, none_;  // views of x and dy when in place
 };
 
 class Dropout : public Module {
@@ -37,10 +40,16 @@ class Dropout : public Module {
   std::string describe() const override;
   float p() const { return p_; }
 
+ protected:
+  void drop_views() override;
+
  private:
   float p_;
   bool masked_ = false;  // whether the last forward applied a mask
   Tensor y_, mask_, dx_, none_;
+  // The identity's output and gradient: views of x and dy, kept apart from y_ and dx_ so that
+  // an evaluation pass neither drops the training buffers nor makes the next mask overwrite x.
+  Tensor x_view_, dy_view_;
 };
 
 class Flatten : public Module {
@@ -50,6 +59,9 @@ class Flatten : public Module {
   // dy: (N, rest) -> dx: a view of dy with the input's shape
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override { return "Flatten"; }
+
+ protected:
+  void drop_views() override;
 
  private:
   Shape input_shape_;

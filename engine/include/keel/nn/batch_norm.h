@@ -37,6 +37,7 @@ class BatchNorm : public Module {
 
  protected:
   BatchNorm(int64_t channels, float eps, float momentum, bool spatial);
+  void drop_views() override;
 
  private:
   void check_input(const Tensor& x) const;

@@ -31,6 +31,9 @@ class Conv2d : public Module {
   int kernel() const { return kernel_; }
   Conv2dArgs args() const { return args_; }
 
+ protected:
+  void drop_views() override { input_ = Tensor(); }
+
  private:
   int64_t in_channels_, out_channels_;
   int kernel_;

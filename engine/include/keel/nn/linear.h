@@ -28,6 +28,9 @@ class Linear : public Module {
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }
 
+ protected:
+  void drop_views() override { input_ = Tensor(); }
+
  private:
   int64_t in_features_, out_features_;
   bool has_bias_;

@@ -60,9 +60,18 @@ class Module {
   // When off, backward skips the input gradient (the first layer of a network needs none).
   void set_input_grad(bool on) { input_grad_ = on; }
   bool input_grad() const { return input_grad_; }
+  // Drops what this module and those below it kept from their last pass that shows another
+  // module's buffer: saved inputs and pass-through views. Tensor::ensure resizes a buffer within
+  // its allocation only while the buffer has no other holder, so Sequential calls this when the
+  // batch shape changes (an evaluation between training steps, a last partial batch); otherwise
+  // every shared buffer would be replaced at each change, and a CUDA graph captured over the old
+  // ones would go stale. The next backward needs a forward first, as always.
+  void release_views();
 
  protected:
   virtual void on_device_change(Device device) {}
+  // This module's own saved inputs and views; release_views() reaches the children.
+  virtual void drop_views() {}
   Generator* generator() const { return generator_; }
 
  private:

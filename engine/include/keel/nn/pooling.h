@@ -19,6 +19,9 @@ class MaxPool2d : public Module {
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override;
 
+ protected:
+  void drop_views() override { input_ = Tensor(); }
+
  private:
   Pool2dArgs args_;
   Tensor input_, y_, dx_, none_;
@@ -61,6 +64,9 @@ class AdaptiveMaxPool2d : public Module {
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override;
 
+ protected:
+  void drop_views() override { input_ = Tensor(); }
+
  private:
   int64_t out_h_, out_w_;
   Tensor input_, y_, dx_, none_;
@@ -74,6 +80,9 @@ class AdaptiveConcatPool2d : public Module {
   const Tensor& forward(const Tensor& x) override;
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override;
+
+ protected:
+  void drop_views() override { input_ = Tensor(); }
 
  private:
   int64_t out_;

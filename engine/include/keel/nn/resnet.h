@@ -32,6 +32,9 @@ class BasicBlock : public Module {
 
   bool has_downsample() const { return downsample_ != nullptr; }
 
+ protected:
+  void drop_views() override { mid_ = Tensor(); }
+
  private:
   int64_t in_channels_, out_channels_;
   int stride_;

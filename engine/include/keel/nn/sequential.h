@@ -44,10 +44,14 @@ class Sequential : public Module {
   void visit_buffers(const std::string& prefix, const BufferVisitor& visit) override;
   void visit_children(const std::function<void(Module&)>& visit) override;
 
+ protected:
+  void drop_views() override;
+
  private:
   std::vector<ModulePtr> layers_;
   std::vector<char> relu_follows_;  // per layer: a BatchNorm whose next layer is a ReLU
   Tensor input_, dx_;  // pass-through views used when the container is empty
+  Shape last_input_shape_;  // of the last forward: a change releases the layers' views first
 };
 
 }  // namespace keel::nn

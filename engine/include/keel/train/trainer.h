@@ -85,6 +85,7 @@ class Trainer {
   void start_phase(const Phase& phase, int64_t steps_per_epoch);
   bool run_epoch(const LabelledImages& train, const TrainerHooks& hooks, int64_t steps_per_epoch);
   void train_step(const LabelledImages& train, const Tensor& batch_indices);
+  void begin_pass(int64_t rows);  // before a training or evaluation pass over `rows` images
   // Forward, loss, backward and update of the batch in batch_labels_ and `input`.
   void compute_step(const Tensor& input);
   void report_graph_failure(const TrainerHooks& hooks);
@@ -124,6 +125,7 @@ class Trainer {
   std::vector<Tensor> best_weights_;  // parameters then buffers, on the CPU
 
   // Step buffers, reused.
+  int64_t pass_rows_ = -1;  // images in the last training or evaluation pass
   Tensor host_order_, epoch_order_;  // the epoch's shuffled row order, on the host and the device
   Tensor batch_images_, batch_labels_, loss_, probs_, dlogits_, loss_sum_;
   // Evaluation's, kept like the model's own buffers: once they have grown to the evaluation batch,
