@@ -319,8 +319,11 @@ if [[ -z "$sanitizer" ]] && command -v nvcc >/dev/null; then
     done
 fi
 if [[ -n "$sanitizer" && -x "$bin/keel_gpu_tests" && $gpu_ok == 1 ]]; then
+    # Not CapturedStep.HostWaitInsideTheStepFailsCleanly: it waits for the device inside a stream
+    # capture on purpose, and the runtime's refusal (cudaErrorStreamCaptureUnsupported) that it checks
+    # for is reported by compute-sanitizer as an API error, which would fail this step. gpu_tests runs it.
     run_step memcheck 120 "$sanitizer" --tool memcheck --leak-check no --error-exitcode 1 "$bin/keel_gpu_tests" \
-        --gtest_filter='AwkwardShapes/ConvParity.ForwardAndBackward*:LinearParity.ForwardAndBackward*:ElementwiseParity.*:DropoutParity.*:Shapes/BatchNormParity.*/0:Windows/*:AdaptivePoolParity.*:LossParity.*:OptimizerParity.*:ReductionParity.*:CudnnBackend.*:Shapes/WinogradParity.*/n3c5k7_*:Shapes/WinogradTileParity.*/n3c*:Shapes/StemParity.*/n3c*:CapturedStep.*:DirectFilterGradient.*'
+        --gtest_filter='AwkwardShapes/ConvParity.ForwardAndBackward*:LinearParity.ForwardAndBackward*:ElementwiseParity.*:DropoutParity.*:Shapes/BatchNormParity.*/0:Windows/*:AdaptivePoolParity.*:LossParity.*:OptimizerParity.*:ReductionParity.*:CudnnBackend.*:Shapes/WinogradParity.*/n3c5k7_*:Shapes/WinogradTileParity.*/n3c*:Shapes/StemParity.*/n3c*:CapturedStep.*:DirectFilterGradient.*-CapturedStep.HostWaitInsideTheStepFailsCleanly'
 else
     skip_step memcheck "${sanitizer:-compute-sanitizer not found}$( [[ -n "$sanitizer" ]] && echo ": $no_gpu_reason or tests not built")"
 fi
@@ -427,8 +430,8 @@ for run in ("1", "2", "graph"):
     entry = {"wall_s": wall}
     try:
         run_summary = json.load(open(os.path.join(out, f"titanic_out_{run}", "summary.json")))
-        entry["ms_per_step"] = run_summary.get("ms_per_step")
-        entry["graph_captures"] = run_summary.get("graph_captures")
+        for key in ("ms_per_step", "steps", "graph_captures", "graph_replays"):
+            entry[key] = run_summary.get(key)
     except Exception:
         pass
     try:  # the run's own phase line: "time: data … s, waiting for the device … s, models … s (…), outputs … s"
@@ -458,9 +461,19 @@ def summary(s):
     if s["step"].startswith("titanic_train_") and n:
         phases = "; ".join(p for p in n.get("phases", []) if p.startswith("time: "))
         step_ms = f'; {n["ms_per_step"]:.3f} ms/step' if n.get("ms_per_step") is not None else ""
-        graphs = f'; {n["graph_captures"]} graph captures' if n.get("graph_captures") else ""
+        graphs = graph_summary(n) if s["step"] == "titanic_train_graph" else ""
         return f'{n["wall_s"]:.2f} s wall (target < 1 s){step_ms}{graphs}{"; " + phases if phases else ""}'
     return s["detail"]
+
+def graph_summary(n):
+    # The CUDA-graph run: how often the step was captured (2 expected: after the first step and after
+    # the first evaluation) and how many of its steps were replays.
+    if not n.get("graph_captures"):
+        return "; CUDA graph: NO capture (titanic_train_graph.log says why)"
+    replays = n.get("graph_replays")
+    of_steps = f' of {n["steps"]} steps' if n.get("steps") is not None else ""
+    return (f'; CUDA graph: {n["graph_captures"]} captures (2 expected), '
+            f'{replays if replays is not None else "unknown"} replays{of_steps}')
 
 lines = [f"# GPU check: {card}", "", f"driver {driver}, sm {arch}, commit {commit}, {result['date']}, "
          f"{total} s in all", "", "| step | status | seconds | result |", "|---|---|---|---|"]

@@ -105,6 +105,7 @@ RunSummary make_summary(const Config& config, const PreparedData& data, const Re
   s.steps = results.steps;
   s.train_seconds = results.train_seconds;
   s.graph_captures = results.graph_captures;
+  s.graph_replays = results.graph_replays;
   s.ms_per_step = results.steps > 0 ? 1e3 * results.train_seconds / static_cast<double>(results.steps) : NAN;
   s.val_accuracy = v.accuracy();
   s.val_loss = v.loss();
@@ -140,7 +141,10 @@ void record_member(Results& results, Trainer& trainer, const Member& member,
                    const LabelledImages& valid, const PreparedData& data) {
   results.records.insert(results.records.end(), trainer.history().begin(), trainer.history().end());
   results.steps += trainer.steps_done();
-  if (const StepGraph* graph = trainer.step_graph()) results.graph_captures += graph->captures();
+  if (const StepGraph* graph = trainer.step_graph()) {
+    results.graph_captures += graph->captures();
+    results.graph_replays += graph->replays();
+  }
   results.train_seconds += trainer.train_seconds();
   results.last_best_epoch = trainer.best_epoch();
   if (valid.size() == 0) return;

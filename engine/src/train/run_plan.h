@@ -51,6 +51,7 @@ struct Results {
   double train_seconds = 0.0;
   int last_best_epoch = 0;
   int graph_captures = 0;  // CUDA-graph captures of the training step in this session (not saved)
+  int64_t graph_replays = 0;  // steps replayed from those captures (not saved)
 
   void save(Checkpoint& c) const;
   void load(const Checkpoint& c);

@@ -38,6 +38,7 @@ struct RunSummary {
   double train_seconds = kNoValue;
   double ms_per_step = kNoValue;
   int graph_captures = 0;  // captures of the training step as a CUDA graph (config key cuda_graph)
+  int64_t graph_replays = 0;  // steps performed by replaying those captures
   double val_accuracy = kNoValue;  // of the kept (best) epoch; the fold mean under k-fold
   double val_loss = kNoValue;
   bool has_cv = false;  // k-fold ran: the cv_* fields below are meaningful
