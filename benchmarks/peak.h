@@ -11,8 +11,10 @@
 #pragma once
 
 #include <dlfcn.h>
-#include <immintrin.h>
 #include <time.h>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -46,6 +48,7 @@ inline int bench_threads() {
 // 12 accumulators cover an FMA latency of 4 cycles on 2 ports (8 in flight) with room to spare;
 // a·b + c with b just under 1 keeps every value finite for any trip count.
 
+#if defined(__x86_64__) || defined(_M_X64)
 __attribute__((target("avx512f"))) inline float fma_loop_avx512(int64_t iters, float seed) {
   const __m512 b = _mm512_set1_ps(0.9999999f), c = _mm512_set1_ps(1e-7f);
   __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2),
@@ -86,6 +89,12 @@ __attribute__((target("avx2,fma"))) inline float fma_loop_avx2(int64_t iters, fl
   for (float v : lanes) total += v;
   return total;
 }
+#else
+// Elsewhere (aarch64) only the portable path exists, which has no measured FMA peak: cpu_fma_isa()
+// is "none" and measure_fma_gflops returns before calling these.
+inline float fma_loop_avx512(int64_t, float) { return 0.0f; }
+inline float fma_loop_avx2(int64_t, float) { return 0.0f; }
+#endif
 
 // The FMA peak is that of the vector width keel's CPU kernels run with (keel::cpu_isa(), which
 // KEEL_CPU_ISA can force): an op on the avx2 path is measured against 256-bit FMAs even on an

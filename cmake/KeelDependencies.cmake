@@ -1,5 +1,6 @@
 # Finds keel's dependencies (all Debian packages) and records one status line for each.
-# A folder .deps/ (made by scripts/device-deps.sh for offline GPU machines) is searched first.
+# A folder .deps/ (made by scripts/device-deps.sh for offline GPU machines) is searched first; it
+# holds the host's x86-64 packages, so a cross build (cmake/toolchains/) leaves it out.
 
 set(KEEL_STATUS_LINES "")
 function(keel_status found name detail)
@@ -12,7 +13,7 @@ function(keel_status found name detail)
 endfunction()
 
 set(KEEL_DEPS_PREFIX "${PROJECT_SOURCE_DIR}/.deps/usr")
-if(EXISTS "${KEEL_DEPS_PREFIX}")
+if(EXISTS "${KEEL_DEPS_PREFIX}" AND NOT CMAKE_CROSSCOMPILING)
   list(PREPEND CMAKE_PREFIX_PATH "${KEEL_DEPS_PREFIX}")
   list(APPEND CMAKE_INCLUDE_PATH "${KEEL_DEPS_PREFIX}/include")
   list(APPEND CMAKE_LIBRARY_PATH "${KEEL_DEPS_PREFIX}/lib/x86_64-linux-gnu")
