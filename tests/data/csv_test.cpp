@@ -1,5 +1,6 @@
 // Tests of Kaggle CSV reading: the real files parse with quoting, CRLF and missing values intact,
-// and each kind of malformed file fails with a keel::Error naming file, line and column.
+// blank lines and unused columns are passed over, and each kind of malformed file fails with a
+// keel::Error naming file, line and column.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -127,15 +128,81 @@ TEST(KaggleCsvErrors, MissingColumn) {
   EXPECT_NE(msg.find("no column \"Age\""), std::string::npos) << msg;
 }
 
-TEST(KaggleCsvErrors, UnknownColumnNamesItsPosition) {
+TEST(KaggleCsv, UnusedColumnsAreIgnoredAndListedForTheNote) {
   TempDir dir;
   const std::string path = dir.write(
       "test.csv",
-      "PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked,Deck\r\n"
-      "892,3,\"Kelly, Mr. James\",male,34.5,0,0,330911,7.8292,,Q,C\r\n");
+      "Deck,PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked,Notes\r\n"
+      "C,892,3,\"Kelly, Mr. James\",male,34.5,0,0,330911,7.8292,,Q,\"quiet, kind\"\r\n");
+  KaggleTable t = read_kaggle_csv(path, KaggleSplit::test);
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0].passenger_id, 892);
+  EXPECT_EQ(t.rows[0].embarked, "Q");
+  EXPECT_EQ(t.column_of("PassengerId"), 2);
+  ASSERT_EQ(t.ignored_columns.size(), 2u);
+  EXPECT_EQ(ignored_columns_note(t),
+            "note: " + path + ": ignored 2 columns the pipeline does not use: \"Deck\" (column 1), "
+            "\"Notes\" (column 13)");
+  EXPECT_EQ(ignored_columns_note(read_kaggle_csv(test_path(), KaggleSplit::test)), "");
+}
+
+TEST(KaggleCsv, BlankLinesAnywhereAreSkipped) {
+  TempDir dir;
+  const std::string path = dir.write(
+      "train.csv", "\r\n" + std::string(kTrainHeader) + "\r\n" + kRow1 + "   \r\n\t\n" + kRow2 +
+                       "\r\n  \r\n\r");
+  KaggleTable t = read_kaggle_csv(path, KaggleSplit::train);
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_EQ(t.rows[0].line, 4);  // line numbers still count the blank lines
+  EXPECT_EQ(t.rows[1].line, 7);
+  EXPECT_EQ(t.rows[1].embarked, "C");
+}
+
+TEST(KaggleCsvErrors, LineNumbersCountSkippedBlankLines) {
+  TempDir dir;
+  const std::string path = dir.write(
+      "train.csv", std::string(kTrainHeader) + kRow1 + "\r\n\r\n" +
+                       "2,1,1,\"Cumings, Mrs. John Bradley\",female,old,1,0,PC 17599,71.2833,C85,C\r\n");
+  std::string msg = data_error_of([&] { read_kaggle_csv(path, KaggleSplit::train); });
+  EXPECT_NE(msg.find(path + ", line 5, column 6 (Age)"), std::string::npos) << msg;
+}
+
+TEST(KaggleCsvErrors, OnlyBlankLinesIsAnEmptyFile) {
+  TempDir dir;
+  const std::string path = dir.write("train.csv", "\r\n  \n\r\n");
+  std::string msg = data_error_of([&] { read_kaggle_csv(path, KaggleSplit::train); });
+  EXPECT_NE(msg.find("empty (no header line)"), std::string::npos) << msg;
+}
+
+TEST(KaggleCsvErrors, DuplicatedUnusedColumnStillStops) {
+  TempDir dir;
+  const std::string path = dir.write(
+      "test.csv",
+      "PassengerId,Deck,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked,Deck\r\n"
+      "892,C,3,\"Kelly, Mr. James\",male,34.5,0,0,330911,7.8292,,Q,C\r\n");
   std::string msg = data_error_of([&] { read_kaggle_csv(path, KaggleSplit::test); });
-  EXPECT_NE(msg.find(path + ", line 1, column 12"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("unknown column \"Deck\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find(path + ", line 1, column 13"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("column \"Deck\" appears twice in the header (first as column 2)"),
+            std::string::npos) << msg;
+}
+
+TEST(KaggleCsvErrors, TestFileWithSurvivedLooksSwapped) {
+  TempDir dir;
+  const std::string path = dir.write("test.csv", std::string(kTrainHeader) + kRow1);
+  std::string msg = data_error_of([&] { read_kaggle_csv(path, KaggleSplit::test); });
+  EXPECT_NE(msg.find(path + ", line 1, column 2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not swapped"), std::string::npos) << msg;
+}
+
+TEST(KaggleCsvErrors, MissingColumnAmongUnusedOnes) {
+  TempDir dir;
+  const std::string path = dir.write(
+      "train.csv",
+      "PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Cost,Cabin,Embarked\r\n"
+      "1,0,3,\"Braund, Mr. Owen Harris\",male,22,1,0,A/5 21171,7.25,,S\r\n");
+  std::string msg = data_error_of([&] { read_kaggle_csv(path, KaggleSplit::train); });
+  EXPECT_NE(msg.find(path + ", line 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no column \"Fare\""), std::string::npos) << msg;
 }
 
 TEST(KaggleCsvErrors, DuplicatedColumn) {

@@ -91,6 +91,61 @@ TEST(TitanicFeatures, ReadTableCsvReportsBadCells) {
   }
 }
 
+TEST(TitanicFeatures, ReadTableCsvSkipsBlankLinesAndRefusesDuplicateNames) {
+  TempDir dir;
+  Table t = read_table_csv(dir.write("blank.csv", "\na,b\r\n1,2\r\n\r\n  \r\n3,4\r\n\r"));
+  ASSERT_EQ(t.num_rows(), 2);
+  EXPECT_EQ(t.at(1, 1), 4.0);
+
+  const std::string path = dir.write("dup.csv", "a,b,a\n1,2,3\n");
+  try {
+    read_table_csv(path);
+    FAIL() << "expected a data error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::data);
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(path + ", line 1, column 3 (a)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("appears twice"), std::string::npos) << msg;
+  }
+}
+
+// The Kaggle files with one column more in each, and blank lines: the same features, and one note
+// per file naming the column that was left out.
+TEST(TitanicFeatures, ExtraColumnsAndBlankLinesChangeNoFeature) {
+  TempDir dir;
+  auto with_extra_column = [](const std::string& text) {
+    std::string out;
+    size_t start = 0;
+    bool header = true;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(start, end - start);
+      const bool cr = !line.empty() && line.back() == '\r';
+      if (cr) line.pop_back();
+      out += line + (header ? ",Lifeboat" : ",13") + (cr ? "\r\n" : "\n");
+      header = false;
+      start = end + 1;
+    }
+    return out + "\r\n\r\n";
+  };
+  fs::create_directories(dir.path() / "data");
+  dir.write("data/train.csv", with_extra_column(read_bytes(fs::path(testing::data_dir()) / "train.csv")));
+  dir.write("data/test.csv", with_extra_column(read_bytes(fs::path(testing::data_dir()) / "test.csv")));
+  TitanicTables changed = load_titanic((dir.path() / "data").string());
+  TitanicTables plain = load_titanic(testing::data_dir());
+  EXPECT_EQ(format_table_csv(changed.train), format_table_csv(plain.train));
+  EXPECT_EQ(format_table_csv(changed.test), format_table_csv(plain.test));
+  EXPECT_TRUE(plain.notes.empty());
+  ASSERT_EQ(changed.notes.size(), 2u);
+  EXPECT_NE(changed.notes[0].find("train.csv: ignored 1 column the pipeline does not use: "
+                                  "\"Lifeboat\" (column 13)"),
+            std::string::npos) << changed.notes[0];
+  EXPECT_NE(changed.notes[1].find("test.csv: ignored 1 column the pipeline does not use: "
+                                  "\"Lifeboat\" (column 12)"),
+            std::string::npos) << changed.notes[1];
+}
+
 TEST(TitanicFeatures, TitleExtraction) {
   EXPECT_EQ(extract_title("Braund, Mr. Owen Harris"), "Mr");
   EXPECT_EQ(extract_title("Rothes, the Countess. of (Lucy Noel Martha Dyer-Edwards)"), "Countess");

@@ -24,7 +24,10 @@ namespace {
 constexpr unsigned kColumns = 12;
 using QuotePolicy = io::double_quote_escape<',', '"'>;
 using TrimPolicy = io::trim_chars<' ', '\t'>;
-using Reader = io::CSVReader<kColumns, TrimPolicy, QuotePolicy>;
+// Lines that are empty or only spaces and tabs (a trailing "\r" is already gone) are no rows: an
+// editor's blank line at the end or between rows must not become a "too few fields" error.
+using BlankLinePolicy = io::empty_line_comment;
+using Reader = io::CSVReader<kColumns, TrimPolicy, QuotePolicy, io::throw_on_overflow, BlankLinePolicy>;
 
 enum Col { kId, kSurvived, kPclass, kName, kSex, kAge, kSibSp, kParch, kTicket, kFare, kCabin,
            kEmbarked };
@@ -83,6 +86,77 @@ std::vector<std::string> split_header(char* line) {
   throw Error(ErrorKind::data, fmt::format("{}: {} {}", path, what, kHint));
 }
 
+// The first line that is not blank, or nullptr at the end of the file; `line_no` is its number.
+char* next_nonblank_line(io::LineReader& reader, int64_t& line_no) {
+  char* line = nullptr;
+  do {
+    line = reader.next_line();
+  } while (line && BlankLinePolicy::is_comment(line));
+  line_no = line ? reader.get_file_line() : 0;
+  return line;
+}
+
+// A header column that is no schema column: ignored, but remembered for the caller's note. A test
+// file with labels is refused instead, because it most likely is the train file passed by mistake.
+void note_unused_column(KaggleTable& table, const std::string& name, int64_t line, int column) {
+  if (table.split == KaggleSplit::test && name == "Survived") {
+    throw detail::data_error_at(
+        table.path, line, column, "",
+        "the test file has a Survived column, but the test file holds the passengers to predict, "
+        "without labels. Check that train.csv and test.csv are not swapped, or remove the column.");
+  }
+  table.ignored_columns.push_back(fmt::format("\"{}\" (column {})", name, column));
+}
+
+// Finds every schema column in the header by name (any order) and refuses a header that is empty,
+// names a column twice or lacks one the pipeline needs. Columns it does not know are ignored.
+void read_header(const std::string& path, KaggleSplit split, KaggleTable& table) {
+  const auto& names = kaggle_columns();
+  io::LineReader header_reader(path);
+  int64_t line_no = 0;
+  char* line = next_nonblank_line(header_reader, line_no);
+  if (!line) {
+    throw Error(ErrorKind::data,
+                fmt::format("{} is empty (no header line). Expected the Kaggle {} file with "
+                            "the header {}; download it again with data/fetch_titanic.sh.",
+                            path, split_name(split), expected_header(split)));
+  }
+  const std::vector<std::string> header = split_header(line);
+  for (size_t pos = 0; pos < header.size(); ++pos) {
+    const int column = static_cast<int>(pos) + 1;
+    const auto first = std::find(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(pos), header[pos]);
+    if (first != header.begin() + static_cast<std::ptrdiff_t>(pos)) {
+      throw detail::data_error_at(path, line_no, column, "",
+                                  fmt::format("column \"{}\" appears twice in the header (first "
+                                              "as column {}); remove or rename one of them.",
+                                              header[pos], first - header.begin() + 1));
+    }
+    auto it = std::find(names.begin(), names.end(), header[pos]);
+    const bool survived_in_test = split == KaggleSplit::test && it != names.end() &&
+                                  (it - names.begin()) == kSurvived;
+    if (it == names.end() || survived_in_test) {
+      note_unused_column(table, header[pos], line_no, column);
+      continue;
+    }
+    table.column_positions[static_cast<size_t>(it - names.begin())] = column;
+  }
+  if (split == KaggleSplit::train && table.column_positions[kSurvived] == 0) {
+    throw detail::data_error_at(
+        path, line_no, 0, "",
+        "this train file has no Survived column, so there are no labels to learn from. Pass "
+        "the Kaggle train.csv here (test.csv is the file without Survived).");
+  }
+  for (unsigned i = 0; i < kColumns; ++i) {
+    if (i == kSurvived || table.column_positions[i] != 0) continue;
+    throw detail::data_error_at(
+        path, line_no, 0, "",
+        fmt::format("the header has no column \"{}\". The Kaggle {} file needs the columns "
+                    "{} (in any order; other columns are ignored); download it again with "
+                    "data/fetch_titanic.sh.",
+                    names[i], split_name(split), expected_header(split)));
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& kaggle_columns() {
@@ -97,6 +171,13 @@ int KaggleTable::column_of(const std::string& name) const {
   auto it = std::find(names.begin(), names.end(), name);
   if (it == names.end() || column_positions.size() != names.size()) return 0;
   return column_positions[static_cast<size_t>(it - names.begin())];
+}
+
+std::string ignored_columns_note(const KaggleTable& table) {
+  const size_t n = table.ignored_columns.size();
+  if (n == 0) return "";
+  return fmt::format("note: {}: ignored {} column{} the pipeline does not use: {}", table.path, n,
+                     n == 1 ? "" : "s", fmt::join(table.ignored_columns, ", "));
 }
 
 KaggleTable read_kaggle_csv(const std::string& path, KaggleSplit split) {
@@ -115,59 +196,11 @@ KaggleTable read_kaggle_csv(const std::string& path, KaggleSplit split) {
   table.column_positions.assign(kColumns, 0);
 
   try {
-    // ---- header: position of every schema column, and everything wrong with it ----
-    {
-      io::LineReader header_reader(path);
-      char* line = header_reader.next_line();
-      if (!line || std::string_view(line).find_first_not_of(" \t") == std::string_view::npos) {
-        throw Error(ErrorKind::data,
-                    fmt::format("{} is empty (no header line). Expected the Kaggle {} file with "
-                                "the header {}; download it again with data/fetch_titanic.sh.",
-                                path, split_name(split), expected_header(split)));
-      }
-      std::vector<std::string> header = split_header(line);
-      for (size_t pos = 0; pos < header.size(); ++pos) {
-        const int column = static_cast<int>(pos) + 1;
-        auto it = std::find(names.begin(), names.end(), header[pos]);
-        const bool survived_in_test = split == KaggleSplit::test && it != names.end() &&
-                                      (it - names.begin()) == kSurvived;
-        if (it == names.end() || survived_in_test) {
-          throw detail::data_error_at(
-              path, 1, column, "",
-              fmt::format("unknown column \"{}\" in the header. The Kaggle {} file has exactly the "
-                          "columns {}; remove or rename this column.",
-                          header[pos], split_name(split), expected_header(split)));
-        }
-        auto& slot = table.column_positions[static_cast<size_t>(it - names.begin())];
-        if (slot != 0) {
-          throw detail::data_error_at(path, 1, column, "",
-                                      fmt::format("column \"{}\" appears twice in the header (first "
-                                                  "as column {}); remove one of them.",
-                                                  header[pos], slot));
-        }
-        slot = column;
-      }
-      if (split == KaggleSplit::train && table.column_positions[kSurvived] == 0) {
-        throw detail::data_error_at(
-            path, 1, 0, "",
-            "this train file has no Survived column, so there are no labels to learn from. Pass "
-            "the Kaggle train.csv here (test.csv is the file without Survived).");
-      }
-      for (unsigned i = 0; i < kColumns; ++i) {
-        if (i == kSurvived) continue;
-        if (table.column_positions[i] == 0) {
-          throw detail::data_error_at(
-              path, 1, 0, "",
-              fmt::format("the header has no column \"{}\". The Kaggle {} file needs the columns "
-                          "{}; download it again with data/fetch_titanic.sh.",
-                          names[i], split_name(split), expected_header(split)));
-        }
-      }
-    }
+    read_header(path, split, table);
 
     // ---- rows ----
     Reader reader(path);
-    reader.read_header(io::ignore_missing_column, names[0], names[1], names[2], names[3],
+    reader.read_header(io::ignore_missing_column | io::ignore_extra_column, names[0], names[1], names[2], names[3],
                        names[4], names[5], names[6], names[7], names[8], names[9], names[10],
                        names[11]);
     std::unordered_map<int64_t, int64_t> id_lines;

@@ -98,56 +98,84 @@ void write_table_csv(const Table& table, const std::string& path) {
   detail::write_file_atomic(path, format_table_csv(table));
 }
 
+namespace {
+
+// Empty, or only spaces and tabs (the line reader has already dropped a trailing "\r").
+bool is_blank(std::string_view line) { return line.find_first_not_of(" \t") == std::string_view::npos; }
+
+std::vector<std::string_view> split_cells(std::string_view line) {
+  std::vector<std::string_view> cells;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = line.find(',', start);
+    cells.push_back(line.substr(start, comma == std::string_view::npos ? comma : comma - start));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return cells;
+}
+
+// The header's names; a name given twice is refused here, where its line and column are known.
+std::vector<std::string> read_header_names(const std::string& path, int64_t line_no, std::string_view line) {
+  std::vector<std::string> names;
+  for (std::string_view cell : split_cells(line)) {
+    auto first = std::find(names.begin(), names.end(), cell);
+    if (first != names.end()) {
+      throw detail::data_error_at(path, line_no, static_cast<int>(names.size()) + 1, cell,
+                                  fmt::format("column \"{}\" appears twice in the header (first as "
+                                              "column {}); remove or rename one of them",
+                                              cell, first - names.begin() + 1));
+    }
+    names.emplace_back(cell);
+  }
+  return names;
+}
+
+std::vector<double> parse_row(const std::string& path, int64_t line_no, std::string_view line,
+                              const Table& table) {
+  std::vector<std::string_view> cells = split_cells(line);
+  if (cells.size() != static_cast<size_t>(table.num_columns())) {
+    throw detail::data_error_at(path, line_no, 0, "",
+                                fmt::format("the row has {} values but the header names {} "
+                                            "columns; every row needs one value per column",
+                                            cells.size(), table.num_columns()));
+  }
+  std::vector<double> values;
+  values.reserve(cells.size());
+  for (size_t c = 0; c < cells.size(); ++c) {
+    auto v = detail::parse_double(cells[c]);
+    if (!v) {
+      throw detail::data_error_at(path, line_no, static_cast<int>(c) + 1, table.columns()[c],
+                                  fmt::format("\"{}\" is not a number; every cell of a "
+                                              "feature table must be numeric",
+                                              cells[c]));
+    }
+    values.push_back(*v);
+  }
+  return values;
+}
+
+}  // namespace
+
 Table read_table_csv(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw Error(ErrorKind::data, fmt::format("{} not found; check the path", path));
   }
-  auto split = [](std::string_view line) {
-    std::vector<std::string_view> cells;
-    size_t start = 0;
-    for (;;) {
-      size_t comma = line.find(',', start);
-      cells.push_back(line.substr(start, comma == std::string_view::npos ? comma : comma - start));
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
-    }
-    return cells;
-  };
   try {
     io::LineReader reader(path);
-    char* line = reader.next_line();
-    if (!line || !*line) {
+    char* line = nullptr;
+    while ((line = reader.next_line()) != nullptr && is_blank(line)) {
+    }
+    if (!line) {
       throw Error(ErrorKind::data, fmt::format("{} is empty; expected a header line of column "
                                                "names followed by rows of numbers",
                                                path));
     }
-    std::vector<std::string> names;
-    for (std::string_view cell : split(line)) names.emplace_back(cell);
-    Table table(std::move(names));
+    Table table(read_header_names(path, reader.get_file_line(), line));
     while ((line = reader.next_line()) != nullptr) {
-      const int64_t line_no = reader.get_file_line();
-      if (!*line) continue;  // a blank line (e.g. trailing) carries no row
-      std::vector<std::string_view> cells = split(line);
-      if (cells.size() != static_cast<size_t>(table.num_columns())) {
-        throw detail::data_error_at(path, line_no, 0, "",
-                                    fmt::format("the row has {} values but the header names {} "
-                                                "columns; every row needs one value per column",
-                                                cells.size(), table.num_columns()));
-      }
-      std::vector<double> values;
-      values.reserve(cells.size());
-      for (size_t c = 0; c < cells.size(); ++c) {
-        auto v = detail::parse_double(cells[c]);
-        if (!v) {
-          throw detail::data_error_at(path, line_no, static_cast<int>(c) + 1, table.columns()[c],
-                                      fmt::format("\"{}\" is not a number; every cell of a "
-                                                  "feature table must be numeric",
-                                                  cells[c]));
-        }
-        values.push_back(*v);
-      }
-      table.add_row(std::move(values));
+      if (is_blank(line)) continue;  // a blank line (e.g. trailing) carries no row
+      table.add_row(parse_row(path, reader.get_file_line(), line, table));
     }
     return table;
   } catch (const io::error::base& e) {

@@ -257,7 +257,10 @@ TitanicTables wrangle_titanic(const KaggleTable& train, const KaggleTable& test)
     test_names.push_back(cols[c].name);
     if (c == 0) train_names.push_back("survived");
   }
-  TitanicTables out{Table(train_names), Table(test_names)};
+  TitanicTables out{Table(train_names), Table(test_names), {}};
+  for (const KaggleTable* source : {&train, &test}) {
+    if (std::string note = ignored_columns_note(*source); !note.empty()) out.notes.push_back(note);
+  }
   for (size_t i = 0; i < n; ++i) {
     std::vector<double> row;
     row.reserve(cols.size() + 1);
@@ -308,6 +311,7 @@ FeatureOutputs write_features(const std::string& data_dir, const std::string& ou
   FeatureOutputs out;
   FeatureRanking ranking;
   out.features = select_features(tables.train, selection, &ranking);
+  out.notes = tables.notes;
   if (selection.method == FeatureSelection::Method::logistic_ranking) out.ranking = ranking;
 
   out.train_csv = (fs::path(out_dir) / "titanic_train_wrangled.csv").string();

@@ -14,6 +14,7 @@ namespace keel::train::detail {
 PreparedData prepare_data(const Config& config, const std::function<void(const std::string&)>& log) {
   PreparedData d;
   d.tables = data::load_titanic(config.data.dir);
+  for (const std::string& note : d.tables.notes) log(note);
   data::FeatureSelection selection;
   if (config.data.rank_top_k > 0) {
     selection = data::FeatureSelection::ranked(config.data.rank_top_k);

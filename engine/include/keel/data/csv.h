@@ -36,6 +36,8 @@ struct KaggleTable {
   // 1-based position of each schema column in the file's header, in the order of
   // kaggle_columns(); 0 for Survived in a test file. Used to point messages at a column.
   std::vector<int> column_positions;
+  // Header columns outside the schema, which the pipeline ignores, as `"Deck" (column 13)`.
+  std::vector<std::string> ignored_columns;
 
   // 1-based header position of a schema column ("Age"), for error messages.
   int column_of(const std::string& name) const;
@@ -46,12 +48,19 @@ struct KaggleTable {
 const std::vector<std::string>& kaggle_columns();
 
 // Reads and validates one Kaggle file (fast-cpp-csv-parser: quoted fields with commas and doubled
-// quotes, CRLF or LF line ends, a UTF-8 byte-order mark). Columns may come in any order.
+// quotes, CRLF or LF line ends, a UTF-8 byte-order mark). Columns may come in any order; columns
+// outside the schema are skipped and listed in ignored_columns; blank lines (empty, or only spaces
+// and tabs) anywhere are skipped, and line numbers in messages still count them.
 // Throws keel::Error (ErrorKind::data) naming file, line and column for: a missing file, an empty
-// file, missing, unknown or duplicated columns, a train file without Survived, a row with too few or
+// file, missing or duplicated columns, a train file without Survived, a test file with Survived,
+// a row with too few or
 // too many fields, a non-numeric PassengerId/Survived/Pclass/Age/SibSp/Parch/Fare, a value out of
 // its domain (Survived not 0/1, Pclass not 1..3, negative SibSp/Parch), an unknown Sex or Embarked
 // value, an empty Name/Ticket/Sex, and a duplicate PassengerId.
 KaggleTable read_kaggle_csv(const std::string& path, KaggleSplit split);
+
+// One line for the run's log about table.ignored_columns ("note: <file>: ignored 1 column the
+// pipeline does not use: ..."); empty when nothing was ignored.
+std::string ignored_columns_note(const KaggleTable& table);
 
 }  // namespace keel::data

@@ -24,6 +24,9 @@ std::optional<std::string> title_group(const std::string& title);
 struct TitanicTables {
   Table train;  // passengerid, survived, psex, pclass_1, ... (49 columns for the Kaggle files)
   Table test;   // passengerid, psex, pclass_1, ...           (48 columns)
+  // Lines for the run's log, e.g. the columns of either file that were ignored. The library has no
+  // logger of its own, so the caller prints them.
+  std::vector<std::string> notes;
 };
 
 // Feature engineering exactly as PIPELINE.md §1 on train followed by test. Dummy columns of plain
@@ -55,6 +58,7 @@ struct FeatureOutputs {
   int64_t train_images = 0;
   int64_t test_images = 0;
   int side = 0;  // image side S
+  std::vector<std::string> notes;  // TitanicTables::notes, for the caller to log
 };
 
 // The library side of `titanic_train --features-only`: reads the Kaggle files in data_dir, writes
