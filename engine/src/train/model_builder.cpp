@@ -1,6 +1,11 @@
-// Layer-list models: walks the config's layers, tracking the activation shape, and creates the
-// matching keel::nn modules; the resnet shorthand maps to nn::resnet*_classifier.
+// Layer-list models: a dry pass over the config's layers computes every activation shape and
+// refuses a layer that cannot run, then the matching keel::nn modules are made from those shapes;
+// the resnet shorthand maps to nn::resnet*_classifier.
 #include "keel/train/model_builder.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -11,7 +16,6 @@
 #include "keel/nn/linear.h"
 #include "keel/nn/pooling.h"
 #include "keel/nn/resnet.h"
-#include "keel/ops.h"
 
 namespace keel::train {
 
@@ -22,120 +26,135 @@ struct ActivationShape {
   int64_t channels, height, width;
   bool spatial = true;
   int64_t features() const { return spatial ? channels * height * width : channels; }
+  std::string str() const {
+    return spatial ? fmt::format("{}x{}x{} (channels x height x width)", channels, height, width)
+                   : fmt::format("{} features", channels);
+  }
 };
 
-class LayerBuilder {
+struct LayerShapes {
+  ActivationShape in, out;
+};
+
+double layer_arg(const LayerSpec& spec, const std::string& name, double fallback) {
+  auto it = spec.args.find(name);
+  return it == spec.args.end() ? fallback : it->second;
+}
+int int_layer_arg(const LayerSpec& spec, const std::string& name, double fallback) {
+  return static_cast<int>(layer_arg(spec, name, fallback));
+}
+
+// Window geometry of conv2d and the pools along one side. Floor division, as PyTorch computes it,
+// so a window larger than the padded input gives a size below 1 rather than C++'s truncated 1.
+int64_t window_out_size(int64_t in, int kernel, int stride, int padding) {
+  const int64_t room = in + 2 * padding - kernel;
+  return (room >= 0 ? room / stride : -((-room + stride - 1) / stride)) + 1;
+}
+
+// The dry forward pass over shapes only: each layer's output shape from its input and arguments,
+// refused with PyTorch's rules where the layer could not run or would give an empty output.
+class ShapePass {
  public:
-  LayerBuilder(const Config& config, ActivationShape shape, Generator& gen)
-      : config_(config), shape_(shape), gen_(gen) {}
+  ShapePass(const Config& config, ActivationShape input) : config_(config), shape_(input) {}
 
-  nn::ModulePtr build(const LayerSpec& spec) {
+  LayerShapes next(const LayerSpec& spec, size_t index) {
     spec_ = &spec;
-    const std::string& t = spec.type;
-    if (t == "conv2d") return conv2d();
-    if (t == "batch_norm") return batch_norm();
-    if (t == "relu") return std::make_unique<nn::ReLU>();
-    if (t == "dropout") return std::make_unique<nn::Dropout>(static_cast<float>(arg("p", 0.5)));
-    if (t == "max_pool" || t == "avg_pool") return pool(t == "max_pool");
-    if (t == "adaptive_avg_pool" || t == "adaptive_max_pool" || t == "adaptive_concat_pool")
-      return adaptive_pool(t);
-    if (t == "flatten") return flatten();
-    if (t == "linear") return linear();
-    fail(fmt::format("unknown layer type `{}`", t));
-  }
-
-  const ActivationShape& shape() const { return shape_; }
-
-  [[noreturn]] void fail(const std::string& what) const {
-    throw Error(ErrorKind::config,
-                fmt::format("{}:{}: {} (see configs/README.md, \"Layers\")", config_.source,
-                            spec_ ? spec_->line : 0, what));
+    index_ = index;
+    LayerShapes shapes{shape_, output_of(spec)};
+    shape_ = shapes.out;
+    return shapes;
   }
 
  private:
-  double arg(const std::string& name, double fallback) const {
-    auto it = spec_->args.find(name);
-    return it == spec_->args.end() ? fallback : it->second;
+  ActivationShape output_of(const LayerSpec& spec) const {
+    const std::string& t = spec.type;
+    if (t == "conv2d") return conv2d();
+    if (t == "max_pool" || t == "avg_pool") return pool();
+    if (t == "adaptive_avg_pool" || t == "adaptive_max_pool" || t == "adaptive_concat_pool") {
+      return adaptive_pool(t == "adaptive_concat_pool");
+    }
+    if (t == "flatten") return {shape_.features(), 1, 1, false};
+    if (t == "linear") return linear();
+    if (t == "batch_norm" || t == "relu" || t == "dropout") return shape_;
+    fail(fmt::format("unknown layer type `{}`", t));
   }
-  int int_arg(const std::string& name, double fallback) const {
-    return static_cast<int>(arg(name, fallback));
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(ErrorKind::config,
+                fmt::format("{}:{}: model.layers[{}] ({}) with input {}: {} (see configs/README.md, "
+                            "\"Layers\")",
+                            config_.source, spec_->line, index_, spec_->type, shape_.str(), what));
   }
   void require_spatial() const {
     if (!shape_.spatial) fail(fmt::format("`{}` needs an image input but follows `flatten`", spec_->type));
   }
+  // Refuses a window that does not fit the padded input, naming the output it would give.
+  void require_window_fits(int64_t out_channels, int kernel, int stride, int padding) const {
+    const int64_t h = window_out_size(shape_.height, kernel, stride, padding);
+    const int64_t w = window_out_size(shape_.width, kernel, stride, padding);
+    if (h >= 1 && w >= 1) return;
+    fail(fmt::format("the output would be {}x{}x{}, empty: kernel {} is larger than the padded "
+                     "input {}x{} (padding {} on each side). Use a kernel of at most {}, more "
+                     "padding, or remove a layer that shrinks the image before it",
+                     out_channels, std::max<int64_t>(h, 0), std::max<int64_t>(w, 0), kernel,
+                     shape_.height + 2 * padding, shape_.width + 2 * padding, padding,
+                     std::min(shape_.height, shape_.width) + 2 * padding));
+  }
 
-  nn::ModulePtr conv2d() {
+  ActivationShape conv2d() const {
     require_spatial();
-    const int out = int_arg("out", 0), kernel = int_arg("kernel", 3), stride = int_arg("stride", 1),
-              padding = int_arg("padding", 0);
-    const int64_t h = conv_out_size(shape_.height, kernel, stride, padding);
-    const int64_t w = conv_out_size(shape_.width, kernel, stride, padding);
-    if (h < 1 || w < 1) {
-      fail(fmt::format("conv2d kernel {} does not fit a {}x{} input; add padding or use a smaller "
-                       "kernel", kernel, shape_.height, shape_.width));
+    const int kernel = int_layer_arg(*spec_, "kernel", 3), stride = int_layer_arg(*spec_, "stride", 1),
+              padding = int_layer_arg(*spec_, "padding", 0);
+    const int out = int_layer_arg(*spec_, "out", 0);
+    require_window_fits(out, kernel, stride, padding);
+    return {out, window_out_size(shape_.height, kernel, stride, padding),
+            window_out_size(shape_.width, kernel, stride, padding), true};
+  }
+
+  ActivationShape pool() const {
+    require_spatial();
+    const int kernel = int_layer_arg(*spec_, "kernel", 2),
+              stride = int_layer_arg(*spec_, "stride", kernel),
+              padding = int_layer_arg(*spec_, "padding", 0);
+    // PyTorch's rule: a wider padding would make windows of padding only. The config reader
+    // already refuses it; this keeps configs assembled in code to the same rule.
+    if (2 * padding > kernel) {
+      fail(fmt::format("padding {} is more than half the kernel {}; use padding {} at most",
+                       padding, kernel, kernel / 2));
     }
-    auto layer = std::make_unique<nn::Conv2d>(gen_, shape_.channels, out, kernel, stride, padding,
-                                              arg("bias", 1.0) != 0.0);
-    shape_ = {out, h, w, true};
-    return layer;
+    require_window_fits(shape_.channels, kernel, stride, padding);
+    return {shape_.channels, window_out_size(shape_.height, kernel, stride, padding),
+            window_out_size(shape_.width, kernel, stride, padding), true};
   }
 
-  nn::ModulePtr batch_norm() {
-    const auto eps = static_cast<float>(arg("eps", 1e-5)), momentum = static_cast<float>(arg("momentum", 0.1));
-    if (shape_.spatial) return std::make_unique<nn::BatchNorm2d>(shape_.channels, eps, momentum);
-    return std::make_unique<nn::BatchNorm1d>(shape_.channels, eps, momentum);
-  }
-
-  nn::ModulePtr pool(bool max) {
+  // Any size fits, as in PyTorch: an output larger than the input repeats input cells.
+  ActivationShape adaptive_pool(bool concat) const {
     require_spatial();
-    const int kernel = int_arg("kernel", 2), stride = int_arg("stride", kernel),
-              padding = int_arg("padding", 0);
-    const int64_t h = conv_out_size(shape_.height, kernel, stride, padding);
-    const int64_t w = conv_out_size(shape_.width, kernel, stride, padding);
-    if (h < 1 || w < 1) {
-      fail(fmt::format("pool kernel {} does not fit a {}x{} input", kernel, shape_.height, shape_.width));
-    }
-    shape_.height = h;
-    shape_.width = w;
-    if (max) return std::make_unique<nn::MaxPool2d>(kernel, stride, padding);
-    return std::make_unique<nn::AvgPool2d>(kernel, stride, padding);
+    const int size = int_layer_arg(*spec_, "size", 1);
+    return {concat ? 2 * shape_.channels : shape_.channels, size, size, true};
   }
 
-  nn::ModulePtr adaptive_pool(const std::string& type) {
-    require_spatial();
-    const int size = int_arg("size", 1);
-    shape_.height = shape_.width = size;
-    if (type == "adaptive_avg_pool") return std::make_unique<nn::AdaptiveAvgPool2d>(size);
-    if (type == "adaptive_max_pool") return std::make_unique<nn::AdaptiveMaxPool2d>(size);
-    shape_.channels *= 2;  // max and average side by side
-    return std::make_unique<nn::AdaptiveConcatPool2d>(size);
-  }
-
-  nn::ModulePtr flatten() {
-    shape_ = {shape_.features(), 1, 1, false};
-    return std::make_unique<nn::Flatten>();
-  }
-
-  nn::ModulePtr linear() {
+  ActivationShape linear() const {
     if (shape_.spatial) fail("`linear` needs a flat input: add `- flatten` before it");
-    const int out = int_arg("out", 0);
-    auto layer = std::make_unique<nn::Linear>(gen_, shape_.channels, out);
-    shape_.channels = out;
-    return layer;
+    return {int_layer_arg(*spec_, "out", 0), 1, 1, false};
   }
 
   const Config& config_;
   ActivationShape shape_;
-  Generator& gen_;
   const LayerSpec* spec_ = nullptr;
+  size_t index_ = 0;
 };
 
-std::unique_ptr<nn::Sequential> build_layer_list(const Config& config, int64_t in_channels,
-                                                 int64_t image_side, Generator& gen) {
-  auto model = std::make_unique<nn::Sequential>();
-  LayerBuilder builder(config, {in_channels, image_side, image_side, true}, gen);
-  for (const LayerSpec& spec : config.model.layers) model->add(builder.build(spec));
-  const ActivationShape& out = builder.shape();
+// Every layer's input and output shape for in_channels x image_side x image_side images, after
+// checking that the list ends in num_classes scores.
+std::vector<LayerShapes> trace_shapes(const Config& config, int64_t in_channels, int64_t image_side) {
+  ShapePass pass(config, {in_channels, image_side, image_side, true});
+  std::vector<LayerShapes> shapes;
+  for (size_t i = 0; i < config.model.layers.size(); ++i) {
+    shapes.push_back(pass.next(config.model.layers[i], i));
+  }
+  const ActivationShape out = shapes.empty() ? ActivationShape{in_channels, image_side, image_side, true}
+                                             : shapes.back().out;
   if (out.spatial || out.channels != config.model.num_classes) {
     throw Error(ErrorKind::config,
                 fmt::format("{}: the model ends with {} {} but must end with {} class scores: make "
@@ -143,10 +162,57 @@ std::unique_ptr<nn::Sequential> build_layer_list(const Config& config, int64_t i
                             config.source, out.features(), out.spatial ? "image values" : "features",
                             config.model.num_classes, config.model.num_classes));
   }
+  return shapes;
+}
+
+// The module of one layer whose shapes the pass has already checked.
+nn::ModulePtr make_layer(const LayerSpec& spec, const LayerShapes& s, Generator& gen) {
+  const std::string& t = spec.type;
+  auto arg = [&](const std::string& name, double fallback) { return layer_arg(spec, name, fallback); };
+  auto int_arg = [&](const std::string& name, double fallback) { return int_layer_arg(spec, name, fallback); };
+  if (t == "conv2d") {
+    return std::make_unique<nn::Conv2d>(gen, s.in.channels, s.out.channels, int_arg("kernel", 3),
+                                        int_arg("stride", 1), int_arg("padding", 0), arg("bias", 1.0) != 0.0);
+  }
+  if (t == "batch_norm") {
+    const auto eps = static_cast<float>(arg("eps", 1e-5)), momentum = static_cast<float>(arg("momentum", 0.1));
+    if (s.in.spatial) return std::make_unique<nn::BatchNorm2d>(s.in.channels, eps, momentum);
+    return std::make_unique<nn::BatchNorm1d>(s.in.channels, eps, momentum);
+  }
+  if (t == "relu") return std::make_unique<nn::ReLU>();
+  if (t == "dropout") return std::make_unique<nn::Dropout>(static_cast<float>(arg("p", 0.5)));
+  if (t == "max_pool" || t == "avg_pool") {
+    const int kernel = int_arg("kernel", 2), stride = int_arg("stride", kernel), padding = int_arg("padding", 0);
+    if (t == "max_pool") return std::make_unique<nn::MaxPool2d>(kernel, stride, padding);
+    return std::make_unique<nn::AvgPool2d>(kernel, stride, padding);
+  }
+  if (t == "adaptive_avg_pool") return std::make_unique<nn::AdaptiveAvgPool2d>(s.out.height);
+  if (t == "adaptive_max_pool") return std::make_unique<nn::AdaptiveMaxPool2d>(s.out.height);
+  if (t == "adaptive_concat_pool") return std::make_unique<nn::AdaptiveConcatPool2d>(s.out.height);
+  if (t == "flatten") return std::make_unique<nn::Flatten>();
+  return std::make_unique<nn::Linear>(gen, s.in.channels, s.out.channels);  // the pass knows no other
+}
+
+std::unique_ptr<nn::Sequential> build_layer_list(const Config& config, int64_t in_channels,
+                                                 int64_t image_side, Generator& gen) {
+  const std::vector<LayerShapes> shapes = trace_shapes(config, in_channels, image_side);
+  auto model = std::make_unique<nn::Sequential>();
+  for (size_t i = 0; i < shapes.size(); ++i) model->add(make_layer(config.model.layers[i], shapes[i], gen));
   return model;
 }
 
+bool is_resnet(const Config& config) {
+  return config.model.arch == "resnet34" || config.model.arch == "resnet18";
+}
+
 }  // namespace
+
+void check_model_shapes(const Config& config, int64_t in_channels, int64_t image_side) {
+  // The resnet stem (7x7 stride 2 padding 3, then 3x3 stride 2 padding 1) and its stride-2 stages
+  // give at least 1x1 from any image of at least 1x1, so only a layer list can fail here.
+  if (is_resnet(config)) return;
+  trace_shapes(config, in_channels, image_side);
+}
 
 std::unique_ptr<nn::Sequential> build_model(const Config& config, int64_t in_channels,
                                             int64_t image_side, Generator& gen) {

@@ -8,6 +8,7 @@
 #include "keel/data/split.h"
 #include "keel/data/square_image.h"
 #include "keel/error.h"
+#include "keel/train/model_builder.h"
 
 namespace keel::train::detail {
 
@@ -35,6 +36,8 @@ PreparedData prepare_data(const Config& config, const std::function<void(const s
   log(fmt::format("data: {} train and {} test passengers, {} features as {}x{} images with {} channel(s)",
                   d.train_images.dim(0), d.test_images.dim(0), d.features.size(), d.side, d.side,
                   config.data.channels));
+  // Before any device or model work, so a layer list that does not fit these images fails now.
+  check_model_shapes(config, d.train_images.dim(1), d.side);
   return d;
 }
 
