@@ -40,11 +40,33 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> inputs
   throw Error(ErrorKind::runtime, #op ": unknown device")
 #define KEEL_INPUTS(...) (std::initializer_list<const Tensor*>{__VA_ARGS__})
 
+// Rounded down as PyTorch does: a window larger than the padded input leaves 0 (C++'s division
+// rounds toward zero, which made (5 - 9) / 9 + 1 a 1-pixel output).
 int64_t conv_out_size(int64_t in, int64_t kernel, int stride, int padding) {
-  return (in + 2 * padding - kernel) / stride + 1;
+  const int64_t span = in + 2 * padding - kernel;
+  return span < 0 ? 0 : span / stride + 1;
 }
 
+namespace {
+// x: (N, C, H, W); refuses a window that leaves no output pixel, for every backend at once.
+void expect_window_fits(const char* op, const Tensor& x, int64_t kernel_h, int64_t kernel_w,
+                        int stride, int padding) {
+  // A wrong rank, stride or padding is named by the backends' own checks.
+  if (!x.defined() || x.ndim() != 4 || stride < 1 || padding < 0) return;
+  const int64_t oh = conv_out_size(x.dim(2), kernel_h, stride, padding);
+  const int64_t ow = conv_out_size(x.dim(3), kernel_w, stride, padding);
+  if (oh >= 1 && ow >= 1) return;
+  throw Error(ErrorKind::runtime,
+              fmt::format("{}: a {}x{} window (stride {}, padding {}) leaves no output pixel of a "
+                          "{}x{} input; use a smaller window or more padding",
+                          op, kernel_h, kernel_w, stride, padding, x.dim(2), x.dim(3)));
+}
+}  // namespace
+
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, Conv2dArgs a) {
+  if (w.defined() && w.ndim() == 4) {
+    expect_window_fits("conv2d_forward", x, w.dim(2), w.dim(3), a.stride, a.padding);
+  }
   KEEL_DISPATCH(conv2d_forward, KEEL_INPUTS(&x, &w, &b), x, w, b, y, a);
 }
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
@@ -99,12 +121,14 @@ void scale(const Tensor& x, float alpha, Tensor& y) {
   KEEL_DISPATCH(scale, KEEL_INPUTS(&x), x, alpha, y);
 }
 void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
+  expect_window_fits("max_pool2d_forward", x, a.kernel, a.kernel, a.stride, a.padding);
   KEEL_DISPATCH(max_pool2d_forward, KEEL_INPUTS(&x), x, y, a);
 }
 void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dArgs a) {
   KEEL_DISPATCH(max_pool2d_backward, KEEL_INPUTS(&x, &dy), x, dy, dx, a);
 }
 void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
+  expect_window_fits("avg_pool2d_forward", x, a.kernel, a.kernel, a.stride, a.padding);
   KEEL_DISPATCH(avg_pool2d_forward, KEEL_INPUTS(&x), x, y, a);
 }
 void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_h, int64_t in_w) {
