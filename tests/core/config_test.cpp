@@ -99,6 +99,8 @@ train:
   best_metric: val_accuracy
   patience: 4
   eval_batch_size: 128
+  grad_clip: 2.5
+  on_nonfinite: skip_step
   stop_after_epochs: 3
 output:
   dir: results/run1
@@ -163,6 +165,8 @@ TEST(Config, DefaultsFillEveryKeyNotGiven) {
   EXPECT_TRUE(c.train.drop_last);
   EXPECT_DOUBLE_EQ(c.train.val_fraction, 0.2);
   EXPECT_EQ(c.train.stop_after_epochs, 0);
+  EXPECT_EQ(c.train.grad_clip, 0.0);
+  EXPECT_EQ(c.train.on_nonfinite, "stop");
   EXPECT_EQ(c.output.dir, "out");
   EXPECT_TRUE(c.output.report);
   // The resolved config of the small CNN is the default config plus its layers.
@@ -219,6 +223,8 @@ TEST(Config, FullConfigLandsInEveryField) {
   EXPECT_EQ(c.train.best_metric, "val_accuracy");
   EXPECT_EQ(c.train.patience, 4);
   EXPECT_EQ(c.train.eval_batch_size, 128);
+  EXPECT_DOUBLE_EQ(c.train.grad_clip, 2.5);
+  EXPECT_EQ(c.train.on_nonfinite, "skip_step");
   EXPECT_EQ(c.train.stop_after_epochs, 3);
   EXPECT_EQ(c.output.dir, "results/run1");
   EXPECT_FALSE(c.output.report);
@@ -346,6 +352,10 @@ TEST(ConfigErrors, OutOfRangeNamesTheAllowedRange) {
   EXPECT_HAS(parse_error(small_with("device: gpu\n")),
              "configs/x.yaml:21: `device` must be one of auto, cpu, cuda, got `gpu`");
   EXPECT_HAS(parse_error(small_with("optimizer: {name: adam}\n")), "did you mean `adamw`?");
+  EXPECT_HAS(parse_error(small_with("train:\n  grad_clip: -1\n")),
+             "`train.grad_clip` = -1 is out of range: allowed [0, 1000000]");
+  EXPECT_HAS(parse_error(small_with("train:\n  on_nonfinite: ignore\n")),
+             "`train.on_nonfinite` must be one of stop, skip_step, got `ignore`");
 }
 
 TEST(ConfigErrors, CrossFieldRules) {
@@ -554,7 +564,7 @@ TEST(ConfigHash, StableAndSensitive) {
 
   // What may change between a run and its resume does not change the hash.
   for (const char* allowed : {"output.dir=elsewhere", "data.dir=/data", "threads=7", "device=cuda",
-                              "train.stop_after_epochs=9"}) {
+                              "train.stop_after_epochs=9", "train.on_nonfinite=stop"}) {
     Config c = base;
     apply_override(c, allowed);
     EXPECT_EQ(config_hash(c), config_hash(base)) << allowed;
@@ -562,7 +572,8 @@ TEST(ConfigHash, StableAndSensitive) {
   // Everything else does.
   for (const char* changed : {"train.epochs=13", "optimizer.lr=0.0012345679", "seed=43",
                               "data.features=[sex_female,pclass_1]", "output.report=true",
-                              "train.ensemble_seeds=[1, 2]", "gpu_backend=keel"}) {
+                              "train.ensemble_seeds=[1, 2]", "gpu_backend=keel",
+                              "train.grad_clip=1"}) {
     Config c = base;
     apply_override(c, changed);
     EXPECT_NE(config_hash(c), config_hash(base)) << changed;

@@ -203,6 +203,7 @@ TEST_F(OutputsTest, SummaryJsonParsesBackWithoutCvKeysForASingleRun) {
   s.ms_per_step = 13.6;
   s.graph_captures = 2;
   s.graph_replays = 327;
+  s.skipped_steps = 4;
   s.val_accuracy = 0.8156;
   s.val_loss = std::nan("");
   write_summary_json(path("summary.json"), s);
@@ -217,6 +218,7 @@ TEST_F(OutputsTest, SummaryJsonParsesBackWithoutCvKeysForASingleRun) {
   EXPECT_DOUBLE_EQ(j["ms_per_step"].get<double>(), 13.6);
   EXPECT_EQ(j["graph_captures"], 2);
   EXPECT_EQ(j["graph_replays"], 327);
+  EXPECT_EQ(j["skipped_steps"], 4);
   EXPECT_DOUBLE_EQ(j["val_accuracy"].get<double>(), 0.8156);
   EXPECT_TRUE(j["val_loss"].is_null());
   EXPECT_EQ(j["git_commit"], "abc123");

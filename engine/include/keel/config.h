@@ -72,6 +72,8 @@ struct TrainConfig {
   std::string best_metric = "val_loss";   // val_loss | val_accuracy | last
   int patience = 0;                       // early stopping; 0 = off
   int eval_batch_size = 256;
+  double grad_clip = 0.0;                 // > 0: clip the global gradient L2 norm to this; 0 = off
+  std::string on_nonfinite = "stop";      // stop | skip_step: a non-finite loss or gradient
   int stop_after_epochs = 0;              // > 0: stop, with a checkpoint, after this many epochs of
                                           // the run (0 = off); tests use it to check bit-identical resume
 };

@@ -143,6 +143,12 @@ std::vector<KeySpec> build_key_specs() {
        "early stopping after this many epochs without a better best_metric; 0 = off"},
       {"train.eval_batch_size", KEEL_FIELD(train.eval_batch_size), {closed(1, 65536)}, {}, hashed,
        "images per batch for validation and prediction"},
+      {"train.grad_clip", KEEL_FIELD(train.grad_clip), {closed(0, 1e6)}, {}, hashed,
+       "> 0: scale all gradients by grad_clip / (norm + 1e-6) when their global L2 norm is above "
+       "it, before each update (PyTorch's clip_grad_norm_); 0 = off"},
+      {"train.on_nonfinite", KEEL_FIELD(train.on_nonfinite), {}, {"stop", "skip_step"}, unhashed,
+       "a non-finite loss or gradient: stop (exit 3, nothing written from the model) or "
+       "skip_step (drop that step's update, count it in summary.json skipped_steps)"},
       {"train.stop_after_epochs", KEEL_FIELD(train.stop_after_epochs), {closed(0, 100000)}, {},
        unhashed,
        "> 0: stop after this many epochs of this run, with a checkpoint (to resume later); "

@@ -89,6 +89,7 @@ std::string summary_json(const RunSummary& s) {
   j["ms_per_step"] = json_number(s.ms_per_step);
   j["graph_captures"] = s.graph_captures;
   j["graph_replays"] = s.graph_replays;
+  j["skipped_steps"] = s.skipped_steps;
   j["val_accuracy"] = json_number(s.val_accuracy);
   j["val_loss"] = json_number(s.val_loss);
   j["best_epoch"] = s.best_epoch;

@@ -106,6 +106,8 @@ class Run {
   void train_member(const Member& member, const Checkpoint* resume);
   void save(const Trainer* trainer, const char* name, Durability durability) const;
   void log_epoch(const Member& member, const EpochRecord& r) const;
+  std::string model_name(const Member& member) const;
+  [[noreturn]] void report_divergence(const Diverged& d) const;
   std::string progress_bar_line(const Member& member, int epoch, int64_t step, int64_t steps) const;
   RunResult predict_only();
 
@@ -159,6 +161,32 @@ std::string Run::progress_bar_line(const Member& m, int epoch, int64_t step, int
                      std::string(30 - filled, '.'), step, steps);
 }
 
+std::string Run::model_name(const Member& m) const {
+  const std::string who = fmt::format("model {}/{}", m.index + 1, members_.size());
+  const TrainConfig& t = config_.train;
+  if (t.folds > 1) {
+    return fmt::format("{} (fold {} of {}, repeat {} of {})", who, m.fold, t.folds,
+                       m.index / t.folds + 1, t.repeats);
+  }
+  if (members_.size() > 1) return fmt::format("{} (seed {})", who, m.seed);
+  return who;
+}
+
+// The trainer's finding and advice, with what that means for the run's files in between.
+void Run::report_divergence(const Diverged& d) const {
+  std::string files = fmt::format(
+      "Nothing was written from this run's models: no submission.csv, probabilities.csv, "
+      "metrics.csv or summary.json (earlier ones in {} are untouched)",
+      options_.out_dir);
+  // The last finite epoch's checkpoint may still be on its way to disk.
+  writer_->wait();
+  const std::string last = checkpoint_path("last.ckpt");
+  files += std::filesystem::exists(last)
+               ? fmt::format("; {} was not overwritten and holds the last finite state saved", last)
+               : "; no checkpoint had been saved yet";
+  throw Diverged(d.finding() + " " + files + ".", d.advice());
+}
+
 void Run::log_epoch(const Member& m, const EpochRecord& r) const {
   const int total = config_.train.frozen_epochs + config_.train.epochs;
   std::string who = members_.size() > 1 ? fmt::format("model {}/{} ", m.index + 1, members_.size()) : "";
@@ -194,6 +222,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
     };
   }
   hooks.stop_requested = [] { return interrupt_requested(); };
+  hooks.model_name = model_name(member);
   // Per-epoch checkpoints are renamed into place without a disk flush (an fsync per epoch would
   // dominate a sub-second GPU run); a stop always leaves a flushed last.ckpt to resume from, even
   // with output.checkpoints off.
@@ -202,7 +231,13 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
     if (!config_.output.checkpoints) return;
     save(&trainer, kind == TrainerHooks::Save::best ? "best.ckpt" : "last.ckpt", Durability::rename_only);
   };
-  const bool finished = trainer.fit(train, valid, hooks);
+  bool finished = false;
+  try {
+    finished = trainer.fit(train, valid, hooks);
+  } catch (const Diverged& d) {
+    if (options_.progress_bar) log_("");  // end the progress bar's line before the message
+    report_divergence(d);
+  }
   step_seconds_ += trainer.train_seconds() - earlier_step_seconds;
   if (!finished) {
     if (!trainer.stopped_after_epochs()) throw Interrupted{checkpoint_path("last.ckpt")};
@@ -267,6 +302,12 @@ RunResult Run::execute() {
   device_ = choice.device;
   log_(choice.message);
   if (config_.cuda_graph && device_ != Device::cuda) log_("cuda_graph: ignored, training runs on the CPU");
+  if (config_.cuda_graph && device_ == Device::cuda &&
+      (config_.train.grad_clip > 0 || config_.train.on_nonfinite == "skip_step")) {
+    log_("cuda_graph: off, since train.grad_clip or train.on_nonfinite: skip_step decide each "
+         "step's update on the host after reading its gradient norm, which a captured step "
+         "cannot wait for");
+  }
   // In the background where a core would otherwise idle: a GPU run's host, or fewer CPU threads
   // than cores (the flagship trains on one).
   const bool spare_core = device_ == Device::cuda ||

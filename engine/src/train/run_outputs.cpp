@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "class_scores.h"
+#include "keel/error.h"
 #include "keel/train/report.h"
 #include "keel/runtime.h"
 #include "keel/train/step_graph.h"
@@ -106,6 +107,7 @@ RunSummary make_summary(const Config& config, const PreparedData& data, const Re
   s.train_seconds = results.train_seconds;
   s.graph_captures = results.graph_captures;
   s.graph_replays = results.graph_replays;
+  s.skipped_steps = results.skipped_steps;
   s.ms_per_step = results.steps > 0 ? 1e3 * results.train_seconds / static_cast<double>(results.steps) : NAN;
   s.val_accuracy = v.accuracy();
   s.val_loss = v.loss();
@@ -141,6 +143,7 @@ void record_member(Results& results, Trainer& trainer, const Member& member,
                    const LabelledImages& valid, const PreparedData& data) {
   results.records.insert(results.records.end(), trainer.history().begin(), trainer.history().end());
   results.steps += trainer.steps_done();
+  results.skipped_steps += trainer.skipped_steps();
   if (const StepGraph* graph = trainer.step_graph()) {
     results.graph_captures += graph->captures();
     results.graph_replays += graph->replays();
@@ -171,6 +174,17 @@ void write_submission_files(const Config& config, const RunOptions& options, con
     std::vector<double> p(sums.begin() + static_cast<int64_t>(i) * k, sums.begin() + static_cast<int64_t>(i + 1) * k);
     labels.push_back(argmax(p));
     survived.push_back(p[1] / std::accumulate(p.begin(), p.end(), 0.0));
+    // The last line of defence: training stops on non-finite values, but a checkpoint given to
+    // --predict may still hold such weights, and a NaN would become a silent "did not survive".
+    if (!std::isfinite(survived.back())) {
+      throw Error(
+          ErrorKind::runtime,
+          fmt::format("the predicted survival probability of passenger {} is not a number ({}): "
+                      "the model's weights are not finite, so no submission.csv or "
+                      "probabilities.csv was written (an earlier one in {} is untouched). "
+                      "Retrain with a lower optimizer.lr or with train.grad_clip set.",
+                      data.test_ids[i], survived.back(), options.out_dir));
+    }
   }
   write_submission(out_file(options, "submission.csv"), data.test_ids, labels);
   if (config.output.probabilities) write_probabilities(out_file(options, "probabilities.csv"), data.test_ids, survived);

@@ -96,6 +96,7 @@ Results empty_results(int64_t train_rows, int64_t test_rows, int64_t classes) {
 void Results::save(Checkpoint& c) const {
   c.ints["run.members_done"] = members_done;
   c.ints["run.steps"] = steps;
+  c.ints["run.skipped_steps"] = skipped_steps;
   c.ints["run.last_best_epoch"] = last_best_epoch;
   c.reals["run.train_seconds"] = train_seconds;
   // Copies: the sums keep growing while a checkpoint may still be written in the background.
@@ -109,6 +110,8 @@ void Results::save(Checkpoint& c) const {
 void Results::load(const Checkpoint& c) {
   members_done = static_cast<int>(c.int_at("run.members_done"));
   steps = c.int_at("run.steps");
+  // Absent from checkpoints written before train.on_nonfinite existed: nothing was skipped then.
+  skipped_steps = c.ints.count("run.skipped_steps") ? c.int_at("run.skipped_steps") : 0;
   last_best_epoch = static_cast<int>(c.int_at("run.last_best_epoch"));
   train_seconds = c.real_at("run.train_seconds");
   restore_tensor(c, "run.test_prob_sum", test_prob_sum);

@@ -48,6 +48,7 @@ struct Results {
   std::vector<double> member_accuracies;
   std::vector<EpochRecord> records;  // of finished members
   int64_t steps = 0;
+  int64_t skipped_steps = 0;  // of finished members (train.on_nonfinite: skip_step)
   double train_seconds = 0.0;
   int last_best_epoch = 0;
   int graph_captures = 0;  // CUDA-graph captures of the training step in this session (not saved)

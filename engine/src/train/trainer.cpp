@@ -16,6 +16,7 @@
 #include "keel/train/step_graph.h"
 #include "class_scores.h"
 #include "common/stopwatch.h"
+#include "step_checks.h"
 
 namespace keel::train {
 
@@ -85,6 +86,12 @@ std::unique_ptr<optim::Schedule> make_schedule(const Config& c, std::vector<doub
   return std::make_unique<optim::OneCycleSchedule>(std::move(o));
 }
 
+// "NaN", "inf" or "-inf": the sign of a NaN means nothing to a reader.
+std::string non_finite_text(double v) {
+  if (std::isnan(v)) return "NaN";
+  return v > 0 ? "inf" : "-inf";
+}
+
 std::vector<int64_t> permutation(int64_t n, Generator& gen) {
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
@@ -111,9 +118,24 @@ Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uin
   params_ = model_.parameters();
   optimizer_ = make_optimizer(config_, params_);
   loss_sum_ = Tensor::zeros({1}, device_);
-  if (config_.cuda_graph && device_ == Device::cuda) {
+  skip_nonfinite_ = config_.train.on_nonfinite == "skip_step";
+  checks_each_step_ = config_.train.grad_clip > 0 || skip_nonfinite_;
+  // A captured step cannot wait for the host's decision to clip or skip, so the graph path stays
+  // off with those keys (run_titanic logs why).
+  if (config_.cuda_graph && device_ == Device::cuda && !checks_each_step_) {
     step_graph_ = std::make_unique<StepGraph>(dropout_gen_, *optimizer_);
   }
+  model_.visit_parameters("", [&](const std::string& name, nn::Parameter& p) {
+    param_names_.push_back(name);
+    weights_.push_back(&p.value);
+    weight_names_.push_back(fmt::format("parameter `{}`", name));
+  });
+  model_.visit_buffers("", [&](const std::string& name, Tensor& b) {
+    weights_.push_back(&b);
+    weight_names_.push_back(fmt::format("buffer `{}`", name));
+  });
+  step_sums_ = std::make_unique<detail::SquareSums>();
+  weight_sums_ = std::make_unique<detail::SquareSums>();
 }
 
 Trainer::~Trainer() = default;
@@ -134,6 +156,7 @@ void Trainer::start_phase(const Phase& phase, int64_t steps_per_epoch) {
 }
 
 bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, const TrainerHooks& hooks) {
+  if (!hooks.model_name.empty()) model_name_ = hooks.model_name;
   const int64_t batch = config_.train.batch_size;
   const int64_t steps_per_epoch =
       config_.train.drop_last ? train.size() / batch : (train.size() + batch - 1) / batch;
@@ -143,6 +166,7 @@ bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, cons
                             "train.drop_last on: lower train.batch_size",
                             config_.source, batch, train.size()));
   }
+  steps_per_epoch_ = steps_per_epoch;
   const std::vector<Phase> plan = phases();
   while (phase_ < static_cast<int>(plan.size()) && !early_stopped_) {
     const Phase phase = plan[static_cast<size_t>(phase_)];
@@ -153,13 +177,15 @@ bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, cons
     if (device_ == Device::cuda) keel::synchronize();
     const double seconds = clock.lap();
     train_seconds_ += seconds;
+    const double loss_sum = loss_sum_.item();  // on a GPU, the epoch's one read of the loss
+    check_state(loss_sum);
     // Advance the position before finish_epoch saves it, so a resume starts at the next epoch.
     if (++epoch_in_phase_ == phase.epochs) {
       ++phase_;
       epoch_in_phase_ = 0;
       step_in_phase_ = 0;
     }
-    finish_epoch(valid, hooks, seconds);
+    finish_epoch(valid, hooks, seconds, loss_sum);
     const int stop_after = config_.train.stop_after_epochs;
     if (stop_after > 0 && epochs_done_ >= stop_after && !finished(plan)) {
       stopped_after_epochs_ = true;
@@ -190,6 +216,7 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
   const int64_t batch = config_.train.batch_size;
   for (; step_in_epoch_ < steps_per_epoch; ++step_in_epoch_) {
     if (hooks.stop_requested && hooks.stop_requested()) {
+      check_state(loss_sum_.item());  // never a diverged state in the checkpoint
       if (hooks.save_checkpoint) hooks.save_checkpoint(TrainerHooks::Save::stop);
       return false;
     }
@@ -233,10 +260,95 @@ void Trainer::begin_pass(int64_t rows) {
 void Trainer::compute_step(const Tensor& input) {
   const Tensor& logits = model_.forward(input);
   softmax_cross_entropy_forward(logits, batch_labels_, loss_, probs_);
-  add(loss_sum_, loss_, loss_sum_);  // summed on the device: no synchronisation per step
   softmax_cross_entropy_backward(probs_, batch_labels_, dlogits_);
   model_.backward(dlogits_);
+  if (!step_is_finite()) return;  // train.on_nonfinite: skip_step drops this update
+  add(loss_sum_, loss_, loss_sum_);  // summed on the device: no synchronisation per step
   optimizer_->step();
+}
+
+bool Trainer::step_is_finite() {
+  if (!checks_each_step_) {
+    // On the CPU the loss is already in host memory; on a GPU reading it would wait for the device
+    // at every step, so fit checks the epoch's loss sum instead.
+    if (device_ == Device::cpu && !std::isfinite(loss_.data()[0])) {
+      diverged("the training loss became " + non_finite_text(loss_.data()[0]), true);
+    }
+    return true;
+  }
+  std::vector<const Tensor*> grads;
+  for (nn::Parameter* p : params_) grads.push_back(&p->grad);
+  const std::vector<float> sums = step_sums_->read(grads, &loss_);
+  const float loss = sums.back();
+  double norm_sq = 0.0;
+  size_t first_bad = grads.size();
+  for (size_t i = 0; i < grads.size(); ++i) {
+    norm_sq += sums[i];
+    if (first_bad == grads.size() && !std::isfinite(sums[i])) first_bad = i;
+  }
+  const double norm = std::sqrt(norm_sq);
+  std::string problem;
+  if (!std::isfinite(loss)) {
+    problem = "the training loss became " + non_finite_text(loss);
+  } else if (!std::isfinite(norm)) {
+    problem = fmt::format("the gradient norm became {} (first non-finite gradient: parameter `{}`)",
+                          non_finite_text(norm),
+                          first_bad < grads.size() ? param_names_[first_bad] : "?");
+  }
+  if (problem.empty()) {
+    clip_gradients(norm);
+    return true;
+  }
+  if (!skip_nonfinite_) diverged(problem, true);
+  ++skipped_steps_;
+  ++skipped_in_epoch_;
+  return false;
+}
+
+void Trainer::clip_gradients(double norm) {
+  if (config_.train.grad_clip <= 0) return;
+  const double factor = detail::clip_factor(norm, config_.train.grad_clip);
+  if (factor >= 1.0) return;
+  for (nn::Parameter* p : params_) scale(p->grad, static_cast<float>(factor), p->grad);
+}
+
+void Trainer::check_state(double loss_sum) {
+  if (device_ == Device::cuda && !checks_each_step_ && !std::isfinite(loss_sum)) {
+    diverged(fmt::format("the training loss summed over the epoch's {} step(s) so far is {} (on "
+                         "the GPU the loss is summed on the device and read once per epoch, so the "
+                         "step is not known; train.grad_clip or train.on_nonfinite: skip_step read "
+                         "it every step)",
+                         step_in_epoch_, non_finite_text(loss_sum)),
+             false);
+  }
+  const std::vector<float> flags = weight_sums_->non_finite_flags(weights_);
+  for (size_t i = 0; i < flags.size(); ++i) {
+    if (!std::isfinite(flags[i])) {
+      diverged(fmt::format("the values of {} are no longer all finite (weights are checked once "
+                           "per epoch, so the step is not known)",
+                           weight_names_[i]),
+               false);
+    }
+  }
+}
+
+void Trainer::diverged(const std::string& what, bool step_known) const {
+  const int epoch = epochs_done_ + 1;
+  const std::string where =
+      step_known ? fmt::format("at epoch {}, step {} of {} (step {} of the run)", epoch,
+                               step_in_epoch_ + 1, steps_per_epoch_, global_step_ + 1)
+                 : fmt::format("during epoch {}", epoch);
+  std::string finding = fmt::format("training diverged in {} {}: {}.", model_name_, where, what);
+  std::string lrs = fmt::format("optimizer.lr (now {})", config_.optimizer.lr);
+  if (optimizer_->num_groups() > 1) {
+    lrs += fmt::format(" or optimizer.body_lr (now {})", config_.optimizer.body_lr);
+  }
+  std::string advice = fmt::format(
+      "Try a lower {}, a lower optimizer.weight_decay (now {}), or train.grad_clip (now {}, e.g. "
+      "1.0) to bound each update; train.on_nonfinite: skip_step (now {}) drops steps whose loss or "
+      "gradients are not finite instead of stopping.",
+      lrs, config_.optimizer.weight_decay, config_.train.grad_clip, config_.train.on_nonfinite);
+  throw Diverged(std::move(finding), std::move(advice));
 }
 
 void Trainer::report_graph_failure(const TrainerHooks& hooks) {
@@ -249,11 +361,20 @@ void Trainer::report_graph_failure(const TrainerHooks& hooks) {
   }
 }
 
-void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hooks, double seconds) {
+void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hooks, double seconds,
+                           double loss_sum) {
   EpochRecord record;
   record.epoch = ++epochs_done_;
   record.fold = fold_;
-  record.train_loss = loss_sum_.item() / static_cast<double>(std::max<int64_t>(step_in_epoch_, 1));
+  const int64_t summed_steps = step_in_epoch_ - skipped_in_epoch_;
+  record.train_loss = summed_steps > 0 || skipped_in_epoch_ == 0
+                          ? loss_sum / static_cast<double>(std::max<int64_t>(summed_steps, 1))
+                          : NAN;  // every step skipped: no loss to report
+  if (skipped_in_epoch_ > 0 && hooks.log) {
+    hooks.log(fmt::format("epoch {}: skipped {} of {} steps whose loss or gradients were not "
+                          "finite (train.on_nonfinite: skip_step)",
+                          record.epoch, skipped_in_epoch_, step_in_epoch_));
+  }
   record.val_loss = record.val_accuracy = NAN;
   if (valid.size() > 0) {
     const Evaluation e = evaluate(valid);
@@ -266,6 +387,7 @@ void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hook
   history_.push_back(record);
   loss_sum_.zero_();
   step_in_epoch_ = 0;
+  skipped_in_epoch_ = 0;
 
   const bool better = improved(record);
   if (better) {
@@ -361,6 +483,8 @@ void Trainer::save_state(Checkpoint& c) const {
   c.ints[p + "early_stopped"] = early_stopped_;
   c.ints[p + "dropout_offset"] = static_cast<int64_t>(dropout_gen_.offset());
   c.ints[p + "optimizer_steps"] = optimizer_->steps();
+  c.ints[p + "skipped_steps"] = skipped_steps_;
+  c.ints[p + "skipped_in_epoch"] = skipped_in_epoch_;
   c.reals[p + "loss_sum"] = loss_sum_.item();
   c.reals[p + "best_value"] = best_value_;
   c.reals[p + "train_seconds"] = train_seconds_;
@@ -386,6 +510,12 @@ void Trainer::load_state(const Checkpoint& c) {
   early_stopped_ = c.int_at(p + "early_stopped") != 0;
   dropout_gen_.set_state(dropout_gen_.seed(), static_cast<uint64_t>(c.int_at(p + "dropout_offset")));
   optimizer_->set_steps(c.int_at(p + "optimizer_steps"));
+  // Absent from checkpoints written before train.on_nonfinite existed: nothing was skipped then.
+  const auto int_or_zero = [&](const std::string& key) {
+    return c.ints.count(key) ? c.int_at(key) : int64_t{0};
+  };
+  skipped_steps_ = int_or_zero(p + "skipped_steps");
+  skipped_in_epoch_ = int_or_zero(p + "skipped_in_epoch");
   loss_sum_.fill_(static_cast<float>(c.real_at(p + "loss_sum")));
   best_value_ = c.real_at(p + "best_value");
   train_seconds_ = c.real_at(p + "train_seconds");

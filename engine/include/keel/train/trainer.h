@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "keel/config.h"
+#include "keel/error.h"
 #include "keel/nn/sequential.h"
 #include "keel/optim/optimizer.h"
 #include "keel/optim/schedule.h"
@@ -20,6 +21,24 @@
 namespace keel::train {
 
 class StepGraph;
+namespace detail {
+class SquareSums;
+}
+
+// Thrown by Trainer::fit when the loss, the gradients or the weights stop being finite (kind
+// runtime, exit code 3). The message is the finding then the advice; a caller that knows more
+// (which files were not written) puts its own sentence between them.
+class Diverged : public Error {
+ public:
+  Diverged(std::string finding, std::string advice)
+      : Error(ErrorKind::runtime, finding + " " + advice), finding_(std::move(finding)),
+        advice_(std::move(advice)) {}
+  const std::string& finding() const { return finding_; }
+  const std::string& advice() const { return advice_; }
+
+ private:
+  std::string finding_, advice_;
+};
 
 // Images (N, C, S, S) with values in [0, 1] and labels (N) as floats, both on the training device.
 struct LabelledImages {
@@ -45,6 +64,8 @@ struct TrainerHooks {
   // `best` when it improved) and when training stops before its end (`stop`).
   enum class Save { epoch, best, stop };
   std::function<void(Save)> save_checkpoint;
+  // How messages name this model ("model 2/5 (fold 2 of 5, repeat 1)"); empty: "the model".
+  std::string model_name;
 };
 
 class Trainer {
@@ -55,6 +76,9 @@ class Trainer {
   // Trains the configured phases (frozen epochs, then epochs), continuing from a restored state.
   // Returns false when stopped before the end, by hooks.stop_requested or after
   // train.stop_after_epochs (stopped_after_epochs() tells which); the state is saved by then.
+  // Throws Diverged on the first non-finite loss (each step on the CPU; on a GPU the epoch's loss
+  // sum, unless train.grad_clip or skip_step already read it each step), gradient norm (when those
+  // keys are on) or weight (each epoch), before that state is saved: a checkpoint is always finite.
   bool fit(const LabelledImages& train, const LabelledImages& valid, const TrainerHooks& hooks);
 
   Evaluation evaluate(const LabelledImages& data);
@@ -70,6 +94,8 @@ class Trainer {
   const std::vector<EpochRecord>& history() const { return history_; }
   int best_epoch() const { return best_epoch_; }
   int64_t steps_done() const { return global_step_; }
+  // Steps whose update was dropped for a non-finite loss or gradient (on_nonfinite: skip_step).
+  int64_t skipped_steps() const { return skipped_steps_; }
   double train_seconds() const { return train_seconds_; }
   // The CUDA-graph path (its replays, and why it stopped if it did); null unless cuda_graph is on
   // and training runs on a GPU.
@@ -88,8 +114,17 @@ class Trainer {
   void begin_pass(int64_t rows);  // before a training or evaluation pass over `rows` images
   // Forward, loss, backward and update of the batch in batch_labels_ and `input`.
   void compute_step(const Tensor& input);
+  // The per-step guard, after the backward pass: false when the update is to be skipped. Clips
+  // the gradients when train.grad_clip is on; throws Diverged when the run is to stop.
+  bool step_is_finite();
+  void clip_gradients(double norm);
+  // The epoch-level guard, before any state is saved: the loss sum (on a GPU without per-step
+  // checks) and every weight and buffer.
+  void check_state(double loss_sum);
+  [[noreturn]] void diverged(const std::string& what, bool step_known) const;
   void report_graph_failure(const TrainerHooks& hooks);
-  void finish_epoch(const LabelledImages& valid, const TrainerHooks& hooks, double seconds);
+  void finish_epoch(const LabelledImages& valid, const TrainerHooks& hooks, double seconds,
+                    double loss_sum);
   bool improved(const EpochRecord& record) const;
   void snapshot_best();
 
@@ -104,6 +139,16 @@ class Trainer {
   std::unique_ptr<optim::Schedule> schedule_;
   std::vector<nn::Parameter*> params_;
   std::unique_ptr<StepGraph> step_graph_;  // when cuda_graph is on and training runs on a GPU
+  // Loss and gradient norms are read every step (one wait for a GPU per step) only for
+  // train.grad_clip and on_nonfinite: skip_step, which need them to decide that step's update.
+  bool checks_each_step_ = false;
+  bool skip_nonfinite_ = false;
+  std::vector<std::string> param_names_;
+  std::vector<const Tensor*> weights_;     // every parameter, then every buffer
+  std::vector<std::string> weight_names_;  // "parameter `3.weight`", "buffer `1.running_var`"
+  std::unique_ptr<detail::SquareSums> step_sums_, weight_sums_;
+  std::string model_name_ = "the model";  // from hooks.model_name during fit
+  int64_t steps_per_epoch_ = 0;
   bool graph_failure_reported_ = false;
 
   // Progress (checkpointed).
@@ -113,8 +158,8 @@ class Trainer {
   int64_t step_in_phase_ = 0;
   int64_t global_step_ = 0;
   int epochs_done_ = 0;
-  double epoch_loss_sum_ = 0.0;
-  int64_t epoch_loss_count_ = 0;
+  int64_t skipped_steps_ = 0;
+  int64_t skipped_in_epoch_ = 0;
   double best_value_ = 0.0;
   int best_epoch_ = -1;
   int epochs_without_improvement_ = 0;
