@@ -209,6 +209,22 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{{2, 8, 37, 41, 8, 3, 3, 2, 1}, false}),
     case_name);
 
+// Edges of the 8-lane (AVX2) and 16-lane (AVX-512) vector paths: 1×1, 1×2 and 2×2 images, so one
+// vector of im2col columns spans 8, 4 or 2-3 images (at most 4 take one masked load each; more
+// gather); 13 channels (a whole 8-channel transpose tile and a tail of 5) with 21-pixel images
+// (pixel tails of 5) and 9 filters (two whole 4-row GEMM panels and one row); and stride-2 input
+// gradients whose last 8 output columns end at the last column of a 15-wide row, so the block
+// of 16 floats col2im updates reaches into the next row, or at the end of an image, the next image.
+INSTANTIATE_TEST_SUITE_P(
+    CpuVectorEdges, Conv2dVsReference,
+    ::testing::Values(ConvCase{{9, 4, 1, 1, 6, 3, 3, 1, 1}, true},
+                      ConvCase{{7, 3, 1, 2, 5, 3, 3, 1, 1}, false},
+                      ConvCase{{5, 2, 2, 2, 4, 3, 3, 1, 1}, true},
+                      ConvCase{{2, 13, 3, 7, 9, 3, 3, 1, 1}, true},
+                      ConvCase{{2, 3, 15, 15, 4, 1, 1, 2, 0}, false},
+                      ConvCase{{3, 6, 17, 15, 8, 3, 3, 2, 1}, true}),
+    case_name);
+
 // L = Σ y ⊙ weights is linear in each of x, w, b, so central differences are exact up to float
 // rounding of the forward sums (~1e-7 relative, divided by 2h = 2e-2): 1e-3 leaves a wide margin
 // while any indexing mistake gives errors of order 1.
@@ -277,7 +293,8 @@ TEST(Conv2dDeterminism, IdenticalBitsForAnyThreadCountAtResnetShapes) {
   ThreadCount restore;
   for (const ConvDims& d :
        {ConvDims{5, 16, 7, 7, 24, 3, 3, 1, 1}, ConvDims{3, 16, 14, 14, 32, 3, 3, 2, 1},
-        ConvDims{3, 16, 14, 14, 32, 1, 1, 2, 0}, ConvDims{5, 64, 30, 30, 64, 3, 3, 2, 1}}) {
+        ConvDims{3, 16, 14, 14, 32, 1, 1, 2, 0}, ConvDims{5, 64, 30, 30, 64, 3, 3, 2, 1},
+        ConvDims{3, 6, 17, 15, 8, 3, 3, 2, 1}, ConvDims{2, 13, 3, 7, 9, 3, 3, 1, 1}}) {
     const Tensor x = random_tensor(x_shape(d), 45);
     const Tensor w = random_tensor(w_shape(d), 46, -0.5f, 0.5f);
     const Tensor b = random_tensor({d.k}, 47);

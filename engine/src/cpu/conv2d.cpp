@@ -110,13 +110,15 @@ Range split(int64_t n, int t, int threads) {
 // --------------------------------------------------------------
 
 // B (depth × cols) for columns [col0, col0 + cols), in gemm's panel layout (zero past `cols`).
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 // Address arithmetic that may step before `src` for lanes a mask switches off (never read).
 const float* offset_ptr(const float* src, int64_t offset) {
   return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(src) +
                                         static_cast<uintptr_t>(offset) * sizeof(float));
 }
+#endif
 
+#if defined(__AVX512F__)
 // Sixteen columns at a time: for each (r, s) one bounds mask, so padding comes for free as
 // masked-off lanes. With stride 1 and an output as wide as its source (the "same" 3×3 convolutions
 // of both CNNs, and their input gradients), consecutive output pixels of one image read
@@ -197,6 +199,108 @@ void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols
     }
   }
 }
+#elif defined(__AVX2__)
+// AVX2 compares only signed integers. Offsetting both sides by 2^31 turns the bounds check
+// 0 <= x < bound (x < bound as unsigned) into one signed compare; lanes keep their coordinates
+// offset, so a window step is still a single add.
+inline __m256i offset_by_sign(__m256i v) {
+  return _mm256_xor_si256(v, _mm256_set1_epi32(INT32_MIN));
+}
+inline __m256i below(__m256i offset_x, __m256i offset_bound) {
+  return _mm256_cmpgt_epi32(offset_bound, offset_x);
+}
+
+// The AVX-512 design at eight columns per vector, three vectors per 24-wide panel: per (r, s) one
+// bounds mask, then one masked unaligned load per image in the group where stride 1 and a "same"
+// width make an image's columns consecutive addresses, an 8-lane gather otherwise. A masked load
+// zeroes the lanes it skips, so the images' loads combine with ORs.
+void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols, float* packed) {
+  const int64_t depth = g.depth(), plane = g.h * g.w, pixels = g.pixels();
+  const bool contiguous = g.stride == 1 && g.ow == g.w;
+  const __m256i height = offset_by_sign(_mm256_set1_epi32(static_cast<int>(g.h)));
+  const __m256i width = offset_by_sign(_mm256_set1_epi32(static_cast<int>(g.w)));
+  const __m256i plane_step = _mm256_set1_epi32(static_cast<int>(plane));
+  const int64_t dst_step = g.r * g.s * kNr;
+  for (int64_t j = 0; j < panels(cols, kNr); ++j) {
+    float* panel = packed + j * kNr * depth;
+    for (int64_t v = 0; v < kNr / 8; ++v) {
+      alignas(32) int32_t base[8], top[8], left[8], segment_of[8];
+      // Lanes of one image: lane l of segment i reads src[segment_offset[i] + l + shift].
+      constexpr int kMaxSegments = 4;
+      int64_t segment_offset[kMaxSegments] = {};
+      int segments = 0;
+      int64_t last_image = -1;
+      for (int l = 0; l < 8; ++l) {
+        const int64_t col = j * kNr + v * 8 + l;
+        if (col < cols) {
+          const Pixel px = pixel_of(g, col0 + col);
+          top[l] = static_cast<int32_t>(px.top);
+          left[l] = static_cast<int32_t>(px.left);
+          base[l] = static_cast<int32_t>(px.n * g.c * plane + px.top * g.w + px.left);
+          if (px.n != last_image) {
+            if (segments < kMaxSegments) {
+              segment_offset[segments] = px.n * g.c * plane + (col0 + col) % pixels - l;
+            }
+            ++segments;
+            last_image = px.n;
+          }
+          segment_of[l] = segments - 1;
+        } else {
+          top[l] = INT32_MIN / 2;  // never inside the image: the lane reads as zero
+          left[l] = 0;
+          base[l] = 0;
+          segment_of[l] = -1;
+        }
+      }
+      const bool loads = contiguous && segments <= kMaxSegments;
+      // A vector wholly past `cols` has no segment; its one all-off load stores zeros.
+      const int loaded = std::clamp(segments, 1, kMaxSegments);
+      const __m256i vsegment = _mm256_load_si256(reinterpret_cast<const __m256i*>(segment_of));
+      __m256i segment_lanes[kMaxSegments];
+      for (int i = 0; i < loaded; ++i) {
+        segment_lanes[i] = _mm256_cmpeq_epi32(vsegment, _mm256_set1_epi32(i));
+      }
+      const __m256i vbase = _mm256_load_si256(reinterpret_cast<const __m256i*>(base));
+      const __m256i vtop = offset_by_sign(_mm256_load_si256(reinterpret_cast<const __m256i*>(top)));
+      const __m256i vleft =
+          offset_by_sign(_mm256_load_si256(reinterpret_cast<const __m256i*>(left)));
+      for (int64_t r = 0; r < g.r; ++r) {
+        const __m256i row_ok =
+            below(_mm256_add_epi32(vtop, _mm256_set1_epi32(static_cast<int>(r))), height);
+        for (int64_t s = 0; s < g.s; ++s) {
+          const __m256i ok = _mm256_and_si256(
+              row_ok,
+              below(_mm256_add_epi32(vleft, _mm256_set1_epi32(static_cast<int>(s))), width));
+          float* dst = panel + (r * g.s + s) * kNr + v * 8;
+          if (loads) {
+            const int64_t shift = (r - g.pad_h) * g.w + (s - g.pad_w);
+            __m256i live[kMaxSegments];
+            for (int i = 0; i < loaded; ++i) live[i] = _mm256_and_si256(ok, segment_lanes[i]);
+            for (int64_t c = 0; c < g.c; ++c) {
+              __m256 value = _mm256_maskload_ps(
+                  offset_ptr(src, segment_offset[0] + shift + c * plane), live[0]);
+              for (int i = 1; i < loaded; ++i) {
+                value = _mm256_or_ps(
+                    value, _mm256_maskload_ps(
+                               offset_ptr(src, segment_offset[i] + shift + c * plane), live[i]));
+              }
+              _mm256_storeu_ps(dst + c * dst_step, value);
+            }
+            continue;
+          }
+          __m256i offset =
+              _mm256_add_epi32(vbase, _mm256_set1_epi32(static_cast<int>(r * g.w + s)));
+          for (int64_t c = 0; c < g.c; ++c) {
+            _mm256_storeu_ps(dst + c * dst_step,
+                             _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, offset,
+                                                      _mm256_castsi256_ps(ok), 4));
+            offset = _mm256_add_epi32(offset, plane_step);
+          }
+        }
+      }
+    }
+  }
+}
 #else
 void im2col_packed(const float* src, const Window& g, int64_t col0, int64_t cols, float* packed) {
   const int64_t depth = g.depth(), plane = g.h * g.w;
@@ -253,6 +357,33 @@ inline void transpose_16x16(__m512* rows) {
     rows[12 + j] = _mm512_shuffle_f32x4(ab_odd, cd_odd, _MM_SHUFFLE(3, 1, 3, 1));
   }
 }
+#elif defined(__AVX2__)
+// rows[i] lane j -> rows[j] lane i, for 8 × 8. Unpacks and 64-bit shuffles transpose the 4 × 4
+// blocks inside each 128-bit half; one round of half swaps then moves the blocks into place.
+inline void transpose_8x8(__m256* rows) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(rows[i], rows[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(rows[i], rows[i + 1]);
+  }
+  // u[4G + j], half L: element 4L + j of rows 4G .. 4G + 3.
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; ++j) {
+    rows[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+    rows[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+  }
+}
+
+// Lanes [0, count) set: the live lanes of a partial vector.
+inline __m256i first_lanes(int64_t count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 #endif
 
 // x (N, C, H, W) -> (N, H, W, C) for images [n0, n1).
@@ -282,6 +413,32 @@ void to_nhwc(const float* x, const ConvShape& g, int64_t n0, int64_t n1, float* 
           _mm512_mask_storeu_ps(to + (p0 + q) * g.c + c0, channel_mask, rows[q]);
         }
       }
+    }
+  }
+#elif defined(__AVX2__)
+  // 8 channels × 8 pixels per tile: 8 row loads, a register transpose (24 shuffles) and 8 stores.
+  // A pixel tail uses masked loads. A channel tail (all of a 1- or 3-channel first layer) is
+  // copied element by element instead of with the masked stores AVX-512 uses: an AVX2 masked
+  // store (vmaskmovps) took five times a plain store on this AMD EPYC.
+  const int64_t whole = g.c / 8 * 8;
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* image = x + n * g.c * plane;
+    float* to = out + n * plane * g.c;
+    for (int64_t c0 = 0; c0 < whole; c0 += 8) {
+      for (int64_t p0 = 0; p0 < plane; p0 += 8) {
+        const int64_t count = std::min<int64_t>(8, plane - p0);
+        const __m256i pixel_mask = first_lanes(count);
+        __m256 rows[8];
+        for (int64_t i = 0; i < 8; ++i) {
+          const float* from = image + (c0 + i) * plane + p0;
+          rows[i] = count == 8 ? _mm256_loadu_ps(from) : _mm256_maskload_ps(from, pixel_mask);
+        }
+        transpose_8x8(rows);
+        for (int64_t q = 0; q < count; ++q) _mm256_storeu_ps(to + (p0 + q) * g.c + c0, rows[q]);
+      }
+    }
+    for (int64_t p = 0; p < plane; ++p) {
+      for (int64_t c = whole; c < g.c; ++c) to[p * g.c + c] = image[c * plane + p];
     }
   }
 #else
@@ -373,6 +530,49 @@ void im2col_nhwc_transposed_packed(const float* x_nhwc, const ConvShape& g, int6
       i = k;
     }
     const __m512i width = _mm512_set1_epi32(static_cast<int>(g.w));
+#elif defined(__AVX2__)
+    // As with AVX-512: runs merged into spans of contiguous NHWC lanes, three vectors of 8 per
+    // panel row, the padding per lane from the window column it reads (kept offset by 2^31 for
+    // the signed compare, see below()).
+    struct Span {
+      int64_t lane, r, s, c;
+      int vectors;  // bit v: the span has lanes in vector v
+      __m256i masks[3];
+      __m256i s_of[3];
+    };
+    Span spans[kNr];
+    int span_count = 0;
+    for (int i = 0; i < count;) {
+      const ChannelRun& head = runs[i];
+      alignas(32) int32_t s_of[kNr] = {}, lanes[kNr] = {};
+      int64_t end = head.lane + head.count;
+      for (int64_t l = head.lane; l < end; ++l) s_of[l] = static_cast<int32_t>(head.s);
+      int k = i + 1;
+      for (; k < count; ++k) {
+        const ChannelRun& prev = runs[k - 1];
+        const ChannelRun& next = runs[k];
+        if (next.r != prev.r || next.s != prev.s + 1 || prev.c + prev.count != g.c || next.c != 0)
+          break;
+        for (int64_t l = next.lane; l < next.lane + next.count; ++l)
+          s_of[l] = static_cast<int32_t>(next.s);
+        end = next.lane + next.count;
+      }
+      for (int64_t l = head.lane; l < end; ++l) lanes[l] = -1;
+      Span& span = spans[span_count++];
+      span.lane = head.lane;
+      span.r = head.r;
+      span.s = head.s;
+      span.c = head.c;
+      span.vectors = 0;
+      for (int v = 0; v < 3; ++v) {
+        if (head.lane < 8 * (v + 1) && end > 8 * v) span.vectors |= 1 << v;
+        span.masks[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes + 8 * v));
+        span.s_of[v] =
+            offset_by_sign(_mm256_load_si256(reinterpret_cast<const __m256i*>(s_of + 8 * v)));
+      }
+      i = k;
+    }
+    const __m256i width = offset_by_sign(_mm256_set1_epi32(static_cast<int>(g.w)));
 #endif
     int64_t n = col0 / pixels, p = col0 % pixels;
     int64_t oh = p / g.ow, ow = p % g.ow;
@@ -402,6 +602,26 @@ void im2col_nhwc_transposed_packed(const float* x_nhwc, const ConvShape& g, int6
         }
       }
       for (int v = 0; v < 3; ++v) _mm512_storeu_ps(out + 16 * v, value[v]);
+#elif defined(__AVX2__)
+      __m256 value[3] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+      const __m256i vleft = _mm256_set1_epi32(static_cast<int>(left));
+      for (int k = 0; k < span_count; ++k) {
+        const Span& span = spans[k];
+        const int64_t ih = top + span.r;
+        // Branch-free padding, as with AVX-512: an all-or-nothing row mask, per-lane columns.
+        const __m256i row_live =
+            _mm256_set1_epi32(static_cast<uint64_t>(ih) < static_cast<uint64_t>(g.h) ? -1 : 0);
+        const int64_t from = ((n * g.h + ih) * g.w + left + span.s) * g.c + span.c - span.lane;
+        for (int v = 0; v < 3; ++v) {
+          if (!(span.vectors >> v & 1)) continue;
+          const __m256i live =
+              _mm256_and_si256(_mm256_and_si256(span.masks[v], row_live),
+                               below(_mm256_add_epi32(vleft, span.s_of[v]), width));
+          value[v] =
+              _mm256_or_ps(value[v], _mm256_maskload_ps(offset_ptr(x_nhwc, from + 8 * v), live));
+        }
+      }
+      for (int v = 0; v < 3; ++v) _mm256_storeu_ps(out + 8 * v, value[v]);
 #else
       std::fill(out, out + kNr, 0.0f);
       for (int k = 0; k < count; ++k) {
@@ -493,6 +713,52 @@ void pack_grad_as_a(const float* dy, const ConvShape& g, int64_t col0, int64_t c
           _mm256_storeu_ps(dst + (t + q) * kMr, _mm512_castps512_ps256(rows[q]));
           _mm256_storeu_ps(dst + kMr * depth + (t + q) * kMr,
                            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(rows[q]), 1)));
+        }
+      }
+    }
+#elif defined(__AVX2__)
+    static_assert(kMr == 4, "two pixels of a panel fill one 8-lane vector");
+    // One panel (four channels) × eight pixels per register transpose: the 4 × 4 blocks inside
+    // each 128-bit half, then half swaps pair pixels t, t + 1 into one full store. That covers
+    // every whole panel with plain loads and stores, where the gathers the AVX-512 code keeps
+    // for odd channel counts would move one element per cycle.
+    for (; (first_panel + 1) * kMr <= g.k; ++first_panel) {
+      float* dst = packed + first_panel * kMr * depth + (col0 + done) * kMr;
+      const float* src = dy + (n * g.k + first_panel * kMr) * pixels + p;
+      for (int64_t t = 0; t < len; t += 8) {
+        const int64_t count = std::min<int64_t>(8, len - t);
+        const __m256i live = first_lanes(count);
+        __m256 rows[4];
+        for (int64_t r = 0; r < 4; ++r) {
+          const float* from = src + r * pixels + t;
+          rows[r] = count == 8 ? _mm256_loadu_ps(from) : _mm256_maskload_ps(from, live);
+        }
+        const __m256 t0 = _mm256_unpacklo_ps(rows[0], rows[1]);
+        const __m256 t1 = _mm256_unpackhi_ps(rows[0], rows[1]);
+        const __m256 t2 = _mm256_unpacklo_ps(rows[2], rows[3]);
+        const __m256 t3 = _mm256_unpackhi_ps(rows[2], rows[3]);
+        // pixel[i], half L: the four channels of pixel 4L + i.
+        const __m256 pixel[4] = {_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+                                 _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2))};
+        // Pixels 2i and 2i + 1 side by side: one store each. Named, not an array: GCC spilled an
+        // array of them to the stack and copied it out with memcpy.
+        const __m256 pixels01 = _mm256_permute2f128_ps(pixel[0], pixel[1], 0x20);
+        const __m256 pixels23 = _mm256_permute2f128_ps(pixel[2], pixel[3], 0x20);
+        const __m256 pixels45 = _mm256_permute2f128_ps(pixel[0], pixel[1], 0x31);
+        const __m256 pixels67 = _mm256_permute2f128_ps(pixel[2], pixel[3], 0x31);
+        float* to = dst + t * kMr;
+        if (count >= 2) _mm256_storeu_ps(to, pixels01);
+        if (count >= 4) _mm256_storeu_ps(to + 2 * kMr, pixels23);
+        if (count >= 6) _mm256_storeu_ps(to + 4 * kMr, pixels45);
+        if (count == 8) _mm256_storeu_ps(to + 6 * kMr, pixels67);
+        if (count % 2 == 1) {
+          const __m256 last = count == 7   ? pixels67
+                              : count == 5 ? pixels45
+                              : count == 3 ? pixels23
+                                           : pixels01;
+          _mm_storeu_ps(to + (count - 1) * kMr, _mm256_castps256_ps128(last));
         }
       }
     }
@@ -616,6 +882,29 @@ void col2im_add(const float* dcols, int64_t ld, const Window& g, int64_t col0, i
                   _mm512_mask_storeu_ps(d + 16, even,
                                         _mm512_add_ps(_mm512_maskz_loadu_ps(even, d + 16),
                                                       _mm512_permutexvar_ps(high, terms)));
+                }
+              }
+#elif defined(__AVX2__)
+              if (g.stride == 2) {
+                // Eight terms at once, spread to the even lanes of two vectors. The odd lanes are
+                // written back as read: a blend and plain stores, as an AVX2 masked store costs
+                // five plain ones on AMD. That is safe while all sixteen floats lie in image n,
+                // which this thread owns; the next may be another thread's, or past the end of dx.
+                const __m256i low = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+                const __m256i high = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+                constexpr int even = 0x55;
+                const int64_t room = (n + 1) * g.c * plane - (to - dx);  // floats left in image n
+                for (; o + 8 <= o1 && 2 * o + 16 <= room; o += 8) {
+                  const __m256 terms = _mm256_loadu_ps(from + o);
+                  float* d = to + 2 * o;
+                  const __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);
+                  _mm256_storeu_ps(
+                      d, _mm256_blend_ps(
+                             d0, _mm256_add_ps(d0, _mm256_permutevar8x32_ps(terms, low)), even));
+                  _mm256_storeu_ps(
+                      d + 8,
+                      _mm256_blend_ps(d1, _mm256_add_ps(d1, _mm256_permutevar8x32_ps(terms, high)),
+                                      even));
                 }
               }
 #endif
@@ -797,6 +1086,26 @@ void bias_grad(const float* dy, const ConvShape& g, Range channels, float* db) {
       if (tail) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail, row + whole));
     }
     _mm512_storeu_ps(lanes, acc);
+#elif defined(__AVX2__)
+    // The same sixteen sums in two registers (pixels p mod 16 below and above 8), so the result
+    // is bit for bit that of the other paths; masked loads take the tail.
+    const int64_t rest = pixels - whole;
+    const __m256i tail_low = first_lanes(std::min<int64_t>(rest, 8));
+    const __m256i tail_high = first_lanes(std::max<int64_t>(rest - 8, 0));
+    __m256 low = _mm256_setzero_ps(), high = _mm256_setzero_ps();
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* row = dy + (n * g.k + k) * pixels;
+      for (int64_t p = 0; p < whole; p += kLanes) {
+        low = _mm256_add_ps(low, _mm256_loadu_ps(row + p));
+        high = _mm256_add_ps(high, _mm256_loadu_ps(row + p + 8));
+      }
+      if (rest) {
+        low = _mm256_add_ps(low, _mm256_maskload_ps(row + whole, tail_low));
+        high = _mm256_add_ps(high, _mm256_maskload_ps(offset_ptr(row, whole + 8), tail_high));
+      }
+    }
+    _mm256_storeu_ps(lanes, low);
+    _mm256_storeu_ps(lanes + 8, high);
 #else
     for (int64_t n = 0; n < g.n; ++n) {
       const float* row = dy + (n * g.k + k) * pixels;
