@@ -142,41 +142,45 @@ TEST(BatchNorm, Gradients1d) {
   check_gradients({6, 19});
 }
 
-TEST(BatchNorm, BackwardMatchesClosedFormOnLargeShapes) {
-  // The parallel paths against the analytic formula evaluated in double.
-  for (const Shape& shape : {Shape{64, 32, 6, 6}, Shape{64, 1024}}) {
-    const int64_t n = shape[0], c = shape[1], l = shape.numel() / (n * c);
-    Tensor x = random_tensor(shape, 81, -1.0f, 1.0f), dy = random_tensor(shape, 82, -1.0f, 1.0f);
-    Params p(c, 90);
-    Tensor y, mean, invstd, dx, dgamma, dbeta;
-    batch_norm_forward_train(x, p.gamma, p.beta, p.running_mean, p.running_var, kMomentum, kEps, y,
-                             mean, invstd);
-    batch_norm_backward(x, p.gamma, mean, invstd, dy, dx, dgamma, dbeta);
-    const auto xv = x.to_vector(), gv = dy.to_vector(), gamma = p.gamma.to_vector();
-    const auto ref = reference::batch_norm_train(xv, n, c, l, gamma, p.beta.to_vector(),
-                                                 std::vector<float>(c, 0.0f),
-                                                 std::vector<float>(c, 1.0f), kMomentum, kEps);
-    std::vector<double> rdx(xv.size()), rdg(c, 0.0), rdb(c, 0.0);
-    const double m = static_cast<double>(n * l);
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const double is = 1.0 / std::sqrt(ref.var_biased[ch] + kEps);
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t k = 0; k < l; ++k) {
-          const int64_t idx = (i * c + ch) * l + k;
-          rdb[ch] += gv[idx];
-          rdg[ch] += gv[idx] * (xv[idx] - ref.mean[ch]) * is;
-        }
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t k = 0; k < l; ++k) {
-          const int64_t idx = (i * c + ch) * l + k;
-          const double xhat = (xv[idx] - ref.mean[ch]) * is;
-          rdx[idx] = gamma[ch] * is * (gv[idx] - rdb[ch] / m - xhat * rdg[ch] / m);
-        }
-    }
-    EXPECT_LT(relative_error(dx.to_vector(), rdx), 1e-5) << shape.str();
-    EXPECT_LT(relative_error(dgamma.to_vector(), rdg), 1e-5) << shape.str();
-    EXPECT_LT(relative_error(dbeta.to_vector(), rdb), 1e-5) << shape.str();
+// The backward pass against the analytic formula evaluated in double.
+void check_backward_closed_form(const Shape& shape) {
+  const int64_t n = shape[0], c = shape[1], l = shape.numel() / (n * c);
+  Tensor x = random_tensor(shape, 81, -1.0f, 1.0f), dy = random_tensor(shape, 82, -1.0f, 1.0f);
+  Params p(c, 90);
+  Tensor y, mean, invstd, dx, dgamma, dbeta;
+  batch_norm_forward_train(x, p.gamma, p.beta, p.running_mean, p.running_var, kMomentum, kEps, y,
+                           mean, invstd);
+  batch_norm_backward(x, p.gamma, mean, invstd, dy, dx, dgamma, dbeta);
+  const auto xv = x.to_vector(), gv = dy.to_vector(), gamma = p.gamma.to_vector();
+  const auto ref = reference::batch_norm_train(xv, n, c, l, gamma, p.beta.to_vector(),
+                                               std::vector<float>(c, 0.0f),
+                                               std::vector<float>(c, 1.0f), kMomentum, kEps);
+  std::vector<double> rdx(xv.size()), rdg(c, 0.0), rdb(c, 0.0);
+  const double m = static_cast<double>(n * l);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const double is = 1.0 / std::sqrt(ref.var_biased[ch] + kEps);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < l; ++k) {
+        const int64_t idx = (i * c + ch) * l + k;
+        rdb[ch] += gv[idx];
+        rdg[ch] += gv[idx] * (xv[idx] - ref.mean[ch]) * is;
+      }
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < l; ++k) {
+        const int64_t idx = (i * c + ch) * l + k;
+        const double xhat = (xv[idx] - ref.mean[ch]) * is;
+        rdx[idx] = gamma[ch] * is * (gv[idx] - rdb[ch] / m - xhat * rdg[ch] / m);
+      }
   }
+  EXPECT_LT(relative_error(dx.to_vector(), rdx), 1e-5) << shape.str();
+  EXPECT_LT(relative_error(dgamma.to_vector(), rdg), 1e-5) << shape.str();
+  EXPECT_LT(relative_error(dbeta.to_vector(), rdb), 1e-5) << shape.str();
+}
+
+TEST(BatchNorm, BackwardMatchesClosedFormOnLargeShapes) {
+  // The parallel paths.
+  check_backward_closed_form({64, 32, 6, 6});
+  check_backward_closed_form({64, 1024});
 }
 
 TEST(BatchNorm, SameInputsGiveBitIdenticalResults) {
@@ -267,6 +271,20 @@ void check_fused_relu_gradients(const Shape& shape) {
       << "dgamma " << shape.str();
   EXPECT_LT(gradient_check_error(forward, p.beta, weights, dbeta, 1e-3f), 2e-2)
       << "dbeta " << shape.str();
+}
+
+// Plane sizes around the vector widths (8 floats on AVX2, 16 on AVX-512): planes shorter than
+// one vector, exactly one or two, and one or two vectors with tails of 1 to 7 values.
+TEST(BatchNorm, EveryPlaneSizeAroundTheVectorWidths) {
+  const Shape planes[] = {{1, 2}, {2, 2}, {1, 7}, {2, 4}, {3, 3}, {3, 4}, {1, 13}, {3, 5},
+                          {4, 4}, {1, 17}, {4, 5}, {5, 5}, {1, 31}, {4, 8}, {3, 11}};
+  for (const Shape& plane : planes) {
+    const Shape shape{5, 3, plane[0], plane[1]};
+    check_train_against_reference(shape, 0.3f, 1.0f, 1e-5);
+    check_eval_against_reference(shape);
+    check_backward_closed_form(shape);
+    check_fused_relu(shape);
+  }
 }
 
 TEST(BatchNormRelu, Gradients) {

@@ -88,6 +88,33 @@ TEST(Dropout, ThreadCountDoesNotChangeTheMask) {
   EXPECT_EQ(m1.to_vector(), m2.to_vector());
 }
 
+// The mask is defined bit for bit: every path this CPU runs draws the same one, at sizes with
+// and without whole blocks of the vector draws, a ragged last counter, counters crossing 2^32,
+// and the parallel split.
+TEST(Dropout, EveryPathDrawsTheSameMask) {
+  const CpuIsa active = cpu_isa();
+  for (int64_t numel : {1, 6, 31, 64, 67, 129, 1000, 4103, 65541}) {
+    Tensor x = random_tensor({numel}, 10);
+    std::vector<float> first_y, first_mask;
+    for (CpuIsa isa : {CpuIsa::portable, CpuIsa::avx2, CpuIsa::avx512}) {
+      if (!cpu_isa_supported(isa)) continue;
+      set_cpu_isa(isa);
+      Generator gen(0x0123456789ABCDEFull);
+      gen.reserve((uint64_t{1} << 32) - 40);
+      Tensor y, mask;
+      dropout_forward(x, 0.3f, gen, y, mask);
+      if (first_mask.empty()) {
+        first_y = y.to_vector();
+        first_mask = mask.to_vector();
+        continue;
+      }
+      EXPECT_EQ(mask.to_vector(), first_mask) << cpu_isa_name(isa) << " " << numel;
+      EXPECT_EQ(y.to_vector(), first_y) << cpu_isa_name(isa) << " " << numel;
+    }
+  }
+  set_cpu_isa(active);
+}
+
 TEST(Dropout, KeptFractionAndMaskValues) {
   Tensor x = random_tensor(kShape, 4);
   for (float p : {0.1f, 0.25f, 0.5f, 0.9f}) {

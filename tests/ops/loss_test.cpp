@@ -2,6 +2,7 @@
 // float64 reference (also with huge logits), a finite-difference check, bad labels and shapes.
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -61,6 +62,25 @@ TEST(SoftmaxCrossEntropy, KnownValue) {
   EXPECT_NEAR(loss.item(), std::log(2.0), 1e-7);
   softmax_cross_entropy_backward(probs, labels, dlogits);
   EXPECT_EQ(dlogits.to_vector(), (std::vector<float>{-0.25f, 0.25f, 0.25f, -0.25f}));
+}
+
+// dlogits = (probs - onehot) / N in float, bit for bit, into another tensor or in place.
+TEST(SoftmaxCrossEntropy, BackwardIsExactAndMayWorkInPlace) {
+  for (auto [n, k] : {std::pair<int64_t, int64_t>{64, 2}, {5, 1000}, {3, 37}}) {
+    Tensor logits = random_tensor({n, k}, 5, -3.0f, 3.0f), labels = random_labels(n, k, 6);
+    Tensor loss, probs, dlogits = Tensor::full({n, k}, kNaN);
+    softmax_cross_entropy_forward(logits, labels, loss, probs);
+    softmax_cross_entropy_backward(probs, labels, dlogits);
+    const auto pv = probs.to_vector(), lv = labels.to_vector();
+    std::vector<float> expected(pv.size());
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < k; ++j)
+        expected[i * k + j] = (pv[i * k + j] - (j == static_cast<int64_t>(lv[i]) ? 1.0f : 0.0f)) *
+                              (1.0f / static_cast<float>(n));
+    EXPECT_EQ(dlogits.to_vector(), expected) << n << "x" << k;
+    softmax_cross_entropy_backward(probs, labels, probs);
+    EXPECT_EQ(probs.to_vector(), expected) << n << "x" << k << " in place";
+  }
 }
 
 TEST(SoftmaxCrossEntropy, GradientCheck) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include <omp.h>
 
@@ -108,6 +109,83 @@ inline double total(const __m512d* acc) {
   return _mm512_reduce_add_pd(
       _mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3])));
 }
+#elif defined(__AVX2__)
+// The AVX2 form of the same design, eight floats per step widened to two double vectors of four,
+// with the same two alternating pairs of accumulators. Whole vectors load plainly; a plane's
+// last partial vector goes through _mm256_maskload_ps, whose dead lanes read as 0.0f, and is
+// written by store_first.
+inline __m256d low_half(__m256 v) {
+  return _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+}
+inline __m256d high_half(__m256 v) {
+  return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+}
+// Lanes [0, live) of eight set, as the integer mask _mm256_maskload_ps takes: a window into a
+// table of eight set and eight clear lanes.
+inline __m256i tail_mask(int64_t live) {
+  alignas(64) static constexpr int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                     0,  0,  0,  0,  0,  0,  0,  0};
+  return _mm256_loadu_si256(
+      reinterpret_cast<const __m256i*>(kLanes + 8 - std::min<int64_t>(live, 8)));
+}
+// Stores lanes [0, live) of v, for live in [1, 8), in pieces of 4, 2 and 1. Not
+// _mm256_maskstore_ps: on Zen 4 a masked AVX store costs about three times these pieces (6.7 ns
+// against 2 ns per store, measured in a loop), a 2x2 pool's worth of them made its vector form
+// slower than the scalar loop (pool.cpp). `live` is the same for every plane of a call, so the
+// branches predict.
+inline void store_first(float* p, __m256 v, int64_t live) {
+  __m128 part = _mm256_castps256_ps128(v);
+  if (live & 4) {
+    _mm_storeu_ps(p, part);
+    p += 4;
+    part = _mm256_extractf128_ps(v, 1);
+  }
+  if (live & 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), part);
+    p += 2;
+    part = _mm_movehl_ps(part, part);
+  }
+  if (live & 1) _mm_store_ss(p, part);
+}
+// The mask of the float lanes 0-3 and 4-7 widened to the double lanes of low_half / high_half.
+inline __m256d low_lanes(__m256i m) {
+  return _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(m)));
+}
+inline __m256d high_lanes(__m256i m) {
+  return _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(m, 1)));
+}
+inline double total(const __m256d* acc) {
+  const __m256d v = _mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3]));
+  const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+// g where y > 0, else +0.0f: the bits relu_backward passes on (a NaN y passes nothing).
+inline __m256 pass_positive(__m256 y, __m256 g) {
+  return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ), g);
+}
+// Sums of two series, each in two alternating pairs of accumulators (a vector's low and high
+// halves): add() adds to the current pair, then makes the other one current.
+struct AlternatingSums {
+  struct Pair {
+    __m256d lo1 = _mm256_setzero_pd(), hi1 = _mm256_setzero_pd();
+    __m256d lo2 = _mm256_setzero_pd(), hi2 = _mm256_setzero_pd();
+  };
+  Pair now, next;
+  // sum1 += a, sum2 += a b, per half.
+  void add(__m256d a_lo, __m256d a_hi, __m256d b_lo, __m256d b_hi) {
+    now.lo1 = _mm256_add_pd(now.lo1, a_lo);
+    now.lo2 = _mm256_fmadd_pd(a_lo, b_lo, now.lo2);
+    now.hi1 = _mm256_add_pd(now.hi1, a_hi);
+    now.hi2 = _mm256_fmadd_pd(a_hi, b_hi, now.hi2);
+    std::swap(now, next);
+  }
+  void finish(double& sum1, double& sum2) const {
+    const __m256d s1[4] = {now.lo1, now.hi1, next.lo1, next.hi1};
+    const __m256d s2[4] = {now.lo2, now.hi2, next.lo2, next.hi2};
+    sum1 = total(s1);
+    sum2 = total(s2);
+  }
+};
 #endif
 
 void stat_sums(const float* x, int64_t images, int64_t stride, int64_t l, double shift,
@@ -133,6 +211,29 @@ void stat_sums(const float* x, int64_t images, int64_t stride, int64_t l, double
   }
   sum1 = total(s1);
   sum2 = total(s2);
+#elif defined(__AVX2__)
+  AlternatingSums sums;
+  const __m256d vshift = _mm256_set1_pd(shift);
+  const int64_t whole = l & ~int64_t{7};
+  const __m256i tail = tail_mask(l - whole);
+  // The tail's dead lanes would add -shift: masked to 0 after the subtraction.
+  const __m256d tail_lo = low_lanes(tail), tail_hi = high_lanes(tail);
+  for (int64_t i = 0; i < images; ++i) {
+    const float* p = x + i * stride;
+    for (int64_t k = 0; k < whole; k += 8) {
+      const __m256 v = _mm256_loadu_ps(p + k);
+      const __m256d lo = _mm256_sub_pd(low_half(v), vshift),
+                    hi = _mm256_sub_pd(high_half(v), vshift);
+      sums.add(lo, hi, lo, hi);
+    }
+    if (whole < l) {
+      const __m256 v = _mm256_maskload_ps(p + whole, tail);
+      const __m256d lo = _mm256_and_pd(_mm256_sub_pd(low_half(v), vshift), tail_lo);
+      const __m256d hi = _mm256_and_pd(_mm256_sub_pd(high_half(v), vshift), tail_hi);
+      sums.add(lo, hi, lo, hi);
+    }
+  }
+  sums.finish(sum1, sum2);
 #else
   double a = 0.0, b = 0.0;
   for (int64_t i = 0; i < images; ++i) {
@@ -179,6 +280,30 @@ void grad_sums(const float* x, const float* y, const float* dy, int64_t images, 
   }
   sum1 = total(s1);
   sum2 = total(s2);
+#elif defined(__AVX2__)
+  AlternatingSums sums;
+  const __m256d vmean = _mm256_set1_pd(mean);
+  const int64_t whole = l & ~int64_t{7};
+  const __m256i tail = tail_mask(l - whole);
+  // A dead lane of the tail has g = 0 and adds nothing (its x - mean is multiplied by 0).
+  auto add = [&](__m256 g, __m256 v) {
+    sums.add(low_half(g), high_half(g), _mm256_sub_pd(low_half(v), vmean),
+             _mm256_sub_pd(high_half(v), vmean));
+  };
+  for (int64_t i = 0; i < images; ++i) {
+    const int64_t at = i * stride;
+    for (int64_t k = 0; k < whole; k += 8) {
+      __m256 g = _mm256_loadu_ps(dy + at + k);
+      if constexpr (kRelu) g = pass_positive(_mm256_loadu_ps(y + at + k), g);
+      add(g, _mm256_loadu_ps(x + at + k));
+    }
+    if (whole < l) {
+      __m256 g = _mm256_maskload_ps(dy + at + whole, tail);
+      if constexpr (kRelu) g = pass_positive(_mm256_maskload_ps(y + at + whole, tail), g);
+      add(g, _mm256_maskload_ps(x + at + whole, tail));
+    }
+  }
+  sums.finish(sum1, sum2);
 #else
   double a = 0.0, b = 0.0;
   for (int64_t i = 0; i < images; ++i) {
@@ -204,6 +329,18 @@ void normalize_plane(const float* x, float* y, int64_t l, float m, float a, floa
     __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + k), vm), va, vb);
     if constexpr (kRelu) v = _mm512_max_ps(v, _mm512_setzero_ps());
     _mm512_mask_storeu_ps(y + k, live, v);
+  }
+#elif defined(__AVX2__)
+  const __m256 vm = _mm256_set1_ps(m), va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+  // max(v, 0) is v > 0 ? v : 0, relu_forward's result bit for bit.
+  auto value = [&](__m256 v) {
+    v = _mm256_fmadd_ps(_mm256_sub_ps(v, vm), va, vb);
+    return kRelu ? _mm256_max_ps(v, _mm256_setzero_ps()) : v;
+  };
+  int64_t k = 0;
+  for (; k + 8 <= l; k += 8) _mm256_storeu_ps(y + k, value(_mm256_loadu_ps(x + k)));
+  if (k < l) {
+    store_first(y + k, value(_mm256_maskload_ps(x + k, tail_mask(l - k))), l - k);
   }
 #else
   for (int64_t k = 0; k < l; ++k) {
@@ -232,6 +369,25 @@ void grad_plane(const float* x, const float* y, const float* dy, float* dx, int6
     // The same association as the scalar form: (p g + q d) + r.
     const __m512 v = _mm512_add_ps(_mm512_fmadd_ps(vq, d, _mm512_mul_ps(vp, g)), vr);
     _mm512_mask_storeu_ps(dx + k, live, v);
+  }
+#elif defined(__AVX2__)
+  const __m256 vm = _mm256_set1_ps(m), vp = _mm256_set1_ps(p), vq = _mm256_set1_ps(q),
+               vr = _mm256_set1_ps(r);
+  // The association of the AVX-512 form: (p g + q d) + r.
+  auto value = [&](__m256 g, __m256 v) {
+    return _mm256_add_ps(_mm256_fmadd_ps(vq, _mm256_sub_ps(v, vm), _mm256_mul_ps(vp, g)), vr);
+  };
+  int64_t k = 0;
+  for (; k + 8 <= l; k += 8) {
+    __m256 g = _mm256_loadu_ps(dy + k);
+    if constexpr (kRelu) g = pass_positive(_mm256_loadu_ps(y + k), g);
+    _mm256_storeu_ps(dx + k, value(g, _mm256_loadu_ps(x + k)));
+  }
+  if (k < l) {
+    const __m256i live = tail_mask(l - k);
+    __m256 g = _mm256_maskload_ps(dy + k, live);
+    if constexpr (kRelu) g = pass_positive(_mm256_maskload_ps(y + k, live), g);
+    store_first(dx + k, value(g, _mm256_maskload_ps(x + k, live)), l - k);
   }
 #else
   for (int64_t k = 0; k < l; ++k) {

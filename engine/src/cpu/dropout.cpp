@@ -93,6 +93,95 @@ void masks64(const Words16& words, float p, float keep_scale, __m512 out[4]) {
   out[2] = _mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(2, 0, 2, 0));
   out[3] = _mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(3, 1, 3, 1));
 }
+#elif defined(__AVX2__)
+// The AVX2 form of the same: sixteen Philox4x32-10 draws at once, as two vectors of eight
+// counters (lane l of half h holds counter base + 8h + l) whose rounds interleave, so one half's
+// multiplies run while the other's wait on their latency; bit for bit philox::draw.
+struct Words16 {
+  __m256i w[2][4];  // [half][word]
+};
+
+// hi and lo 32-bit halves of a · m per lane: _mm256_mul_epu32 multiplies the even lanes 32x32->64;
+// the odd ones take a second multiply on the operand shifted down (m is a broadcast constant).
+inline void mulhilo8(__m256i a, __m256i m, __m256i& lo, __m256i& hi) {
+  const __m256i even = _mm256_mul_epu32(a, m);
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+// The low and high 32-bit words of the eight 64-bit counters first + [0, 8), one vector each.
+inline void counter_words(uint64_t first, __m256i& low, __m256i& high) {
+  const __m256i base = _mm256_set1_epi64x(static_cast<long long>(first));
+  const __m256 a = _mm256_castsi256_ps(_mm256_add_epi64(base, _mm256_setr_epi64x(0, 1, 2, 3)));
+  const __m256 b = _mm256_castsi256_ps(_mm256_add_epi64(base, _mm256_setr_epi64x(4, 5, 6, 7)));
+  // [a0 a1 b0 b1 | a2 a3 b2 b3] by the in-lane shuffle, then the 64-bit permute orders a before b.
+  auto ordered = [](__m256 v) {
+    return _mm256_permute4x64_epi64(_mm256_castps_si256(v), _MM_SHUFFLE(3, 1, 2, 0));
+  };
+  low = ordered(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+  high = ordered(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+Words16 draw16(uint64_t seed, uint64_t base) {
+  __m256i c0[2], c1[2], c2[2], c3[2];
+  for (int h = 0; h < 2; ++h) {
+    counter_words(base + 8 * static_cast<uint64_t>(h), c0[h], c1[h]);
+    c2[h] = c3[h] = _mm256_setzero_si256();
+  }
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  for (int round = 0; round < 10; ++round) {
+    const __m256i key0 = _mm256_set1_epi32(static_cast<int>(k0));
+    const __m256i key1 = _mm256_set1_epi32(static_cast<int>(k1));
+    for (int h = 0; h < 2; ++h) {
+      __m256i lo0, hi0, lo1, hi1;
+      mulhilo8(c0[h], m0, lo0, hi0);
+      mulhilo8(c2[h], m1, lo1, hi1);
+      c0[h] = _mm256_xor_si256(_mm256_xor_si256(hi1, c1[h]), key0);
+      c2[h] = _mm256_xor_si256(_mm256_xor_si256(hi0, c3[h]), key1);
+      c1[h] = lo1;
+      c3[h] = lo0;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  Words16 out;
+  for (int h = 0; h < 2; ++h) {
+    out.w[h][0] = c0[h];
+    out.w[h][1] = c1[h];
+    out.w[h][2] = c2[h];
+    out.w[h][3] = c3[h];
+  }
+  return out;
+}
+
+// Masks of the 32 consecutive elements 4 · (counter − first) + word of one half's eight draws:
+// per word the keep/drop decision of philox::to_uniform(word) >= p, then a 4 × 8 interleave.
+void masks32(const __m256i words[4], float p, float keep_scale, __m256 out[4]) {
+  __m256 m[4];
+  for (int j = 0; j < 4; ++j) {
+    const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(words[j], 8)),
+                                   _mm256_set1_ps(1.0f / 16777216.0f));
+    m[j] =
+        _mm256_and_ps(_mm256_cmp_ps(u, _mm256_set1_ps(p), _CMP_GE_OQ), _mm256_set1_ps(keep_scale));
+  }
+  // Per 128-bit lane L, u_i holds the four words of counter 4L + i.
+  const __m256 t0 = _mm256_unpacklo_ps(m[0], m[1]), t1 = _mm256_unpackhi_ps(m[0], m[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(m[2], m[3]), t3 = _mm256_unpackhi_ps(m[2], m[3]);
+  auto pairs = [](__m256 a, __m256 b, bool high) {
+    return _mm256_castpd_ps(high ? _mm256_unpackhi_pd(_mm256_castps_pd(a), _mm256_castps_pd(b))
+                                 : _mm256_unpacklo_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)));
+  };
+  const __m256 u0 = pairs(t0, t2, false), u1 = pairs(t0, t2, true);
+  const __m256 u2 = pairs(t1, t3, false), u3 = pairs(t1, t3, true);
+  // Output vector V holds counters 2V and 2V + 1.
+  out[0] = _mm256_permute2f128_ps(u0, u1, 0x20);
+  out[1] = _mm256_permute2f128_ps(u2, u3, 0x20);
+  out[2] = _mm256_permute2f128_ps(u0, u1, 0x31);
+  out[3] = _mm256_permute2f128_ps(u2, u3, 0x31);
+}
 #endif
 }  // namespace
 
@@ -136,6 +225,24 @@ void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor
         const int64_t i = blk * 64 + v * 16;
         _mm512_storeu_ps(mp + i, m[v]);
         _mm512_storeu_ps(yp + i, _mm512_mul_ps(_mm512_loadu_ps(xp + i), m[v]));
+      }
+    }
+  });
+  first = blocks * 16;
+#elif defined(__AVX2__)
+  // Sixteen groups (64 elements) per draw16, in two halves of 32.
+  const int64_t blocks = full / 16;
+  for_shares(blocks, n >= kMinParallel, [&](int64_t begin, int64_t end) {
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const Words16 words = draw16(seed, base + static_cast<uint64_t>(blk * 16));
+      for (int h = 0; h < 2; ++h) {
+        __m256 m[4];
+        masks32(words.w[h], p, keep_scale, m);
+        for (int v = 0; v < 4; ++v) {
+          const int64_t i = blk * 64 + h * 32 + v * 8;
+          _mm256_storeu_ps(mp + i, m[v]);
+          _mm256_storeu_ps(yp + i, _mm256_mul_ps(_mm256_loadu_ps(xp + i), m[v]));
+        }
       }
     }
   });

@@ -78,9 +78,15 @@ void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, T
   const float inv_n = 1.0f / static_cast<float>(n);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t label = static_cast<int64_t>(lp[i]);
-    for (int64_t j = 0; j < k; ++j) {
-      dp[i * k + j] = (pp[i * k + j] - (j == label ? 1.0f : 0.0f)) * inv_n;
-    }
+    const float* p = pp + i * k;
+    float* d = dp + i * k;
+    // The row as p / N, then the label's element: a loop without the compare vectorises on AVX2
+    // too (only AVX-512's masked add had vectorised it), and p - 0 is p, so the bits are the
+    // same. The label's probability is read first: dlogits may be probs.
+    const float at_label = p[label];
+#pragma omp simd
+    for (int64_t j = 0; j < k; ++j) d[j] = p[j] * inv_n;
+    d[label] = (at_label - 1.0f) * inv_n;
   }
 }
 

@@ -120,6 +120,141 @@ RowWindows row_windows(const float* r0, const float* r1, __mmask16 in) {
   return {_mm512_permutexvar_ps(even, v0), _mm512_permutexvar_ps(odd, v0),
           _mm512_permutexvar_ps(even, v1), _mm512_permutexvar_ps(odd, v1)};
 }
+#elif defined(__AVX2__)
+// Rows of at most 16 values as in the AVX-512 form, the four corners of the windows spread into
+// vectors a, b, c, d whose lane i is window i: rows of up to 8 values (the small CNN's 6×6
+// planes) give up to four windows, one xmm per corner; rows of up to 16 give eight, one ymm.
+// std::max(p, q) is max_ps(q, p), as there, so the results are the scalar loops' bit for bit.
+struct Corners4 {
+  __m128 a, b, c, d;
+};
+struct Corners8 {
+  __m256 a, b, c, d;
+};
+
+// Lanes [0, live) of eight set, as the integer mask _mm256_maskload_ps takes.
+inline __m256i lane_mask(int64_t live) {
+  alignas(64) static constexpr int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                     0,  0,  0,  0,  0,  0,  0,  0};
+  return _mm256_loadu_si256(
+      reinterpret_cast<const __m256i*>(kLanes + 8 - std::clamp<int64_t>(live, 0, 8)));
+}
+
+// Stores lanes [0, live) of v, live in [0, 4] (xmm) or [0, 8] (ymm), in pieces of 8, 4, 2 and 1.
+// Not _mm_maskstore_ps / _mm256_maskstore_ps: on Zen 4 a masked AVX store costs about three
+// times these pieces (6.7 ns against 2 ns per store measured in a loop), which made this pool's
+// backward pass slower than the scalar loop. `live` is fixed per call, so the branches predict.
+inline void store_first(float* p, __m128 v, int64_t live) {
+  if (live == 4) {
+    _mm_storeu_ps(p, v);
+    return;
+  }
+  if (live & 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), v);
+    p += 2;
+    v = _mm_movehl_ps(v, v);
+  }
+  if (live & 1) _mm_store_ss(p, v);
+}
+inline void store_first(float* p, __m256 v, int64_t live) {
+  if (live == 8) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  __m128 part = _mm256_castps256_ps128(v);
+  if (live & 4) {
+    _mm_storeu_ps(p, part);
+    p += 4;
+    part = _mm256_extractf128_ps(v, 1);
+  }
+  store_first(p, part, live & 3);
+}
+
+// Rows r0 and r1 of up to 8 values (in: their lanes): even lanes to the low half, odd to the high.
+inline Corners4 narrow_corners(const float* r0, const float* r1, __m256i in) {
+  const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  const __m256 v0 = _mm256_permutevar8x32_ps(_mm256_maskload_ps(r0, in), split);
+  const __m256 v1 = _mm256_permutevar8x32_ps(_mm256_maskload_ps(r1, in), split);
+  return {_mm256_castps256_ps128(v0), _mm256_extractf128_ps(v0, 1), _mm256_castps256_ps128(v1),
+          _mm256_extractf128_ps(v1, 1)};
+}
+
+// The even and odd values of a row of 9 to 16 (in_hi: the lanes of its second half). The in-lane
+// shuffle gives [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6]; the 64-bit permute puts lo before hi.
+inline void split_row(const float* r, __m256i in_hi, __m256& even, __m256& odd) {
+  const __m256 lo = _mm256_loadu_ps(r), hi = _mm256_maskload_ps(r + 8, in_hi);
+  auto gather = [](__m256 v) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+  };
+  even = gather(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
+  odd = gather(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+inline Corners8 wide_corners(const float* r0, const float* r1, __m256i in_hi) {
+  Corners8 v;
+  split_row(r0, in_hi, v.a, v.b);
+  split_row(r1, in_hi, v.c, v.d);
+  return v;
+}
+
+// The five operations window_max and route_gradient need, for both widths: one body each.
+inline __m128 vmax(__m128 p, __m128 q) {
+  return _mm_max_ps(p, q);
+}
+inline __m256 vmax(__m256 p, __m256 q) {
+  return _mm256_max_ps(p, q);
+}
+inline __m128 vgreater(__m128 p, __m128 q) {
+  return _mm_cmp_ps(p, q, _CMP_GT_OQ);
+}
+inline __m256 vgreater(__m256 p, __m256 q) {
+  return _mm256_cmp_ps(p, q, _CMP_GT_OQ);
+}
+inline __m128 vor(__m128 p, __m128 q) {
+  return _mm_or_ps(p, q);
+}
+inline __m256 vor(__m256 p, __m256 q) {
+  return _mm256_or_ps(p, q);
+}
+inline __m128 vand(__m128 p, __m128 q) {
+  return _mm_and_ps(p, q);
+}
+inline __m256 vand(__m256 p, __m256 q) {
+  return _mm256_and_ps(p, q);
+}
+inline __m128 vandnot(__m128 p, __m128 q) {  // ~p & q
+  return _mm_andnot_ps(p, q);
+}
+inline __m256 vandnot(__m256 p, __m256 q) {
+  return _mm256_andnot_ps(p, q);
+}
+
+// std::max(std::max(a, b), std::max(c, d)) per window.
+template <class Corners>
+auto window_max(const Corners& v) {
+  return vmax(vmax(v.d, v.c), vmax(v.b, v.a));
+}
+
+// Each window's gradient g at the corner that is its first maximum in row-major order (the
+// scalar path's comparisons), +0.0f at the other three.
+template <class Corners>
+Corners route_gradient(const Corners& v, decltype(Corners::a) g) {
+  const auto gt1 = vgreater(v.b, v.a), ab = vmax(v.b, v.a);
+  const auto gt2 = vgreater(v.c, ab), gt3 = vgreater(v.d, vmax(v.c, ab));
+  const auto later = vor(gt2, gt3);  // c or d wins
+  return {vandnot(vor(gt1, later), g), vandnot(later, vand(gt1, g)), vandnot(gt3, vand(gt2, g)),
+          vand(gt3, g)};
+}
+
+// A row from two window vectors: lane 2i from lane i of `first`, lane 2i + 1 from `second`.
+inline __m256 interleave(__m128 first, __m128 second) {
+  return _mm256_set_m128(_mm_unpackhi_ps(first, second), _mm_unpacklo_ps(first, second));
+}
+// The same for sixteen lanes, as two halves.
+inline void interleave(__m256 first, __m256 second, __m256& lo, __m256& hi) {
+  const __m256 p = _mm256_unpacklo_ps(first, second), q = _mm256_unpackhi_ps(first, second);
+  lo = _mm256_permute2f128_ps(p, q, 0x20);
+  hi = _mm256_permute2f128_ps(p, q, 0x31);
+}
 #endif
 
 void max_pool_k2s2_plane(const float* src, int64_t w, float* dst, int64_t oh, int64_t ow) {
@@ -131,6 +266,23 @@ void max_pool_k2s2_plane(const float* src, int64_t w, float* dst, int64_t oh, in
       const RowWindows v = row_windows(src + 2 * oy * w, src + (2 * oy + 1) * w, in);
       const __m512 m = _mm512_max_ps(_mm512_max_ps(v.d, v.c), _mm512_max_ps(v.b, v.a));
       _mm512_mask_storeu_ps(dst + oy * ow, out, m);
+    }
+    return;
+  }
+#elif defined(__AVX2__)
+  if (w <= 8) {
+    const __m256i in = lane_mask(w);
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const Corners4 v = narrow_corners(src + 2 * oy * w, src + (2 * oy + 1) * w, in);
+      store_first(dst + oy * ow, window_max(v), ow);
+    }
+    return;
+  }
+  if (w <= 16) {
+    const __m256i in_hi = lane_mask(w - 8);
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const Corners8 v = wide_corners(src + 2 * oy * w, src + (2 * oy + 1) * w, in_hi);
+      store_first(dst + oy * ow, window_max(v), ow);
     }
     return;
   }
@@ -174,6 +326,40 @@ void max_pool_k2s2_backward_plane(const float* src, const float* grad, int64_t h
                                                  _mm512_maskz_mov_ps(to_d, g));
       _mm512_mask_storeu_ps(dst + 2 * oy * w, in, row0);
       _mm512_mask_storeu_ps(dst + (2 * oy + 1) * w, in, row1);
+    }
+    if (2 * oh < h) std::memset(dst + 2 * oh * w, 0, sizeof(float) * (h - 2 * oh) * w);
+    return;
+  }
+#elif defined(__AVX2__)
+  // Whole rows written at once, as in the AVX-512 form: the last column of an odd width gets
+  // lane 2·ow of a, which routes the masked-off gradient lane ow, zero.
+  if (w <= 8) {
+    const __m256i in = lane_mask(w);
+    const __m128i out = _mm256_castsi256_si128(lane_mask(ow));
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const Corners4 v = narrow_corners(src + 2 * oy * w, src + (2 * oy + 1) * w, in);
+      // 0 + g as in the scalar path's add to a zeroed plane (a -0 gradient becomes +0).
+      const __m128 g = _mm_add_ps(_mm_setzero_ps(), _mm_maskload_ps(grad + oy * ow, out));
+      const Corners4 to = route_gradient(v, g);
+      store_first(dst + 2 * oy * w, interleave(to.a, to.b), w);
+      store_first(dst + (2 * oy + 1) * w, interleave(to.c, to.d), w);
+    }
+    if (2 * oh < h) std::memset(dst + 2 * oh * w, 0, sizeof(float) * (h - 2 * oh) * w);
+    return;
+  }
+  if (w <= 16) {
+    const __m256i in_hi = lane_mask(w - 8), out = lane_mask(ow);
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const Corners8 v = wide_corners(src + 2 * oy * w, src + (2 * oy + 1) * w, in_hi);
+      const __m256 g = _mm256_add_ps(_mm256_setzero_ps(), _mm256_maskload_ps(grad + oy * ow, out));
+      const Corners8 to = route_gradient(v, g);
+      __m256 lo, hi;
+      interleave(to.a, to.b, lo, hi);
+      _mm256_storeu_ps(dst + 2 * oy * w, lo);
+      store_first(dst + 2 * oy * w + 8, hi, w - 8);
+      interleave(to.c, to.d, lo, hi);
+      _mm256_storeu_ps(dst + (2 * oy + 1) * w, lo);
+      store_first(dst + (2 * oy + 1) * w + 8, hi, w - 8);
     }
     if (2 * oh < h) std::memset(dst + 2 * oh * w, 0, sizeof(float) * (h - 2 * oh) * w);
     return;
