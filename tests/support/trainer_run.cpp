@@ -67,7 +67,13 @@ TrainedModel train_synthetic(const Config& config, Device device) {
     out.allocations_per_epoch.push_back(Storage::allocations(device) - allocations);
     allocations = Storage::allocations(device);
   };
+  uint64_t at_second_step = 0;
+  int64_t steps_seen = 0;
+  hooks.on_step = [&](int, int64_t, int64_t) {
+    if (++steps_seen == 2) at_second_step = Storage::allocations(device);
+  };
   trainer.fit(train, valid, hooks);
+  out.allocations_after_second_step = Storage::allocations(device) - at_second_step;
   for (nn::Parameter* p : model->parameters()) out.weights.push_back(p->value.to_vector());
   model->visit_buffers("", [&](const std::string&, Tensor& b) { out.weights.push_back(b.to_vector()); });
   out.history = trainer.history();

@@ -25,6 +25,9 @@ struct TrainedModel {
   int64_t steps = 0;          // optimizer steps taken
   // Tensor storages allocated on the training device during each epoch (its steps and evaluation).
   std::vector<uint64_t> allocations_per_epoch;
+  // Tensor storages allocated on the training device after the second optimizer step (where a
+  // GPU run captures its training step as a CUDA graph) until the end of training.
+  uint64_t allocations_after_second_step = 0;
 };
 
 // Trains a freshly built model (seeded by config.seed) on 232 synthetic images, 40 of them held

@@ -33,5 +33,15 @@ TEST(TrainerBuffers, EvaluationLargerThanABatchAndPartialBatches) {
   expect_one_allocation_per_epoch_after_the_first(testing::train_synthetic(c, Device::cpu));
 }
 
+// Without evaluation nothing at all is allocated once the step that a GPU run captures has run:
+// the epoch-end checks (the non-finite guard's sums) have their buffers from the start, or their
+// first use would make the captured step stale at the second epoch.
+TEST(TrainerBuffers, NothingAfterTheCapturedStepWithoutEvaluation) {
+  Config c = testing::small_training_config();
+  c.train.epochs = 4;
+  c.train.val_fraction = 0.0;
+  EXPECT_EQ(testing::train_synthetic(c, Device::cpu).allocations_after_second_step, 0u);
+}
+
 }  // namespace
 }  // namespace keel

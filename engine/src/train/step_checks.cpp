@@ -27,13 +27,18 @@ std::vector<float> SquareSums::read(const std::vector<const Tensor*>& tensors,
   return slots_.to_vector();
 }
 
-std::vector<float> SquareSums::non_finite_flags(const std::vector<const Tensor*>& tensors) {
-  if (tensors.empty()) return {};
+void SquareSums::reserve_flags(const std::vector<const Tensor*>& tensors) {
+  if (tensors.empty()) return;
   int64_t largest = 0;
   for (const Tensor* t : tensors) largest = std::max(largest, t->numel());
   const Device device = tensors.front()->device();
   zeroed_.ensure({largest}, device);
   slots_.ensure({static_cast<int64_t>(tensors.size()), 1}, device);
+}
+
+std::vector<float> SquareSums::non_finite_flags(const std::vector<const Tensor*>& tensors) {
+  if (tensors.empty()) return {};
+  reserve_flags(tensors);
   for (size_t i = 0; i < tensors.size(); ++i) {
     // One buffer serves every tensor: the device runs these in order, each sum before the next
     // scale.

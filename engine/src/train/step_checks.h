@@ -24,6 +24,10 @@ class SquareSums {
   // squares is not (squares of finite values above 1.8e19 overflow): the sum of squares of 0 · x,
   // which is 0 for a finite element and NaN for an infinite or NaN one.
   std::vector<float> non_finite_flags(const std::vector<const Tensor*>& tensors);
+  // Allocates now what non_finite_flags needs for these tensors, so that its first call (at the
+  // end of the first epoch, after a GPU run captured its step) allocates nothing and the captured
+  // step stays valid.
+  void reserve_flags(const std::vector<const Tensor*>& tensors);
 
  private:
   Tensor slots_;   // (n [+ 1], 1) on the tensors' device

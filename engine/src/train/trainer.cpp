@@ -136,6 +136,7 @@ Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uin
   });
   step_sums_ = std::make_unique<detail::SquareSums>();
   weight_sums_ = std::make_unique<detail::SquareSums>();
+  weight_sums_->reserve_flags(weights_);
 }
 
 Trainer::~Trainer() = default;
