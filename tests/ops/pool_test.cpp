@@ -133,8 +133,8 @@ TEST(MaxPool2d, TwoByTwoIsExactOnEveryPathAndWidth) {
               << cpu_isa_name(isa) << " " << shape.str();
           Tensor dy = tied_tensor(y.shape(), 60 + w), dx = Tensor::full(shape, kNaN);
           max_pool2d_backward(x, dy, dx, Pool2dArgs{2, 2, 0});
-          EXPECT_EQ(bits(dx.to_vector()), bits(reference::max_pool2d_backward(
-                                              xv, dy.to_vector(), planes, h, w, 2, 2, 0)))
+          EXPECT_EQ(bits(dx.to_vector()),
+                    bits(reference::max_pool2d_backward(xv, dy.to_vector(), planes, h, w, 2, 2, 0)))
               << cpu_isa_name(isa) << " " << shape.str();
         }
       }
