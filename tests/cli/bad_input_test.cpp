@@ -17,22 +17,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kPrevious = "PassengerId,Survived\n1,1\n";
 const char* kSmallRun = "--set train.epochs=1 --set threads=1 --quiet";
 
-class BadInput : public ::testing::Test {
+class BadInput : public ScratchRunTest {
  protected:
-  void SetUp() override {
-    work_ = make_temp_dir();
-    out_ = work_ + "/out";
-    write_text(out_ + "/submission.csv", kPrevious);  // an earlier run's result
-    data_ = work_ + "/data";
-    fs::create_directories(data_);
-    fs::copy_file(data_dir() + "/train.csv", data_ + "/train.csv");
-    fs::copy_file(data_dir() + "/test.csv", data_ + "/test.csv");
-  }
-  void TearDown() override { fs::remove_all(work_); }
-
   // Runs with the small config on the scratch data and output folders.
   CliResult run(const std::string& extra, const std::string& config = "configs/small_cnn.yaml") {
     return run_titanic_train("--config " + quote(config) + " --data " + quote(data_) + " --out " +
@@ -43,7 +31,7 @@ class BadInput : public ::testing::Test {
     EXPECT_EQ(r.exit_code, code) << r.output;
     for (const std::string& p : phrases) EXPECT_NE(r.output.find(p), std::string::npos) << "missing `" << p << "` in: " << r.output;
     EXPECT_FALSE(has_temporaries(work_)) << "a half-written file was left behind";
-    EXPECT_EQ(read_text(out_ + "/submission.csv"), kPrevious) << "the earlier submission was lost";
+    EXPECT_EQ(read_text(out_ + "/submission.csv"), kEarlierSubmission) << "the earlier submission was lost";
   }
   // Replaces the first occurrence of `from` in the scratch train.csv.
   void edit_train(const std::string& from, const std::string& to) {
@@ -62,11 +50,10 @@ class BadInput : public ::testing::Test {
   std::string make_checkpoint() {
     const CliResult r = run(kSmallRun);
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    write_text(out_ + "/submission.csv", kPrevious);
+    write_text(out_ + "/submission.csv", kEarlierSubmission);
     return out_ + "/checkpoints/last.ckpt";
   }
 
-  std::string work_, out_, data_;
 };
 
 // ---- CSV ------------------------------------------------------------------------------------------
@@ -244,7 +231,7 @@ TEST_F(BadInput, OutputFolderIsAFile) {
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("plainfile"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;
-  EXPECT_EQ(read_text(out_ + "/submission.csv"), kPrevious);
+  EXPECT_EQ(read_text(out_ + "/submission.csv"), kEarlierSubmission);
 }
 
 }  // namespace

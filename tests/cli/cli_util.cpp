@@ -69,4 +69,16 @@ bool has_temporaries(const std::string& dir) {
   return false;
 }
 
+void ScratchRunTest::SetUp() {
+  work_ = make_temp_dir();
+  out_ = work_ + "/out";
+  write_text(out_ + "/submission.csv", kEarlierSubmission);
+  data_ = work_ + "/data";
+  std::filesystem::create_directories(data_);
+  std::filesystem::copy_file(data_dir() + "/train.csv", data_ + "/train.csv");
+  std::filesystem::copy_file(data_dir() + "/test.csv", data_ + "/test.csv");
+}
+
+void ScratchRunTest::TearDown() { std::filesystem::remove_all(work_); }
+
 }  // namespace keel::testing

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <gtest/gtest.h>
+
 namespace keel::testing {
 
 struct CliResult {
@@ -24,5 +26,17 @@ bool exists(const std::string& path);
 // True when any file below `dir` has a temporary name (".tmp-"): a write that was not finished.
 bool has_temporaries(const std::string& dir);
 std::string quote(const std::string& s);  // for the shell
+
+// A run of titanic_train in scratch folders: work_/data holds copies of the Kaggle CSVs to edit,
+// and work_/out an earlier run's submission.csv (kEarlierSubmission), which a failing run must
+// leave as it was.
+class ScratchRunTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kEarlierSubmission = "PassengerId,Survived\n1,1\n";
+  void SetUp() override;
+  void TearDown() override;
+
+  std::string work_, out_, data_;
+};
 
 }  // namespace keel::testing

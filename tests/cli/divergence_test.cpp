@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
   EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
       << "missing `" << (needle) << "` in: " << (haystack)
 
-const char* kEarlier = "PassengerId,Survived\n1,1\n";
 // The flagship CNN, one model, at a learning rate and weight decay that blow up AdamW's weights
 // (decoupled decay multiplies them by 1 - lr * wd = -99 at every step).
 const char* kDivergent =
@@ -30,15 +29,8 @@ const char* kDivergent =
     "--set optimizer.lr=10 --set optimizer.weight_decay=10 --set schedule.name=constant --set "
     "threads=1";
 
-class Divergence : public ::testing::Test {
+class Divergence : public ScratchRunTest {
  protected:
-  void SetUp() override {
-    work_ = make_temp_dir();
-    out_ = work_ + "/out";
-    write_text(out_ + "/submission.csv", kEarlier);  // an earlier run's result
-  }
-  void TearDown() override { fs::remove_all(work_); }
-
   CliResult run(const std::string& args) {
     return run_titanic_train(args + " --data " + quote(data_dir()) + " --out " + quote(out_));
   }
@@ -50,14 +42,13 @@ class Divergence : public ::testing::Test {
     EXPECT_HAS(r.output, "optimizer.lr (now 10)");
     EXPECT_HAS(r.output, "train.grad_clip");
     EXPECT_HAS(r.output, "train.on_nonfinite: skip_step");
-    EXPECT_EQ(read_text(out_ + "/submission.csv"), kEarlier) << "the earlier submission was lost";
+    EXPECT_EQ(read_text(out_ + "/submission.csv"), kEarlierSubmission) << "the earlier submission was lost";
     for (const char* name : {"probabilities.csv", "summary.json", "metrics.csv", "report.html"}) {
       EXPECT_FALSE(exists(out_ + "/" + name)) << name << " was written from a diverged model";
     }
     EXPECT_FALSE(has_temporaries(work_)) << "a half-written file was left behind";
   }
 
-  std::string work_, out_;
 };
 
 TEST_F(Divergence, NaNLossStopsWithTheStepAndWhatToTry) {

@@ -17,23 +17,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kPrevious = "PassengerId,Survived\n1,1\n";
 // One model of one epoch on one thread: enough to show that a run goes through.
 const char* kQuickRun = "--set train.epochs=1 --set train.folds=0 --set train.repeats=1 --set threads=1";
 
-class ShapeAndCsv : public ::testing::Test {
+class ShapeAndCsv : public ScratchRunTest {
  protected:
-  void SetUp() override {
-    work_ = make_temp_dir();
-    out_ = work_ + "/out";
-    write_text(out_ + "/submission.csv", kPrevious);  // an earlier run's result
-    data_ = work_ + "/data";
-    fs::create_directories(data_);
-    fs::copy_file(data_dir() + "/train.csv", data_ + "/train.csv");
-    fs::copy_file(data_dir() + "/test.csv", data_ + "/test.csv");
-  }
-  void TearDown() override { fs::remove_all(work_); }
-
   // Runs the flagship config (5x5 images) on the scratch data and output folders.
   CliResult run(const std::string& config = "configs/cnn.yaml", const std::string& extra = "") {
     return run_titanic_train("--config " + quote(config) + " --data " + quote(data_) + " --out " +
@@ -81,7 +69,7 @@ class ShapeAndCsv : public ::testing::Test {
     expect_contains(r, phrases);
     EXPECT_EQ(r.output.find("train_loss"), std::string::npos) << "training started: " << r.output;
     EXPECT_FALSE(has_temporaries(work_)) << "a half-written file was left behind";
-    EXPECT_EQ(read_text(out_ + "/submission.csv"), kPrevious) << "the earlier submission was lost";
+    EXPECT_EQ(read_text(out_ + "/submission.csv"), kEarlierSubmission) << "the earlier submission was lost";
   }
   // A run that went through: a fresh submission for all 418 test passengers.
   void expect_trained(const CliResult& r) {
@@ -92,7 +80,6 @@ class ShapeAndCsv : public ::testing::Test {
     EXPECT_EQ(std::count(submission.begin(), submission.end(), '\n'), 419) << r.output;
   }
 
-  std::string work_, out_, data_;
 };
 
 // ---- shapes ---------------------------------------------------------------------------------------
@@ -133,7 +120,7 @@ TEST_F(ShapeAndCsv, FeaturesOnlyBuildsNoModelSoAnUnfitModelDoesNotMatter) {
   const CliResult r = run(config, "--features-only");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(exists(out_ + "/titanic_train_wrangled.csv")) << r.output;
-  EXPECT_EQ(read_text(out_ + "/submission.csv"), kPrevious);
+  EXPECT_EQ(read_text(out_ + "/submission.csv"), kEarlierSubmission);
 }
 
 // ---- CSV ------------------------------------------------------------------------------------------
