@@ -257,7 +257,9 @@ TitanicTables wrangle_titanic(const KaggleTable& train, const KaggleTable& test)
     test_names.push_back(cols[c].name);
     if (c == 0) train_names.push_back("survived");
   }
-  TitanicTables out{Table(train_names), Table(test_names), {}};
+  TitanicTables out{Table(train_names), Table(test_names), {}, {}};
+  out.passengers.insert(out.passengers.end(), train.rows.begin(), train.rows.end());
+  out.passengers.insert(out.passengers.end(), test.rows.begin(), test.rows.end());
   for (const KaggleTable* source : {&train, &test}) {
     if (std::string note = ignored_columns_note(*source); !note.empty()) out.notes.push_back(note);
   }

@@ -27,6 +27,9 @@ struct TitanicTables {
   // Lines for the run's log, e.g. the columns of either file that were ignored. The library has no
   // logger of its own, so the caller prints them.
   std::vector<std::string> notes;
+  // The passengers as read, train rows then test rows: the group survival features
+  // (group_survival.h) need their names, tickets and cabins, which the wrangled columns drop.
+  std::vector<Passenger> passengers;
 };
 
 // Feature engineering exactly as PIPELINE.md §1 on train followed by test. Dummy columns of plain
