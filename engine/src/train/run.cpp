@@ -78,14 +78,15 @@ void apply_runtime_settings(const Config& config) {
 }
 
 // The rows of a CPU image set and their labels, on the training device.
-LabelledImages select(const PreparedData& d, const std::vector<int64_t>& rows, Device device) {
+LabelledImages select(const Tensor& all_images, const std::vector<int>& all_labels,
+                      const std::vector<int64_t>& rows, Device device) {
   LabelledImages out;
   if (rows.empty()) return out;
   std::vector<float> index(rows.begin(), rows.end()), labels;
-  for (int64_t r : rows) labels.push_back(static_cast<float>(d.labels[static_cast<size_t>(r)]));
+  for (int64_t r : rows) labels.push_back(static_cast<float>(all_labels[static_cast<size_t>(r)]));
   const Tensor idx = Tensor::from_data({static_cast<int64_t>(rows.size())}, index);
   Tensor images;
-  gather_rows(d.train_images, idx, images);
+  gather_rows(all_images, idx, images);
   out.images = images.to(device);
   out.labels = Tensor::from_data({static_cast<int64_t>(labels.size())}, labels, device);
   return out;
@@ -210,8 +211,9 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   Trainer trainer(config_, *model, device_, member.seed, member.index);
   if (resume) trainer.load_state(*resume);
   const double earlier_step_seconds = trainer.train_seconds();  // of the sessions a resume continues
-  const LabelledImages train = select(data_, member.train_rows, device_);
-  const LabelledImages valid = select(data_, member.valid_rows, device_);
+  const data::FoldImages images = detail::member_images(data_, config_, member);
+  const LabelledImages train = select(images.train_images, data_.labels, member.train_rows, device_);
+  const LabelledImages valid = select(images.train_images, data_.labels, member.valid_rows, device_);
 
   TrainerHooks hooks;
   hooks.log = log_;
@@ -247,7 +249,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
 
   trainer.restore_best();
   detail::record_member(results_, trainer, member, valid, data_);
-  Tensor test_probs = trainer.predict_probabilities(data_.test_images.to(device_));
+  Tensor test_probs = trainer.predict_probabilities(images.test_images.to(device_));
   add(results_.test_prob_sum, test_probs, results_.test_prob_sum);
   save_model_weights(finished_models_, fmt::format("model{}.", member.index), *model);
   ++results_.members_done;
@@ -269,7 +271,9 @@ RunResult Run::predict_only() {
     auto model = build_model(config_, data_.train_images.dim(1), data_.side, init_gen);
     Trainer trainer(config_, *model, device_, members_[static_cast<size_t>(j)].seed, j);
     load_model_weights(c, fmt::format("model{}.", j), *model);
-    add(sum, trainer.predict_probabilities(data_.test_images.to(device_)), sum);
+    const data::FoldImages images =
+        detail::member_images(data_, config_, members_[static_cast<size_t>(j)]);
+    add(sum, trainer.predict_probabilities(images.test_images.to(device_)), sum);
   }
   results_.test_prob_sum = sum;
   detail::write_submission_files(config_, options_, data_, results_);

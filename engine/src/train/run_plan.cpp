@@ -12,33 +12,57 @@
 
 namespace keel::train::detail {
 
+data::FeatureSelection feature_selection(const DataConfig& data) {
+  data::FeatureSelection selection;
+  if (data.rank_top_k > 0) {
+    selection = data::FeatureSelection::ranked(data.rank_top_k);
+    selection.candidates = data.features;  // rank among the listed columns, if any
+  } else if (!data.features.empty()) {
+    selection = data::FeatureSelection::from_list(data.features);
+  }
+  return selection;
+}
+
 PreparedData prepare_data(const Config& config, const std::function<void(const std::string&)>& log) {
   PreparedData d;
-  d.tables = data::load_titanic(config.data.dir);
-  for (const std::string& note : d.tables.notes) log(note);
-  data::FeatureSelection selection;
-  if (config.data.rank_top_k > 0) {
-    selection = data::FeatureSelection::ranked(config.data.rank_top_k);
-    selection.candidates = config.data.features;  // rank among the listed columns, if any
-  } else if (!config.data.features.empty()) {
-    selection = data::FeatureSelection::from_list(config.data.features);
+  data::TitanicTables tables = data::load_titanic(config.data.dir);
+  for (const std::string& note : tables.notes) log(note);
+  for (double id : tables.test.column("passengerid")) d.test_ids.push_back(static_cast<int>(id));
+  d.source = std::make_shared<const data::FeatureSource>(std::move(tables));
+  d.selection = feature_selection(config.data);
+  d.per_member_features = d.source->label_dependent(d.selection);
+  const std::vector<int64_t> all = d.source->all_train_rows();
+  data::FoldImages images = data::fold_images(*d.source, d.selection, config.data.channels, all, all);
+  if (d.selection.method == data::FeatureSelection::Method::logistic_ranking) {
+    log(data::format_ranking(images.ranking, config.data.rank_top_k) +
+        "(fitted on every train row, for this log; each model ranks on its own training rows)");
   }
-  data::FeatureRanking ranking;
-  d.features = data::select_features(d.tables.train, selection, &ranking);
-  if (selection.method == data::FeatureSelection::Method::logistic_ranking) {
-    log(data::format_ranking(ranking, config.data.rank_top_k));
-  }
-  d.train_images = data::encode_images(d.tables.train, d.features, config.data.channels);
-  d.test_images = data::encode_images(d.tables.test, d.features, config.data.channels);
-  d.labels = data::survived_labels(d.tables.train);
-  for (double id : d.tables.test.column("passengerid")) d.test_ids.push_back(static_cast<int>(id));
+  d.features = std::move(images.features);
+  d.train_images = std::move(images.train_images);
+  d.test_images = std::move(images.test_images);
+  d.labels = d.source->labels();
   d.side = d.train_images.dim(2);
-  log(fmt::format("data: {} train and {} test passengers, {} features as {}x{} images with {} channel(s)",
+  log(fmt::format("data: {} train and {} test passengers, {} features as {}x{} images with {} channel(s){}",
                   d.train_images.dim(0), d.test_images.dim(0), d.features.size(), d.side, d.side,
-                  config.data.channels));
+                  config.data.channels,
+                  d.per_member_features ? "; label-dependent features fitted inside each model's "
+                                          "training rows"
+                                        : ""));
   // Before any device or model work, so a layer list that does not fit these images fails now.
   check_model_shapes(config, d.train_images.dim(1), d.side);
   return d;
+}
+
+data::FoldImages member_images(const PreparedData& data, const Config& config, const Member& member) {
+  if (!data.per_member_features) {
+    data::FoldImages shared;
+    shared.features = data.features;
+    shared.train_images = data.train_images;
+    shared.test_images = data.test_images;
+    return shared;
+  }
+  return data::fold_images(*data.source, data.selection, config.data.channels, member.train_rows,
+                           data.source->all_train_rows());
 }
 
 uint64_t member_seed(uint64_t run_seed, int member) {

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "keel/config.h"
+#include "keel/data/fold_features.h"
 #include "keel/data/selection.h"
 #include "keel/data/titanic.h"
 #include "keel/tensor.h"
@@ -17,7 +19,12 @@
 namespace keel::train::detail {
 
 struct PreparedData {
-  data::TitanicTables tables;
+  std::shared_ptr<const data::FeatureSource> source;  // tables, group keys, labels
+  data::FeatureSelection selection;
+  // The selection reads labels (a ranking, group survival columns): each model then gets the
+  // features fitted on its own training rows (member_images), and the images below, fitted on
+  // every labelled row, serve only the report.
+  bool per_member_features = false;
   std::vector<std::string> features;
   Tensor train_images;  // (N, C, S, S) on the CPU, values 0 or 1
   std::vector<int> labels;
@@ -27,6 +34,7 @@ struct PreparedData {
 };
 
 PreparedData prepare_data(const Config& config, const std::function<void(const std::string&)>& log);
+data::FeatureSelection feature_selection(const DataConfig& data);
 
 // One model to train: its rows, its validation rows (may be empty) and its seed.
 struct Member {
@@ -37,6 +45,9 @@ struct Member {
   uint64_t seed = 0;
 };
 std::vector<Member> plan_members(const Config& config, const std::vector<int>& labels);
+// The images a member trains, validates and predicts on: the shared ones, or (per_member_features)
+// those fitted on member.train_rows, the test rows' group columns from every labelled row.
+data::FoldImages member_images(const PreparedData& data, const Config& config, const Member& member);
 std::string describe_plan(const Config& config, const std::vector<Member>& members);
 
 // Everything later models and the outputs need from earlier ones.
