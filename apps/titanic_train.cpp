@@ -16,6 +16,7 @@
 #include "keel/config.h"
 #include "keel/error.h"
 #include "keel/runtime.h"
+#include "keel/train/evaluate.h"
 #include "keel/train/run.h"
 #include "keel/version.h"
 
@@ -34,6 +35,7 @@ struct Flags {
   std::vector<std::string> overrides;
   long long seed = -1;
   bool features_only = false;
+  bool evaluate = false;
   bool quiet = false;
 };
 
@@ -66,6 +68,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--predict", f.predict, "inference only: write submission.csv from a checkpoint");
   app.add_flag("--features-only", f.features_only,
                "write the wrangled CSVs and the PNG images into --out, then exit");
+  app.add_flag("--evaluate", f.evaluate,
+               "nested cross-validation of the whole recipe (keys evaluate.*): an honest estimate "
+               "in --out/summary.json and report.html; no submission");
   app.add_option("--set", f.overrides, "override a config key, e.g. --set train.epochs=5 (repeatable)");
   app.add_flag("--quiet", f.quiet, "print only errors and the final result");
   app.set_version_flag("--version", fmt::format("titanic_train (keel {}, commit {}, CPU kernels {})",
@@ -94,6 +99,11 @@ int run(const Flags& f) {
   if (!f.resume.empty() && !f.predict.empty()) {
     throw keel::Error(keel::ErrorKind::usage, "--resume and --predict cannot be combined: pick one");
   }
+  if (f.evaluate && (!f.resume.empty() || !f.predict.empty() || f.features_only)) {
+    throw keel::Error(keel::ErrorKind::usage,
+                      "--evaluate trains its own models from scratch: drop --resume, --predict "
+                      "and --features-only");
+  }
   const keel::Config config = resolve_config(f);
   keel::train::RunOptions options;
   options.out_dir = config.output.dir;
@@ -114,6 +124,15 @@ int run(const Flags& f) {
     std::cout << bar << std::flush;
   };
   std::signal(SIGINT, on_sigint);
+  if (f.evaluate) {
+    const keel::train::NestedEvaluation e = keel::train::evaluate_titanic(config, options);
+    if (f.quiet) {
+      std::cout << fmt::format("nested_accuracy {:.4f} +- {:.4f}  95% [{:.4f}, {:.4f}]  {}/summary.json\n",
+                               e.nested.mean, e.nested.std, e.nested.low, e.nested.high,
+                               options.out_dir);
+    }
+    return 0;
+  }
   const keel::train::RunResult result = keel::train::run_titanic(config, options);
   if (f.quiet && !f.features_only) {
     std::cout << fmt::format("val_accuracy {:.4f}  submission {}/submission.csv\n",
@@ -137,6 +156,10 @@ int main(int argc, char** argv) {
   try {
     return run(flags);
   } catch (const keel::train::Interrupted& stop) {
+    if (stop.checkpoint_path.empty()) {
+      std::cerr << "titanic_train: interrupted; nothing was written\n";
+      return kExitInterrupted;
+    }
     std::cerr << "titanic_train: interrupted; training state saved to " << stop.checkpoint_path
               << " (continue with --resume " << stop.checkpoint_path << ")\n";
     return kExitInterrupted;

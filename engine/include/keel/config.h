@@ -74,6 +74,8 @@ struct TrainConfig {
   int eval_batch_size = 256;
   double grad_clip = 0.0;                 // > 0: clip the global gradient L2 norm to this; 0 = off
   std::string on_nonfinite = "stop";      // stop | skip_step: a non-finite loss or gradient
+  double label_smoothing = 0.0;           // epsilon of the smoothed targets; 0 = plain labels
+  double mixup = 0.0;                     // alpha of mixup's Beta(alpha, alpha); 0 = off
   int stop_after_epochs = 0;              // > 0: stop, with a checkpoint, after this many epochs of
                                           // the run (0 = off); tests use it to check bit-identical resume
 };
@@ -83,6 +85,15 @@ struct OutputConfig {
   bool report = true;
   bool checkpoints = true;
   bool probabilities = true;
+};
+
+// titanic_train --evaluate: nested cross-validation of the whole recipe (engine/.../evaluate.h).
+struct EvaluateConfig {
+  int folds = 5;                          // outer stratified folds
+  int repeats = 2;                        // outer repeats, each with its own shuffle
+  // Alternatives the inner loop chooses between, each a `;`-separated list of key=value
+  // overrides ("data.rank_top_k=16; train.epochs=20"); empty: the recipe as it is.
+  std::vector<std::string> candidates;
 };
 
 struct Config {
@@ -99,6 +110,7 @@ struct Config {
   ScheduleConfig schedule;
   TrainConfig train;
   OutputConfig output;
+  EvaluateConfig evaluate;
 };
 
 // Reads and validates a YAML config. Throws keel::Error(ErrorKind::config) with file:line and a
@@ -109,6 +121,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
 void apply_override(Config& config, const std::string& assignment);
 // Several overrides at once; the rules tying keys together are checked after all are applied.
 void apply_overrides(Config& config, const std::vector<std::string>& assignments);
+// The `;`-separated key=value parts of an `evaluate.candidates` entry, trimmed, empty parts dropped.
+std::vector<std::string> candidate_overrides(const std::string& candidate);
 // The fully resolved config as YAML (every key, defaults filled in), printed at start and saved.
 std::string to_yaml(const Config& config);
 // A stable hash of the resolved config (checkpoints refuse to resume under another config).

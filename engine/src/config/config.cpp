@@ -415,6 +415,29 @@ std::string home_of(const std::string& leaf) {
                                : fmt::format("the keys of `{}`", section));
 }
 
+// Each `evaluate.candidates` entry must apply to the config as a set of --set overrides.
+template <typename Where>
+void check_candidates(const Config& c, const Where& where) {
+  for (const std::string& candidate : c.evaluate.candidates) {
+    const std::vector<std::string> overrides = candidate_overrides(candidate);
+    for (const std::string& o : overrides) {
+      if (o.rfind("evaluate.", 0) == 0) {
+        fail(fmt::format("{}: the candidate `{}` sets `{}`: candidates choose how a model is "
+                         "trained, not how it is evaluated; remove that part.",
+                         where("evaluate.candidates"), candidate, o));
+      }
+    }
+    Config trial = c;
+    trial.evaluate.candidates.clear();
+    try {
+      apply_overrides(trial, overrides);
+    } catch (const Error& e) {
+      fail(fmt::format("{}: the candidate `{}` of `evaluate.candidates` does not apply: {}",
+                       where("evaluate.candidates"), candidate, e.what()));
+    }
+  }
+}
+
 // Rules that tie several keys together. `where` says where to point for a given key.
 template <typename Where>
 void check_cross_fields(const Config& c, const Where& where) {
@@ -477,6 +500,7 @@ void check_cross_fields(const Config& c, const Where& where) {
                     "({}): lower it or list more features.",
                     where("data.rank_top_k"), c.data.rank_top_k, c.data.features.size()));
   }
+  check_candidates(c, where);
 }
 
 // Parses one YAML document into a config, recording the line of each key for later messages.
@@ -731,6 +755,19 @@ void apply_overrides(Config& config, const std::vector<std::string>& assignments
   for (const std::string& a : assignments) all += (all.empty() ? "" : " ") + std::string("--set ") + a;
   check_cross_fields(updated, [&](const std::string&) { return fmt::format("`{}`", all); });
   config = std::move(updated);
+}
+
+std::vector<std::string> candidate_overrides(const std::string& candidate) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin <= candidate.size()) {
+    const size_t end = std::min(candidate.find(';', begin), candidate.size());
+    const std::string part = candidate.substr(begin, end - begin);
+    const auto first = part.find_first_not_of(" \t");
+    if (first != std::string::npos) out.push_back(part.substr(first, part.find_last_not_of(" \t") - first + 1));
+    begin = end + 1;
+  }
+  return out;
 }
 
 void apply_override(Config& config, const std::string& assignment) {

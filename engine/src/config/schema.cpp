@@ -149,6 +149,12 @@ std::vector<KeySpec> build_key_specs() {
       {"train.on_nonfinite", KEEL_FIELD(train.on_nonfinite), {}, {"stop", "skip_step"}, unhashed,
        "a non-finite loss or gradient: stop (exit 3, nothing written from the model) or "
        "skip_step (drop that step's update, count it in summary.json skipped_steps)"},
+      {"train.label_smoothing", KEEL_FIELD(train.label_smoothing), {upper_open(0, 1)}, {}, hashed,
+       "training targets (1 - e) * one-hot + e / classes (fastai's LabelSmoothingCrossEntropy); "
+       "0 = plain labels"},
+      {"train.mixup", KEEL_FIELD(train.mixup), {closed(0, 10)}, {}, hashed,
+       "> 0: mixup with weight lambda ~ Beta(mixup, mixup), folded to max(lambda, 1 - lambda): "
+       "each batch blended with a shuffle of itself, images and targets alike; 0 = off"},
       {"train.stop_after_epochs", KEEL_FIELD(train.stop_after_epochs), {closed(0, 100000)}, {},
        unhashed,
        "> 0: stop after this many epochs of this run, with a checkpoint (to resume later); "
@@ -163,6 +169,15 @@ std::vector<KeySpec> build_key_specs() {
        "improves (none with best_metric last); a stop always saves last"},
       {"output.probabilities", KEEL_FIELD(output.probabilities), {}, {}, hashed,
        "write probabilities.csv next to submission.csv"},
+
+      {"evaluate.folds", KEEL_FIELD(evaluate.folds), {closed(2, 20)}, {}, unhashed,
+       "--evaluate: outer stratified folds of the nested cross-validation"},
+      {"evaluate.repeats", KEEL_FIELD(evaluate.repeats), {closed(1, 100)}, {}, unhashed,
+       "--evaluate: outer repeats, each with its own shuffle"},
+      {"evaluate.candidates", KEEL_FIELD(evaluate.candidates), {}, {}, unhashed,
+       "--evaluate: alternatives the inner loop chooses between by the recipe's own "
+       "cross-validation on the outer training rows, each `key=value; key=value` overrides; "
+       "empty = the recipe as it is"},
   };
   // clang-format on
 }

@@ -104,6 +104,7 @@ std::string summary_json(const RunSummary& s) {
     j["cv_mean"] = json_number(s.cv_mean);
     j["cv_std"] = json_number(s.cv_std);
     j["cv_folds"] = s.cv_folds;
+    j["cv_estimate"] = s.cv_estimate;
     nlohmann::json folds = nlohmann::json::array();
     for (double a : s.fold_accuracies) folds.push_back(json_number(a));
     j["fold_accuracies"] = std::move(folds);

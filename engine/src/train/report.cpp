@@ -334,8 +334,9 @@ void append_summary_table(std::string& out, const ReportInputs& in) {
   }
   if (s.has_cv) {
     row("cross-validation",
-        fmt::format("{} &plusmn; {} over {} folds", fmt_or_dash(s.cv_mean, "{:.4f}"),
-                    fmt_or_dash(s.cv_std, "{:.4f}"), s.cv_folds));
+        fmt::format("{} &plusmn; {} over {} folds<br><small>{}</small>",
+                    fmt_or_dash(s.cv_mean, "{:.4f}"), fmt_or_dash(s.cv_std, "{:.4f}"), s.cv_folds,
+                    html_escape(s.cv_estimate)));
     std::string folds;
     for (double a : s.fold_accuracies) {
       folds += (folds.empty() ? "" : ", ") + fmt_or_dash(a, "{:.4f}");

@@ -16,6 +16,7 @@
 #include "keel/train/step_graph.h"
 #include "class_scores.h"
 #include "common/stopwatch.h"
+#include "soft_targets.h"
 #include "step_checks.h"
 
 namespace keel::train {
@@ -30,6 +31,7 @@ uint64_t mix(uint64_t seed, uint64_t stream) {
   return z ^ (z >> 31);
 }
 constexpr uint64_t kShuffleStream = 1000, kAugmentStream = 1u << 30, kDropoutStream = 7;
+constexpr uint64_t kMixupStream = 1ull << 40;
 
 std::vector<double> group_lrs(const Config& c, int groups) {
   if (groups <= 1) return {c.optimizer.lr};
@@ -120,9 +122,13 @@ Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uin
   loss_sum_ = Tensor::zeros({1}, device_);
   skip_nonfinite_ = config_.train.on_nonfinite == "skip_step";
   checks_each_step_ = config_.train.grad_clip > 0 || skip_nonfinite_;
+  if (config_.train.label_smoothing > 0 || config_.train.mixup > 0) {
+    soft_loss_ = std::make_unique<detail::SoftTargetLoss>();
+  }
   // A captured step cannot wait for the host's decision to clip or skip, so the graph path stays
-  // off with those keys (run_titanic logs why).
-  if (config_.cuda_graph && device_ == Device::cuda && !checks_each_step_) {
+  // off with those keys (run_titanic logs why); mixup changes its weights every step, and the
+  // soft-target loss is kept off the captured path with it.
+  if (config_.cuda_graph && device_ == Device::cuda && !checks_each_step_ && !soft_loss_) {
     step_graph_ = std::make_unique<StepGraph>(dropout_gen_, *optimizer_);
   }
   model_.visit_parameters("", [&](const std::string& name, nn::Parameter& p) {
@@ -238,7 +244,9 @@ void Trainer::train_step(const LabelledImages& train, const Tensor& batch_indice
   gather_rows(train.images, batch_indices, batch_images_);
   gather_rows(train.labels, batch_indices, batch_labels_);
   Generator augment_gen(mix(seed_, kAugmentStream + static_cast<uint64_t>(global_step_)));
-  const Tensor& input = pipeline_.train_input(batch_images_, augment_gen);
+  const Tensor& input = config_.train.mixup > 0
+                            ? mix_batch(pipeline_.train_input(batch_images_, augment_gen))
+                            : pipeline_.train_input(batch_images_, augment_gen);
   // Only full batches go through the graph: a last partial batch would need a capture of its own.
   const bool full_batch = batch_indices.dim(0) == config_.train.batch_size;
   if (step_graph_ && full_batch &&
@@ -258,10 +266,31 @@ void Trainer::begin_pass(int64_t rows) {
   pass_rows_ = rows;
 }
 
+const Tensor& Trainer::mix_batch(const Tensor& input) {
+  // Its own stream per step: a resumed run draws the same partners and weight.
+  Generator gen(mix(seed_, kMixupStream + static_cast<uint64_t>(global_step_)));
+  mixup_lambda_ = detail::sample_mixup_lambda(config_.train.mixup, gen);
+  const std::vector<int64_t> order = permutation(input.dim(0), gen);
+  const std::vector<float> partners(order.begin(), order.end());
+  mix_partners_ = Tensor::from_data({input.dim(0)}, partners, device_);
+  gather_rows(batch_labels_, mix_partners_, partner_labels_);
+  detail::mix_rows(input, mix_partners_, mixup_lambda_, mixed_input_, mix_scratch_);
+  return mixed_input_;
+}
+
 void Trainer::compute_step(const Tensor& input) {
   const Tensor& logits = model_.forward(input);
-  softmax_cross_entropy_forward(logits, batch_labels_, loss_, probs_);
-  softmax_cross_entropy_backward(probs_, batch_labels_, dlogits_);
+  if (soft_loss_) {
+    detail::SoftTargets targets;
+    targets.labels = &batch_labels_;
+    targets.partner_labels = config_.train.mixup > 0 ? &partner_labels_ : nullptr;
+    targets.lambda = config_.train.mixup > 0 ? mixup_lambda_ : 1.0f;
+    targets.epsilon = static_cast<float>(config_.train.label_smoothing);
+    soft_loss_->forward_backward(logits, targets, loss_, probs_, dlogits_);
+  } else {
+    softmax_cross_entropy_forward(logits, batch_labels_, loss_, probs_);
+    softmax_cross_entropy_backward(probs_, batch_labels_, dlogits_);
+  }
   model_.backward(dlogits_);
   if (!step_is_finite()) return;  // train.on_nonfinite: skip_step drops this update
   add(loss_sum_, loss_, loss_sum_);  // summed on the device: no synchronisation per step

@@ -47,6 +47,8 @@ struct RunSummary {
   double cv_std = kNoValue;
   int cv_folds = 0;
   std::vector<double> fold_accuracies;
+  // What kind of estimate cv_mean is, in words (not nested: --evaluate gives the nested one).
+  std::string cv_estimate;
   int best_epoch = 0;  // 0 when no epoch was selected (no validation set)
   std::string best_metric;
   int64_t parameters = 0;  // trainable parameter count

@@ -23,6 +23,7 @@ namespace keel::train {
 class StepGraph;
 namespace detail {
 class SquareSums;
+class SoftTargetLoss;
 }
 
 // Thrown by Trainer::fit when the loss, the gradients or the weights stop being finite (kind
@@ -114,6 +115,8 @@ class Trainer {
   void begin_pass(int64_t rows);  // before a training or evaluation pass over `rows` images
   // Forward, loss, backward and update of the batch in batch_labels_ and `input`.
   void compute_step(const Tensor& input);
+  // train.mixup: the batch blended with a permutation of itself; sets the step's soft targets.
+  const Tensor& mix_batch(const Tensor& input);
   // The per-step guard, after the backward pass: false when the update is to be skipped. Clips
   // the gradients when train.grad_clip is on; throws Diverged when the run is to stop.
   bool step_is_finite();
@@ -147,6 +150,10 @@ class Trainer {
   std::vector<const Tensor*> weights_;     // every parameter, then every buffer
   std::vector<std::string> weight_names_;  // "parameter `3.weight`", "buffer `1.running_var`"
   std::unique_ptr<detail::SquareSums> step_sums_, weight_sums_;
+  // train.label_smoothing or train.mixup: the loss over soft targets (null: plain labels).
+  std::unique_ptr<detail::SoftTargetLoss> soft_loss_;
+  float mixup_lambda_ = 1.0f;
+  Tensor mix_partners_, partner_labels_, mixed_input_, mix_scratch_;
   std::string model_name_ = "the model";  // from hooks.model_name during fit
   int64_t steps_per_epoch_ = 0;
   bool graph_failure_reported_ = false;
