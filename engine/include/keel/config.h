@@ -87,6 +87,10 @@ struct OutputConfig {
   bool probabilities = true;
 };
 
+struct PredictConfig {
+  int tta = 0;                            // > 0: test-time augmentation passes (needs data.augment)
+};
+
 // titanic_train --evaluate: nested cross-validation of the whole recipe (engine/.../evaluate.h).
 struct EvaluateConfig {
   int folds = 5;                          // outer stratified folds
@@ -110,6 +114,7 @@ struct Config {
   ScheduleConfig schedule;
   TrainConfig train;
   OutputConfig output;
+  PredictConfig predict;
   EvaluateConfig evaluate;
 };
 

@@ -500,6 +500,12 @@ void check_cross_fields(const Config& c, const Where& where) {
                     "({}): lower it or list more features.",
                     where("data.rank_top_k"), c.data.rank_top_k, c.data.features.size()));
   }
+  if (c.predict.tta > 0 && !c.data.augment) {
+    fail(fmt::format("{}: `predict.tta` = {} averages predictions over augmented images, but "
+                     "`data.augment` is off, so every pass would be the same image: set "
+                     "`data.augment: true` or `predict.tta: 0`.",
+                     where("predict.tta"), c.predict.tta));
+  }
   check_candidates(c, where);
 }
 

@@ -170,6 +170,11 @@ std::vector<KeySpec> build_key_specs() {
       {"output.probabilities", KEEL_FIELD(output.probabilities), {}, {}, hashed,
        "write probabilities.csv next to submission.csv"},
 
+      {"predict.tta", KEEL_FIELD(predict.tta), {closed(0, 64)}, {}, hashed,
+       "> 0: test-time augmentation, 0.4 x the plain prediction + 0.6 x the mean over this many "
+       "augmented passes (fastai v1's TTA), for test and final validation predictions; needs "
+       "data.augment"},
+
       {"evaluate.folds", KEEL_FIELD(evaluate.folds), {closed(2, 20)}, {}, unhashed,
        "--evaluate: outer stratified folds of the nested cross-validation"},
       {"evaluate.repeats", KEEL_FIELD(evaluate.repeats), {closed(1, 100)}, {}, unhashed,

@@ -113,8 +113,8 @@ std::vector<double> NestedRun::train_member(const Config& recipe, const detail::
   hooks.stop_requested = [] { return interrupt_requested(); };
   if (!trainer.fit(train, valid, hooks)) throw Interrupted{};
   trainer.restore_best();
-  valid_accuracy = valid.size() > 0 ? trainer.evaluate(valid).accuracy : NAN;
-  const std::vector<float> probs = trainer.predict_probabilities(target_images.to(device_)).to_vector();
+  valid_accuracy = valid.size() > 0 ? trainer.evaluate_final(valid).accuracy : NAN;
+  const std::vector<float> probs = trainer.predict_final(target_images.to(device_)).to_vector();
   std::vector<double> survived(target.size());
   for (size_t i = 0; i < target.size(); ++i) survived[i] = probs[2 * i + 1];
   return survived;

@@ -249,7 +249,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
 
   trainer.restore_best();
   detail::record_member(results_, trainer, member, valid, data_);
-  Tensor test_probs = trainer.predict_probabilities(images.test_images.to(device_));
+  Tensor test_probs = trainer.predict_final(images.test_images.to(device_));
   add(results_.test_prob_sum, test_probs, results_.test_prob_sum);
   save_model_weights(finished_models_, fmt::format("model{}.", member.index), *model);
   ++results_.members_done;
@@ -273,7 +273,7 @@ RunResult Run::predict_only() {
     load_model_weights(c, fmt::format("model{}.", j), *model);
     const data::FoldImages images =
         detail::member_images(data_, config_, members_[static_cast<size_t>(j)]);
-    add(sum, trainer.predict_probabilities(images.test_images.to(device_)), sum);
+    add(sum, trainer.predict_final(images.test_images.to(device_)), sum);
   }
   results_.test_prob_sum = sum;
   detail::write_submission_files(config_, options_, data_, results_);

@@ -156,7 +156,7 @@ void record_member(Results& results, Trainer& trainer, const Member& member,
   results.train_seconds += trainer.train_seconds();
   results.last_best_epoch = trainer.best_epoch();
   if (valid.size() == 0) return;
-  const Evaluation e = trainer.evaluate(valid);
+  const Evaluation e = trainer.evaluate_final(valid);
   results.member_accuracies.push_back(e.accuracy);
   const std::vector<float> probs = e.probabilities.to_vector();
   const int64_t k = e.probabilities.dim(1);

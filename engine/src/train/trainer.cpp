@@ -31,7 +31,9 @@ uint64_t mix(uint64_t seed, uint64_t stream) {
   return z ^ (z >> 31);
 }
 constexpr uint64_t kShuffleStream = 1000, kAugmentStream = 1u << 30, kDropoutStream = 7;
-constexpr uint64_t kMixupStream = 1ull << 40;
+constexpr uint64_t kMixupStream = 1ull << 40, kTtaStream = 1ull << 50;
+// fastai v1's Learner.TTA(beta=0.4): the weight of the plain prediction in the blend.
+constexpr float kTtaPlainWeight = 0.4f;
 
 std::vector<double> group_lrs(const Config& c, int groups) {
   if (groups <= 1) return {c.optimizer.lr};
@@ -464,8 +466,16 @@ void Trainer::restore_best() {
 }
 
 Evaluation Trainer::evaluate(const LabelledImages& data) {
+  return score(data, predict_probabilities(data.images));
+}
+
+Evaluation Trainer::evaluate_final(const LabelledImages& data) {
+  return score(data, predict_final(data.images));
+}
+
+Evaluation Trainer::score(const LabelledImages& data, const Tensor& probabilities) const {
   Evaluation e;
-  e.probabilities = predict_probabilities(data.images);
+  e.probabilities = probabilities;
   const std::vector<float> probs = e.probabilities.to_vector();
   const std::vector<float> labels = data.labels.to_vector();
   const int64_t k = e.probabilities.dim(1);
@@ -483,13 +493,38 @@ Evaluation Trainer::evaluate(const LabelledImages& data) {
 }
 
 Tensor Trainer::predict_probabilities(const Tensor& images) {
+  return predict_with(images, [&](const Tensor& raw, int64_t) -> const Tensor& {
+    return pipeline_.eval_input(raw);
+  });
+}
+
+Tensor Trainer::predict_final(const Tensor& images) {
+  Tensor blend = predict_probabilities(images);
+  const int passes = config_.predict.tta;
+  if (passes == 0 || !config_.data.augment) return blend;
+  scale(blend, kTtaPlainWeight, blend);
+  for (int pass = 0; pass < passes; ++pass) {
+    Tensor augmented = predict_with(images, [&](const Tensor& raw, int64_t begin) -> const Tensor& {
+      // Its own stream per pass and batch: the same augmentations on every run and resume.
+      Generator gen(mix(seed_, kTtaStream + static_cast<uint64_t>(pass) * 1000003ull +
+                                   static_cast<uint64_t>(begin)));
+      return pipeline_.train_input(raw, gen);
+    });
+    scale(augmented, (1.0f - kTtaPlainWeight) / static_cast<float>(passes), augmented);
+    add(blend, augmented, blend);
+  }
+  return blend;
+}
+
+Tensor Trainer::predict_with(const Tensor& images,
+                             const std::function<const Tensor&(const Tensor&, int64_t)>& input) {
   model_.set_training(false);
   const int64_t n = images.dim(0), batch = config_.train.eval_batch_size;
   Tensor out({n, config_.model.num_classes}, Device::cpu);
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t end = std::min(begin + batch, n);
     begin_pass(end - begin);
-    const Tensor& logits = model_.forward(pipeline_.eval_input(images.rows(begin, end)));
+    const Tensor& logits = model_.forward(input(images.rows(begin, end), begin));
     // Softmax through the loss op: the labels (all class 0) only affect the loss, not probs.
     eval_labels_.ensure({end - begin}, device_);
     eval_labels_.zero_();

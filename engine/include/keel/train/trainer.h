@@ -84,6 +84,11 @@ class Trainer {
 
   Evaluation evaluate(const LabelledImages& data);
   Tensor predict_probabilities(const Tensor& images);  // (N, K) on the CPU
+  // The final model's predictions: with predict.tta > 0 (and data.augment), fastai v1's
+  // test-time augmentation, 0.4 x the plain prediction + 0.6 x the mean over predict.tta
+  // augmented passes; otherwise predict_probabilities. evaluate_final scores them.
+  Tensor predict_final(const Tensor& images);
+  Evaluation evaluate_final(const LabelledImages& data);
 
   // Whole training state under `prefix` ("member.") in a checkpoint, and back.
   void save_state(Checkpoint& checkpoint) const;
@@ -129,6 +134,10 @@ class Trainer {
   void finish_epoch(const LabelledImages& valid, const TrainerHooks& hooks, double seconds,
                     double loss_sum);
   bool improved(const EpochRecord& record) const;
+  // Softmax outputs over `images` in eval mode, each batch's input made by `input(raw, begin)`.
+  Tensor predict_with(const Tensor& images,
+                      const std::function<const Tensor&(const Tensor&, int64_t)>& input);
+  Evaluation score(const LabelledImages& data, const Tensor& probabilities) const;
   void snapshot_best();
 
   const Config& config_;
