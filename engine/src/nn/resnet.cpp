@@ -103,7 +103,7 @@ void BasicBlock::visit_children(const std::function<void(Module&)>& visit) {
 }
 
 std::unique_ptr<Sequential> resnet_body(Generator& gen, const std::vector<int>& layers,
-                                        int64_t in_channels) {
+                                        int64_t in_channels, int64_t width) {
   if (layers.size() != 4) {
     throw Error(ErrorKind::usage,
                 fmt::format("resnet_body: expected 4 stage depths (e.g. {{3, 4, 6, 3}}), got {}",
@@ -112,19 +112,20 @@ std::unique_ptr<Sequential> resnet_body(Generator& gen, const std::vector<int>& 
   for (int depth : layers) {
     if (depth <= 0) throw Error(ErrorKind::usage, "resnet_body: every stage needs a block");
   }
+  if (width <= 0) throw Error(ErrorKind::usage, "resnet_body: the width must be positive");
   auto body = std::make_unique<Sequential>();
-  body->emplace<Conv2d>(gen, in_channels, 64, 7, 2, 3, false, resnet_conv_init);
-  body->emplace<BatchNorm2d>(64);
+  body->emplace<Conv2d>(gen, in_channels, width, 7, 2, 3, false, resnet_conv_init);
+  body->emplace<BatchNorm2d>(width);
   body->emplace<ReLU>(true);
   body->emplace<MaxPool2d>(3, 2, 1);
-  int64_t channels = 64;
+  int64_t channels = width;
   for (size_t stage = 0; stage < layers.size(); ++stage) {
-    const int64_t width = int64_t{64} << stage;
+    const int64_t stage_width = width << stage;
     auto blocks = std::make_unique<Sequential>();
     for (int b = 0; b < layers[stage]; ++b) {
       const int stride = (stage > 0 && b == 0) ? 2 : 1;
-      blocks->emplace<BasicBlock>(gen, channels, width, stride);
-      channels = width;
+      blocks->emplace<BasicBlock>(gen, channels, stage_width, stride);
+      channels = stage_width;
     }
     body->add(std::move(blocks));
   }
@@ -157,9 +158,9 @@ std::unique_ptr<Sequential> fastai_head(Generator& gen, int64_t features, int64_
 
 std::unique_ptr<Sequential> resnet_classifier(Generator& gen, const std::vector<int>& layers,
                                               int64_t num_classes, int64_t in_channels,
-                                              const HeadOptions& head_options) {
-  auto body = resnet_body(gen, layers, in_channels);
-  auto head = fastai_head(gen, 512, num_classes, head_options);
+                                              const HeadOptions& head_options, int64_t width) {
+  auto body = resnet_body(gen, layers, in_channels, width);
+  auto head = fastai_head(gen, 8 * width, num_classes, head_options);
   body->set_group(0);
   head->set_group(1);
   auto model = std::make_unique<Sequential>();
@@ -171,6 +172,15 @@ std::unique_ptr<Sequential> resnet_classifier(Generator& gen, const std::vector<
 std::unique_ptr<Sequential> resnet34_classifier(Generator& gen, int64_t num_classes,
                                                 int64_t in_channels) {
   return resnet_classifier(gen, {3, 4, 6, 3}, num_classes, in_channels);
+}
+
+std::vector<std::pair<std::string, std::string>> torchvision_resnet_renames(
+    const std::string& body_prefix) {
+  // torchvision's children in order: conv1, bn1, relu, maxpool, layer1..layer4, avgpool, fc; the
+  // body keeps the first eight under their indices.
+  return {{"conv1.", body_prefix + "0."},  {"bn1.", body_prefix + "1."},
+          {"layer1.", body_prefix + "4."}, {"layer2.", body_prefix + "5."},
+          {"layer3.", body_prefix + "6."}, {"layer4.", body_prefix + "7."}};
 }
 
 }  // namespace keel::nn

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "keel/nn/batch_norm.h"
@@ -49,11 +50,12 @@ class BasicBlock : public Module {
 
 // The ResNet body: stem conv7x7/2 (no bias) - BN - ReLU - maxpool 3/2 pad 1, then four stages of
 // BasicBlocks with 64, 128, 256, 512 channels (stride 2 from the second stage on).
-// layers: {2, 2, 2, 2} for resnet18, {3, 4, 6, 3} for resnet34.
+// layers: {2, 2, 2, 2} for resnet18, {3, 4, 6, 3} for resnet34. `width` replaces the 64 of the
+// stem and first stage (the others are 2x, 4x, 8x it): narrow copies of the structure, for tests.
 // Children "0".."7" as in fastai's body (nn.Sequential of torchvision's children minus pool/fc).
-// x: (N, in_channels, H, W) -> y: (N, 512, H/32, W/32) (rounded as the convolutions round)
+// x: (N, in_channels, H, W) -> y: (N, 8 width, H/32, W/32) (rounded as the convolutions round)
 std::unique_ptr<Sequential> resnet_body(Generator& gen, const std::vector<int>& layers,
-                                        int64_t in_channels = 3);
+                                        int64_t in_channels = 3, int64_t width = 64);
 std::unique_ptr<Sequential> resnet18_body(Generator& gen, int64_t in_channels = 3);
 std::unique_ptr<Sequential> resnet34_body(Generator& gen, int64_t in_channels = 3);
 
@@ -74,7 +76,13 @@ std::unique_ptr<Sequential> fastai_head(Generator& gen, int64_t features, int64_
 // Sequential(body, head): "0.*" the body in parameter group 0, "1.*" the head in group 1.
 std::unique_ptr<Sequential> resnet_classifier(Generator& gen, const std::vector<int>& layers,
                                               int64_t num_classes, int64_t in_channels = 3,
-                                              const HeadOptions& head = {});
+                                              const HeadOptions& head = {}, int64_t width = 64);
+
+// Prefix renames from torchvision's ResNet names ("conv1.", "bn1.", "layer1." .. "layer4.") to
+// those of resnet_body under `body_prefix` ("0." in resnet_classifier), for loading published
+// weights (keel/io/safetensors.h WeightLoadOptions::renames). torchvision's "fc." has no match.
+std::vector<std::pair<std::string, std::string>> torchvision_resnet_renames(
+    const std::string& body_prefix);
 std::unique_ptr<Sequential> resnet34_classifier(Generator& gen, int64_t num_classes,
                                                 int64_t in_channels = 3);
 
