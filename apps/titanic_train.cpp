@@ -17,6 +17,7 @@
 #include "keel/error.h"
 #include "keel/runtime.h"
 #include "keel/train/evaluate.h"
+#include "keel/train/lr_find.h"
 #include "keel/train/run.h"
 #include "keel/version.h"
 
@@ -36,6 +37,7 @@ struct Flags {
   long long seed = -1;
   bool features_only = false;
   bool evaluate = false;
+  bool lr_find = false;
   bool quiet = false;
 };
 
@@ -71,6 +73,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_flag("--evaluate", f.evaluate,
                "nested cross-validation of the whole recipe (keys evaluate.*): an honest estimate "
                "in --out/summary.json and report.html; no submission");
+  app.add_flag("--lr-find", f.lr_find,
+               "learning-rate range test: a fresh model, lr growing exponentially over 200 steps; "
+               "writes --out/lr_find.csv and report.html and prints the suggested lr");
   app.add_option("--set", f.overrides, "override a config key, e.g. --set train.epochs=5 (repeatable)");
   app.add_flag("--quiet", f.quiet, "print only errors and the final result");
   app.set_version_flag("--version", fmt::format("titanic_train (keel {}, commit {}, CPU kernels {})",
@@ -99,10 +104,13 @@ int run(const Flags& f) {
   if (!f.resume.empty() && !f.predict.empty()) {
     throw keel::Error(keel::ErrorKind::usage, "--resume and --predict cannot be combined: pick one");
   }
-  if (f.evaluate && (!f.resume.empty() || !f.predict.empty() || f.features_only)) {
+  if ((f.evaluate || f.lr_find) && (!f.resume.empty() || !f.predict.empty() || f.features_only)) {
     throw keel::Error(keel::ErrorKind::usage,
-                      "--evaluate trains its own models from scratch: drop --resume, --predict "
-                      "and --features-only");
+                      "--evaluate and --lr-find train their own models from scratch: drop --resume, "
+                      "--predict and --features-only");
+  }
+  if (f.evaluate && f.lr_find) {
+    throw keel::Error(keel::ErrorKind::usage, "--evaluate and --lr-find are separate runs: pick one");
   }
   const keel::Config config = resolve_config(f);
   keel::train::RunOptions options;
@@ -124,6 +132,11 @@ int run(const Flags& f) {
     std::cout << bar << std::flush;
   };
   std::signal(SIGINT, on_sigint);
+  if (f.lr_find) {
+    const keel::train::LrFindResult r = keel::train::lr_find_titanic(config, options);
+    if (f.quiet) std::cout << fmt::format("suggested_lr {:.2e}\n", r.suggested_lr);
+    return 0;
+  }
   if (f.evaluate) {
     const keel::train::NestedEvaluation e = keel::train::evaluate_titanic(config, options);
     if (f.quiet) {
