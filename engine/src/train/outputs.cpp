@@ -82,6 +82,8 @@ std::string summary_json(const RunSummary& s) {
   j["device"] = s.device;
   j["cpu_isa"] = s.cpu_isa;
   j["config"] = s.config_path;
+  j["pretrained"] = s.pretrained.empty() ? nlohmann::json(nullptr)
+                                         : nlohmann::json{{"file", s.pretrained}, {"sha256", s.pretrained_sha256}};
   j["seed"] = s.seed;
   j["epochs"] = s.epochs;
   j["steps"] = s.steps;

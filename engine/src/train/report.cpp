@@ -320,6 +320,8 @@ void append_summary_table(std::string& out, const ReportInputs& in) {
   row("device", html_escape(s.device));
   row("CPU kernels", html_escape(s.cpu_isa));
   row("config", html_escape(s.config_path.empty() ? "(defaults)" : s.config_path));
+  row("weights", s.pretrained.empty() ? std::string("random initialisation")
+                                      : html_escape(s.pretrained + " (sha256 " + s.pretrained_sha256 + ")"));
   row("seed", std::to_string(s.seed));
   row("epochs", std::to_string(s.epochs));
   row("optimizer steps", std::to_string(s.steps));

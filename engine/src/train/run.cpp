@@ -16,6 +16,7 @@
 #include "keel/runtime.h"
 #include "keel/train/atomic_file.h"
 #include "keel/train/model_builder.h"
+#include "keel/train/pretrained.h"
 #include "keel/train/trainer.h"
 #include "checkpoint_writer.h"
 #include "run_outputs.h"
@@ -203,6 +204,10 @@ void Run::log_epoch(const Member& m, const EpochRecord& r) const {
 void Run::train_member(const Member& member, const Checkpoint* resume) {
   Generator init_gen(member.seed);
   auto model = build_model(config_, data_.train_images.dim(1), data_.side, init_gen);
+  if (!config_.model.pretrained.empty()) {
+    const PretrainedLoad pretrained = load_pretrained(config_, *model);
+    if (member.index == 0) log_(pretrained.summary);
+  }
   if (layer_table_.empty()) {
     parameter_count_ = model->parameter_count();
     layer_table_.push_back(model->describe());

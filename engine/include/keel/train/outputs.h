@@ -52,6 +52,8 @@ struct RunSummary {
   int best_epoch = 0;  // 0 when no epoch was selected (no validation set)
   std::string best_metric;
   int64_t parameters = 0;  // trainable parameter count
+  std::string pretrained;         // model.pretrained: the weight file the models started from
+  std::string pretrained_sha256;  // and its SHA-256 (empty without one)
   int64_t train_rows = 0;
   int64_t val_rows = 0;
   int64_t test_rows = 0;
