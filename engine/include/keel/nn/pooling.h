@@ -18,6 +18,7 @@ class MaxPool2d : public Module {
   const Tensor& forward(const Tensor& x) override;
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override;
+  Pool2dArgs args() const { return args_; }
 
  protected:
   void drop_views() override { input_ = Tensor(); }
@@ -35,6 +36,7 @@ class AvgPool2d : public Module {
   const Tensor& forward(const Tensor& x) override;
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override;
+  Pool2dArgs args() const { return args_; }
 
  private:
   Pool2dArgs args_;
@@ -49,6 +51,8 @@ class AdaptiveAvgPool2d : public Module {
   const Tensor& forward(const Tensor& x) override;
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override;
+  int64_t out_h() const { return out_h_; }
+  int64_t out_w() const { return out_w_; }
 
  private:
   int64_t out_h_, out_w_;
@@ -63,6 +67,8 @@ class AdaptiveMaxPool2d : public Module {
   const Tensor& forward(const Tensor& x) override;
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override;
+  int64_t out_h() const { return out_h_; }
+  int64_t out_w() const { return out_w_; }
 
  protected:
   void drop_views() override { input_ = Tensor(); }
@@ -80,6 +86,7 @@ class AdaptiveConcatPool2d : public Module {
   const Tensor& forward(const Tensor& x) override;
   const Tensor& backward(const Tensor& dy) override;
   std::string describe() const override;
+  int64_t out() const { return out_; }
 
  protected:
   void drop_views() override { input_ = Tensor(); }
