@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --remote-tests
+scripts/install-onnxruntime.sh  # PyPI, for the independent check of the ONNX export (else it skips)
 if [[ -z "${KEEL_DATA_DIR:-}" ]]; then
     for candidate in ../shared/data/titanic data/titanic; do
         if [[ -f "$candidate/train.csv" ]]; then KEEL_DATA_DIR=$(cd "$candidate" && pwd); break; fi
