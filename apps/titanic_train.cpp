@@ -33,6 +33,7 @@ struct Flags {
   std::string device;
   std::string resume;
   std::string predict;
+  std::string export_onnx;
   std::vector<std::string> overrides;
   long long seed = -1;
   bool features_only = false;
@@ -68,6 +69,8 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--seed", f.seed, "random seed (overrides `seed`)")->check(CLI::NonNegativeNumber);
   app.add_option("--resume", f.resume, "continue training from a checkpoint (out/checkpoints/last.ckpt)");
   app.add_option("--predict", f.predict, "inference only: write submission.csv from a checkpoint");
+  app.add_option("--export-onnx", f.export_onnx,
+                 "also write the (first) trained model as ONNX to this file, e.g. out/model.onnx");
   app.add_flag("--features-only", f.features_only,
                "write the wrangled CSVs and the PNG images into --out, then exit");
   app.add_flag("--evaluate", f.evaluate,
@@ -117,6 +120,7 @@ int run(const Flags& f) {
   options.out_dir = config.output.dir;
   options.resume_path = f.resume;
   options.predict_path = f.predict;
+  options.export_onnx_path = f.export_onnx;
   options.features_only = f.features_only;
   options.quiet = f.quiet;
   options.progress_bar = !f.quiet && isatty(STDOUT_FILENO);

@@ -15,6 +15,7 @@
 #include "keel/ops.h"
 #include "keel/runtime.h"
 #include "keel/train/atomic_file.h"
+#include "keel/io/onnx_export.h"
 #include "keel/train/model_builder.h"
 #include "keel/train/pretrained.h"
 #include "keel/train/trainer.h"
@@ -112,6 +113,7 @@ class Run {
   [[noreturn]] void report_divergence(const Diverged& d) const;
   std::string progress_bar_line(const Member& member, int epoch, int64_t step, int64_t steps) const;
   RunResult predict_only();
+  void export_onnx_if_asked(nn::Module& model, const Tensor& images) const;
 
   const Config& config_;
   const RunOptions& options_;
@@ -257,8 +259,19 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   Tensor test_probs = trainer.predict_final(images.test_images.to(device_));
   add(results_.test_prob_sum, test_probs, results_.test_prob_sum);
   save_model_weights(finished_models_, fmt::format("model{}.", member.index), *model);
+  if (member.index == 0) export_onnx_if_asked(*model, images.test_images);
   ++results_.members_done;
   if (config_.output.checkpoints) save(nullptr, "last.ckpt", Durability::fsync);
+}
+
+// The first model (of an ensemble, the one trained on the first fold or seed) as ONNX, for
+// inputs shaped like `images`.
+void Run::export_onnx_if_asked(nn::Module& model, const Tensor& images) const {
+  if (options_.export_onnx_path.empty()) return;
+  export_onnx(model, Shape{images.dim(1), images.dim(2), images.dim(3)}, options_.export_onnx_path);
+  log_(fmt::format("wrote {}: model 1 of {} as ONNX (opset 13, input (batch, {}, {}, {}), outputs "
+                   "logits and probabilities)",
+                   options_.export_onnx_path, members_.size(), images.dim(1), images.dim(2), images.dim(3)));
 }
 
 RunResult Run::predict_only() {
@@ -278,6 +291,7 @@ RunResult Run::predict_only() {
     load_model_weights(c, fmt::format("model{}.", j), *model);
     const data::FoldImages images =
         detail::member_images(data_, config_, members_[static_cast<size_t>(j)]);
+    if (j == 0) export_onnx_if_asked(*model, images.test_images);
     add(sum, trainer.predict_final(images.test_images.to(device_)), sum);
   }
   results_.test_prob_sum = sum;
