@@ -38,7 +38,7 @@ struct ModelConfig {
   double head_dropout1 = 0.25;
   double head_dropout2 = 0.5;
   int head_hidden = 512;
-  std::string pretrained;                 // safetensors file the models start from ("" = none)
+  std::string pretrained = "none";        // safetensors file the models start from; none: random init
 };
 
 struct OptimizerConfig {

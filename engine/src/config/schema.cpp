@@ -84,7 +84,7 @@ std::vector<KeySpec> build_key_specs() {
        "resnet head: width of its hidden linear layer"},
       {"model.pretrained", KEEL_FIELD(model.pretrained), {}, {}, hashed,
        "safetensors file the models start from (keel's, or torchvision's ResNet names): the "
-       "body must fit, the head loads where names and shapes fit; empty: random init"},
+       "body must fit, the head loads where names and shapes fit; none: random init"},
 
       {"optimizer.name", KEEL_FIELD(optimizer.name), {}, {"adamw", "sgd"}, hashed,
        "adamw (decoupled weight decay) or sgd (momentum, optional nesterov)"},

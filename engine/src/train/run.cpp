@@ -206,7 +206,7 @@ void Run::log_epoch(const Member& m, const EpochRecord& r) const {
 void Run::train_member(const Member& member, const Checkpoint* resume) {
   Generator init_gen(member.seed);
   auto model = build_model(config_, data_.train_images.dim(1), data_.side, init_gen);
-  if (!config_.model.pretrained.empty()) {
+  if (config_.model.pretrained != "none") {
     const PretrainedLoad pretrained = load_pretrained(config_, *model);
     if (member.index == 0) log_(pretrained.summary);
   }

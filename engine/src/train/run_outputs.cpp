@@ -102,8 +102,10 @@ RunSummary make_summary(const Config& config, const PreparedData& data, const Re
   s.keel_version = keel::version();
   s.git_commit = keel::git_commit();
   s.config_path = config.source;
-  s.pretrained = config.model.pretrained;
-  if (!s.pretrained.empty()) s.pretrained_sha256 = pretrained_sha256(s.pretrained);
+  if (config.model.pretrained != "none") {
+    s.pretrained = config.model.pretrained;
+    s.pretrained_sha256 = pretrained_sha256(s.pretrained);
+  }
   s.seed = config.seed;
   s.epochs = config.train.frozen_epochs + config.train.epochs;
   s.steps = results.steps;
