@@ -144,7 +144,8 @@ int run(const Flags& f) {
   if (f.evaluate) {
     const keel::train::NestedEvaluation e = keel::train::evaluate_titanic(config, options);
     if (f.quiet) {
-      std::cout << fmt::format("nested_accuracy {:.4f} +- {:.4f}  95% [{:.4f}, {:.4f}]  {}/summary.json\n",
+      std::cout << fmt::format("nested_accuracy {:.4f} +- {:.4f}  95% [{:.4f}, {:.4f}]  "
+                               "{}/summary.json\n",
                                e.nested.mean, e.nested.std, e.nested.low, e.nested.high,
                                options.out_dir);
     }

@@ -105,10 +105,13 @@ TEST(FoldFeatures, HeldOutLabelsNeverReachAFoldsFeatures) {
   }
   const FeatureSource other(wrangle_titanic(scrambled, test));
   FeatureSelection selection = FeatureSelection::ranked(12);
-  selection.candidates = {"sex_female", "pclass_3", "title_mr", "title_master", "family_1",
-                          "ticket_survived", "ticket_died", "group_survived", "group_died",
-                          "wcg_survived", "wcg_died", "surname_fare_died", "cabin_died",
-                          "family_size_survived"};
+  selection.candidates = {"sex_female",  "pclass_3",
+                          "title_mr",    "title_master",
+                          "family_1",    "ticket_survived",
+                          "ticket_died", "group_survived",
+                          "group_died",  "wcg_survived",
+                          "wcg_died",    "surname_fare_died",
+                          "cabin_died",  "family_size_survived"};
   const FoldImages a = fold_images(source, selection, 1, fold.train, fold.train);
   const FoldImages b = fold_images(other, selection, 1, fold.train, fold.train);
   EXPECT_EQ(a.features, b.features);
@@ -118,7 +121,8 @@ TEST(FoldFeatures, HeldOutLabelsNeverReachAFoldsFeatures) {
   // ... while the group columns do carry information: some held-out row has a known group.
   const Table held_out = source.train_table(fold.valid, fold.train);
   const auto wcg = held_out.column("wcg_survived"), group = held_out.column("group_died");
-  EXPECT_GT(std::count(wcg.begin(), wcg.end(), 1.0) + std::count(group.begin(), group.end(), 1.0), 10);
+  EXPECT_GT(std::count(wcg.begin(), wcg.end(), 1.0) + std::count(group.begin(), group.end(), 1.0),
+            10);
 }
 
 TEST(FoldFeatures, GroupColumnsAreSelectableAndUnknownNamesAreRefused) {

@@ -8,10 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/data_test_util.h"
 #include "keel/config.h"
 #include "keel/train/estimate.h"
 #include "keel/train/evaluate.h"
-#include "data/data_test_util.h"
 #include "support/test_util.h"
 
 namespace keel::train {

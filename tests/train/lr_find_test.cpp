@@ -17,7 +17,9 @@ TEST(LrFind, SteepestDescentOfAHandMadeCurve) {
   std::vector<double> lrs, losses;
   for (int i = 0; i <= 20; ++i) lrs.push_back(std::pow(10.0, -5 + 0.25 * i));
   for (int i = 0; i <= 20; ++i) {
-    losses.push_back(i < 8 ? 1.0 : i < 13 ? 1.0 - 0.15 * (i - 7) - (i == 10 ? 0.1 : 0.0) : 0.3 + 0.2 * (i - 12));
+    losses.push_back(i < 8    ? 1.0
+                     : i < 13 ? 1.0 - 0.15 * (i - 7) - (i == 10 ? 0.1 : 0.0)
+                              : 0.3 + 0.2 * (i - 12));
   }
   // The central difference is steepest at index 9 (the dip at 10 lowers 9's right neighbour).
   EXPECT_EQ(steepest_descent(lrs, losses), 9);
@@ -31,7 +33,8 @@ TEST(LrFind, SweepsExponentiallyAndStopsWhenTheLossExplodes) {
   std::vector<float> pixels(128 * 36), labels(128);
   for (size_t i = 0; i < labels.size(); ++i) {
     labels[i] = static_cast<float>(i % 2);
-    for (size_t p = 0; p < 36; ++p) pixels[i * 36 + p] = data.next_uniform() < (labels[i] ? 0.7f : 0.3f);
+    for (size_t p = 0; p < 36; ++p)
+      pixels[i * 36 + p] = data.next_uniform() < (labels[i] ? 0.7f : 0.3f);
   }
   LabelledImages train;
   train.images = Tensor::from_data({128, 1, 6, 6}, pixels);

@@ -25,7 +25,8 @@ double reference_loss(const std::vector<double>& z, const std::vector<int>& a,
     double denom = 0.0;
     for (int k = 0; k < kClasses; ++k) denom += std::exp(z[i * kClasses + k] - top);
     for (int k = 0; k < kClasses; ++k) {
-      const double q = (1 - eps) * (lambda * (a[i] == k) + (1 - lambda) * (b[i] == k)) + eps / kClasses;
+      const double q =
+          (1 - eps) * (lambda * (a[i] == k) + (1 - lambda) * (b[i] == k)) + eps / kClasses;
       total -= q * (z[i * kClasses + k] - top - std::log(denom));
     }
   }
@@ -65,7 +66,8 @@ TEST_P(SoftTargetGradient, MatchesFiniteDifferencesOfTheLoss) {
     up[j] += h;
     down[j] -= h;
     const double numeric =
-        (reference_loss(up, a, b, c.lambda, c.eps) - reference_loss(down, a, b, c.lambda, c.eps)) / (2 * h);
+        (reference_loss(up, a, b, c.lambda, c.eps) - reference_loss(down, a, b, c.lambda, c.eps)) /
+        (2 * h);
     EXPECT_NEAR(grad[j], numeric, 2e-6) << "logit " << j;
   }
   // The reported loss: the cross-entropy against the mixed hard labels, smoothing left out.

@@ -55,7 +55,9 @@ FeatureSource::FeatureSource(TitanicTables tables) : tables_(std::move(tables)) 
   keys_ = group_keys(tables_.passengers, tables_.train.num_rows());
 }
 
-std::vector<int64_t> FeatureSource::all_train_rows() const { return iota_rows(train_rows()); }
+std::vector<int64_t> FeatureSource::all_train_rows() const {
+  return iota_rows(train_rows());
+}
 
 bool FeatureSource::label_dependent(const FeatureSelection& selection) const {
   if (selection.method == FeatureSelection::Method::logistic_ranking) return true;
@@ -96,13 +98,12 @@ std::vector<std::string> FeatureSource::select(const FeatureSelection& selection
   return select_features(labelled, s, ranking);
 }
 
-FoldImages fold_images(const FeatureSource& source, const FeatureSelection& selection,
-                       int channels, const std::vector<int64_t>& known,
-                       const std::vector<int64_t>& test_known) {
+FoldImages fold_images(const FeatureSource& source, const FeatureSelection& selection, int channels,
+                       const std::vector<int64_t>& known, const std::vector<int64_t>& test_known) {
   FoldImages out;
   out.features = source.select(selection, known, &out.ranking);
-  out.train_images = encode_images(source.train_table(source.all_train_rows(), known),
-                                   out.features, channels);
+  out.train_images =
+      encode_images(source.train_table(source.all_train_rows(), known), out.features, channels);
   out.test_images = encode_images(source.test_table(test_known), out.features, channels);
   return out;
 }

@@ -15,7 +15,9 @@ namespace keel::data {
 
 namespace {
 
-constexpr size_t index_of(GroupKind kind) { return static_cast<size_t>(kind); }
+constexpr size_t index_of(GroupKind kind) {
+  return static_cast<size_t>(kind);
+}
 
 // Dense ids for text keys; an empty key means "no group".
 class KeyIds {
@@ -29,7 +31,9 @@ class KeyIds {
   std::unordered_map<std::string, int64_t> ids_;
 };
 
-std::string surname(const Passenger& p) { return p.name.substr(0, p.name.find(',')); }
+std::string surname(const Passenger& p) {
+  return p.name.substr(0, p.name.find(','));
+}
 
 bool is_boy(const Passenger& p) {
   const auto title = extract_title(p.name);
@@ -105,9 +109,9 @@ GroupKeys group_keys(const std::vector<Passenger>& passengers, int64_t train_row
 
 const std::vector<std::string>& group_survival_columns() {
   static const std::vector<std::string> names = {
-      "ticket_survived",      "ticket_died",      "surname_fare_survived", "surname_fare_died",
-      "cabin_survived",       "cabin_died",       "family_size_survived",  "family_size_died",
-      "group_survived",       "group_died",       "wcg_survived",          "wcg_died"};
+      "ticket_survived", "ticket_died", "surname_fare_survived", "surname_fare_died",
+      "cabin_survived",  "cabin_died",  "family_size_survived",  "family_size_died",
+      "group_survived",  "group_died",  "wcg_survived",          "wcg_died"};
   return names;
 }
 
@@ -127,7 +131,8 @@ Table group_survival_table(const GroupKeys& keys, const std::vector<int>& labels
   std::vector<char> is_known(static_cast<size_t>(keys.train_rows), 0);
   for (int64_t r : known) {
     if (r < 0 || r >= keys.train_rows) {
-      throw Error(ErrorKind::runtime, fmt::format("group survival: known row {} is not a train row", r));
+      throw Error(ErrorKind::runtime,
+                  fmt::format("group survival: known row {} is not a train row", r));
     }
     is_known[static_cast<size_t>(r)] = 1;
     for (size_t k = 0; k < kGroupKinds; ++k) {

@@ -15,10 +15,12 @@ double student_t_975(int df) {
   if (df <= 30) return table[df - 1];
   // Cornish-Fisher expansion around the normal quantile.
   const double z = 1.959964, d = df;
-  return z + (z * z * z + z) / (4 * d) + (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * d * d);
+  return z + (z * z * z + z) / (4 * d) +
+         (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * d * d);
 }
 
-AccuracyEstimate estimate_accuracy(const std::vector<double>& fold_accuracies, double test_to_train) {
+AccuracyEstimate estimate_accuracy(const std::vector<double>& fold_accuracies,
+                                   double test_to_train) {
   AccuracyEstimate e;
   e.folds = static_cast<int>(fold_accuracies.size());
   if (e.folds == 0) return {0, NAN, NAN, NAN, NAN};

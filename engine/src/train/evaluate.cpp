@@ -63,8 +63,8 @@ double accuracy(const std::vector<double>& prob_survived, const std::vector<int>
 
 // What one recipe learns on the outer training rows (`pool`) and predicts for `target`.
 struct RecipeFit {
-  double inner = NAN;                  // mean validation accuracy of its members
-  std::vector<double> prob_survived;   // per target row, averaged over its members
+  double inner = NAN;                 // mean validation accuracy of its members
+  std::vector<double> prob_survived;  // per target row, averaged over its members
   int64_t models = 0;
 };
 
@@ -131,7 +131,8 @@ RecipeFit NestedRun::fit_recipe(const Config& recipe, const Rows& pool, const Ro
     m.valid_rows = to_global(m.valid_rows, pool);
     double valid_accuracy = NAN;
     const std::vector<double> p = train_member(recipe, m, pool, target, valid_accuracy);
-    for (size_t i = 0; i < p.size(); ++i) fit.prob_survived[i] += p[i] / static_cast<double>(members.size());
+    for (size_t i = 0; i < p.size(); ++i)
+      fit.prob_survived[i] += p[i] / static_cast<double>(members.size());
     if (!std::isnan(valid_accuracy)) {
       inner_sum += valid_accuracy;
       ++inner_count;
@@ -207,13 +208,14 @@ NestedEvaluation NestedRun::run() {
   const EvaluateConfig& ev = config_.evaluate;
   e.folds = ev.folds;
   e.repeats = ev.repeats;
-  const std::vector<data::Split> outer =
-      data::repeated_stratified_kfold(labels_, ev.folds, ev.repeats, config_.seed + kOuterSeedOffset);
+  const std::vector<data::Split> outer = data::repeated_stratified_kfold(
+      labels_, ev.folds, ev.repeats, config_.seed + kOuterSeedOffset);
   e.scores.assign(recipes.size(), {});
   std::vector<double> gender, logistic;
-  log_(fmt::format("nested evaluation: {} outer folds x {} repeat(s), {} candidate(s), each run "
-                   "as its config trains on the outer training rows",
-                   ev.folds, ev.repeats, recipes.size()));
+  log_(
+      fmt::format("nested evaluation: {} outer folds x {} repeat(s), {} candidate(s), each run "
+                  "as its config trains on the outer training rows",
+                  ev.folds, ev.repeats, recipes.size()));
   for (size_t o = 0; o < outer.size(); ++o) {
     const Rows& pool = outer[o].train;
     const Rows& target = outer[o].valid;
@@ -232,10 +234,11 @@ NestedEvaluation NestedRun::run() {
     e.outer_accuracies.push_back(e.scores[static_cast<size_t>(best)].back().outer);
     gender.push_back(gender_rule(target));
     logistic.push_back(logistic_baseline(pool, target));
-    log_(fmt::format("outer fold {:>2}/{}: inner cv{} -> candidate {} chosen, held-out accuracy "
-                     "{:.4f} ({} rows)  [{:.1f} s]",
-                     o + 1, outer.size(), line, best + 1, e.outer_accuracies.back(), target.size(),
-                     seconds_since(start)));
+    log_(
+        fmt::format("outer fold {:>2}/{}: inner cv{} -> candidate {} chosen, held-out accuracy "
+                    "{:.4f} ({} rows)  [{:.1f} s]",
+                    o + 1, outer.size(), line, best + 1, e.outer_accuracies.back(), target.size(),
+                    seconds_since(start)));
   }
   const double test_to_train = 1.0 / (ev.folds - 1);
   e.nested = estimate_accuracy(e.outer_accuracies, test_to_train);
@@ -273,15 +276,18 @@ NestedEvaluation evaluate_titanic(const Config& config, const RunOptions& option
   NestedEvaluation e = run.run();
   const auto out = std::filesystem::path(options.out_dir);
   write_file_atomically((out / "summary.json").string(), evaluation_json(config, e));
-  if (config.output.report) write_file_atomically((out / "report.html").string(), evaluation_html(config, e));
+  if (config.output.report)
+    write_file_atomically((out / "report.html").string(), evaluation_html(config, e));
   write_file_atomically((out / "config.resolved.yaml").string(), to_yaml(config));
-  log(fmt::format("nested cross-validation ({} x {} outer folds, {} models, {:.1f} s): accuracy "
+  log(
+      fmt::format("nested cross-validation ({} x {} outer folds, {} models, {:.1f} s): accuracy "
                   "{:.4f} ± {:.4f} (std), 95% interval [{:.4f}, {:.4f}]",
                   e.folds, e.repeats, e.models, e.seconds, e.nested.mean, e.nested.std,
                   e.nested.low, e.nested.high));
-  log(fmt::format("baselines on the same folds: gender rule {:.4f} ± {:.4f}, logistic regression on "
-                  "the recipe's features {:.4f} ± {:.4f}",
-                  e.gender_rule.mean, e.gender_rule.std, e.logistic.mean, e.logistic.std));
+  log(fmt::format(
+      "baselines on the same folds: gender rule {:.4f} ± {:.4f}, logistic regression on "
+      "the recipe's features {:.4f} ± {:.4f}",
+      e.gender_rule.mean, e.gender_rule.std, e.logistic.mean, e.logistic.std));
   return e;
 }
 

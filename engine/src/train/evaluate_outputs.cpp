@@ -24,14 +24,21 @@ constexpr const char* kCandidateNote =
     "each candidate as if it had been fixed in advance; picking the best of these rows would "
     "not be nested";
 
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
-
-nlohmann::json estimate_json(const AccuracyEstimate& e) {
-  return {{"mean", number(e.mean)}, {"std", number(e.std)},   {"ci95_low", number(e.low)},
-          {"ci95_high", number(e.high)}, {"folds", e.folds}};
+nlohmann::json number(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
 }
 
-std::string candidate_name(const std::string& c) { return c.empty() ? "(the recipe as it is)" : c; }
+nlohmann::json estimate_json(const AccuracyEstimate& e) {
+  return {{"mean", number(e.mean)},
+          {"std", number(e.std)},
+          {"ci95_low", number(e.low)},
+          {"ci95_high", number(e.high)},
+          {"folds", e.folds}};
+}
+
+std::string candidate_name(const std::string& c) {
+  return c.empty() ? "(the recipe as it is)" : c;
+}
 
 int times_chosen(const NestedEvaluation& e, size_t c) {
   int n = 0;
@@ -48,17 +55,21 @@ double inner_mean(const NestedEvaluation& e, size_t c) {
 std::string html_escape(const std::string& s) {
   std::string out;
   for (char ch : s) {
-    if (ch == '<') out += "&lt;";
-    else if (ch == '>') out += "&gt;";
-    else if (ch == '&') out += "&amp;";
-    else out += ch;
+    if (ch == '<')
+      out += "&lt;";
+    else if (ch == '>')
+      out += "&gt;";
+    else if (ch == '&')
+      out += "&amp;";
+    else
+      out += ch;
   }
   return out;
 }
 
 std::string estimate_cells(const AccuracyEstimate& e) {
-  return fmt::format("<td>{:.4f}</td><td>{:.4f}</td><td>[{:.4f}, {:.4f}]</td>", e.mean, e.std, e.low,
-                     e.high);
+  return fmt::format("<td>{:.4f}</td><td>{:.4f}</td><td>[{:.4f}, {:.4f}]</td>", e.mean, e.std,
+                     e.low, e.high);
 }
 
 }  // namespace

@@ -106,8 +106,9 @@ int steepest_descent(const std::vector<double>& lrs, const std::vector<double>& 
   int best = -1;
   double best_slope = INFINITY;
   for (int i = skip; i < n - skip; ++i) {
-    const double slope = (losses[static_cast<size_t>(i + 1)] - losses[static_cast<size_t>(i - 1)]) /
-                         (std::log(lrs[static_cast<size_t>(i + 1)]) - std::log(lrs[static_cast<size_t>(i - 1)]));
+    const double slope =
+        (losses[static_cast<size_t>(i + 1)] - losses[static_cast<size_t>(i - 1)]) /
+        (std::log(lrs[static_cast<size_t>(i + 1)]) - std::log(lrs[static_cast<size_t>(i - 1)]));
     if (slope < best_slope) {
       best_slope = slope;
       best = i;
@@ -126,26 +127,37 @@ std::string lr_find_svg(const LrFindResult& r) {
   const double x0 = std::log10(r.lrs.front()), x1 = std::log10(r.lrs.back());
   const double y0 = *std::min_element(r.losses.begin(), r.losses.end());
   const double y1 = *std::max_element(r.losses.begin(), r.losses.end());
-  auto px = [&](double lr) { return left + (std::log10(lr) - x0) / (x1 - x0) * (w - left - right); };
-  auto py = [&](double l) { return top + (y1 - l) / std::max(y1 - y0, 1e-12) * (h - top - bottom); };
-  svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>\n",
-                     left, top, w - left - right, h - top - bottom);
+  auto px = [&](double lr) {
+    return left + (std::log10(lr) - x0) / (x1 - x0) * (w - left - right);
+  };
+  auto py = [&](double l) {
+    return top + (y1 - l) / std::max(y1 - y0, 1e-12) * (h - top - bottom);
+  };
+  svg += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>\n", left,
+      top, w - left - right, h - top - bottom);
   for (int e = static_cast<int>(std::ceil(x0)); e <= static_cast<int>(std::floor(x1)); ++e) {
     const double x = px(std::pow(10.0, e));
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">1e{}</text>\n", x, h - 22, e);
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">1e{}</text>\n", x,
+                       h - 22, e);
   }
-  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">learning rate (log scale)</text>\n",
-                     (w + left) / 2, h - 6);
-  svg += fmt::format("<text x=\"4\" y=\"{:.1f}\">{:.3f}</text><text x=\"4\" y=\"{:.1f}\">{:.3f}</text>\n",
-                     py(y1) + 4, y1, py(y0), y0);
+  svg += fmt::format(
+      "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">learning rate (log scale)</text>\n",
+      (w + left) / 2, h - 6);
+  svg += fmt::format(
+      "<text x=\"4\" y=\"{:.1f}\">{:.3f}</text><text x=\"4\" y=\"{:.1f}\">{:.3f}</text>\n",
+      py(y1) + 4, y1, py(y0), y0);
   std::string points;
-  for (size_t i = 0; i < r.lrs.size(); ++i) points += fmt::format("{:.1f},{:.1f} ", px(r.lrs[i]), py(r.losses[i]));
-  svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"" + points + "\"/>\n";
+  for (size_t i = 0; i < r.lrs.size(); ++i)
+    points += fmt::format("{:.1f},{:.1f} ", px(r.lrs[i]), py(r.losses[i]));
+  svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"" + points +
+         "\"/>\n";
   const double sx = px(r.suggested_lr);
-  svg += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#d62728\" "
-                     "stroke-dasharray=\"4 3\"/><text x=\"{3:.1f}\" y=\"{4}\" fill=\"#d62728\">"
-                     "suggested {5:.2e}</text>\n",
-                     sx, top, h - bottom, sx + 4, top + 14, r.suggested_lr);
+  svg += fmt::format(
+      "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#d62728\" "
+      "stroke-dasharray=\"4 3\"/><text x=\"{3:.1f}\" y=\"{4}\" fill=\"#d62728\">"
+      "suggested {5:.2e}</text>\n",
+      sx, top, h - bottom, sx + 4, top + 14, r.suggested_lr);
   return svg + "</svg>\n";
 }
 
@@ -164,7 +176,8 @@ LrFindResult lr_find_titanic(const Config& config, const RunOptions& options) {
   auto model = build_model(config, data.train_images.dim(1), data.side, init);
   const LrFindResult r = lr_find(config, *model, train, Device::cpu, config.seed);
   std::string csv = "lr,smoothed_loss\n";
-  for (size_t i = 0; i < r.lrs.size(); ++i) csv += fmt::format("{:.6e},{:.6f}\n", r.lrs[i], r.losses[i]);
+  for (size_t i = 0; i < r.lrs.size(); ++i)
+    csv += fmt::format("{:.6e},{:.6f}\n", r.lrs[i], r.losses[i]);
   const auto out = std::filesystem::path(options.out_dir);
   write_file_atomically((out / "lr_find.csv").string(), csv);
   const std::string page = fmt::format(
@@ -177,9 +190,10 @@ LrFindResult lr_find_titanic(const Config& config, const RunOptions& options) {
       LrFindOptions{}.end_lr, r.stopped_early ? ", stopped when the loss exploded" : "",
       r.suggested_lr, r.min_loss_lr, lr_find_svg(r));
   write_file_atomically((out / "report.html").string(), page);
-  log(fmt::format("lr_find: {} steps, suggested lr {:.2e} (lowest loss at {:.2e}); wrote {}/lr_find.csv "
-                  "and report.html",
-                  r.lrs.size(), r.suggested_lr, r.min_loss_lr, options.out_dir));
+  log(fmt::format(
+      "lr_find: {} steps, suggested lr {:.2e} (lowest loss at {:.2e}); wrote {}/lr_find.csv "
+      "and report.html",
+      r.lrs.size(), r.suggested_lr, r.min_loss_lr, options.out_dir));
   return r;
 }
 

@@ -32,7 +32,8 @@ PreparedData prepare_data(const Config& config, const std::function<void(const s
   d.selection = feature_selection(config.data);
   d.per_member_features = d.source->label_dependent(d.selection);
   const std::vector<int64_t> all = d.source->all_train_rows();
-  data::FoldImages images = data::fold_images(*d.source, d.selection, config.data.channels, all, all);
+  data::FoldImages images =
+      data::fold_images(*d.source, d.selection, config.data.channels, all, all);
   if (d.selection.method == data::FeatureSelection::Method::logistic_ranking) {
     log(data::format_ranking(images.ranking, config.data.rank_top_k) +
         "(fitted on every train row, for this log; each model ranks on its own training rows)");
@@ -42,7 +43,8 @@ PreparedData prepare_data(const Config& config, const std::function<void(const s
   d.test_images = std::move(images.test_images);
   d.labels = d.source->labels();
   d.side = d.train_images.dim(2);
-  log(fmt::format("data: {} train and {} test passengers, {} features as {}x{} images with {} channel(s){}",
+  log(fmt::format("data: {} train and {} test passengers, {} features as {}x{} images with {} "
+                  "channel(s){}",
                   d.train_images.dim(0), d.test_images.dim(0), d.features.size(), d.side, d.side,
                   config.data.channels,
                   d.per_member_features ? "; label-dependent features fitted inside each model's "
@@ -53,7 +55,8 @@ PreparedData prepare_data(const Config& config, const std::function<void(const s
   return d;
 }
 
-data::FoldImages member_images(const PreparedData& data, const Config& config, const Member& member) {
+data::FoldImages member_images(const PreparedData& data, const Config& config,
+                               const Member& member) {
   if (!data.per_member_features) {
     data::FoldImages shared;
     shared.features = data.features;

@@ -47,7 +47,8 @@ struct Member {
 std::vector<Member> plan_members(const Config& config, const std::vector<int>& labels);
 // The images a member trains, validates and predicts on: the shared ones, or (per_member_features)
 // those fitted on member.train_rows, the test rows' group columns from every labelled row.
-data::FoldImages member_images(const PreparedData& data, const Config& config, const Member& member);
+data::FoldImages member_images(const PreparedData& data, const Config& config,
+                               const Member& member);
 std::string describe_plan(const Config& config, const std::vector<Member>& members);
 
 // Everything later models and the outputs need from earlier ones.

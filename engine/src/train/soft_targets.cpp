@@ -71,7 +71,8 @@ float sample_mixup_lambda(double alpha, Generator& gen) {
   return static_cast<float>(std::max(lambda, 1.0 - lambda));
 }
 
-void mix_rows(const Tensor& x, const Tensor& partners, float lambda, Tensor& mixed, Tensor& scratch) {
+void mix_rows(const Tensor& x, const Tensor& partners, float lambda, Tensor& mixed,
+              Tensor& scratch) {
   gather_rows(x, partners, scratch);
   scale(scratch, 1.0f - lambda, scratch);
   scale(x, lambda, mixed);

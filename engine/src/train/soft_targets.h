@@ -40,6 +40,7 @@ float sample_mixup_lambda(double alpha, Generator& gen);
 
 // Mixup of a batch: x <- lambda x + (1 - lambda) x[partners], the partners a permutation of the
 // batch's rows. x: (N, ...) on any device; partners: (N) row indices as floats, on x's device.
-void mix_rows(const Tensor& x, const Tensor& partners, float lambda, Tensor& mixed, Tensor& scratch);
+void mix_rows(const Tensor& x, const Tensor& partners, float lambda, Tensor& mixed,
+              Tensor& scratch);
 
 }  // namespace keel::train::detail

@@ -50,14 +50,13 @@ class FeatureSource {
 struct FoldImages {
   std::vector<std::string> features;  // in pixel order
   FeatureRanking ranking;             // set when the selection ranks
-  Tensor train_images;  // (N, C, S, S): every train row, group columns from `known`
-  Tensor test_images;   // (T, C, S, S): group columns from `test_known`
+  Tensor train_images;                // (N, C, S, S): every train row, group columns from `known`
+  Tensor test_images;                 // (T, C, S, S): group columns from `test_known`
 };
 
 // Fits the selection on `known` and encodes every train row (counting `known` labels) and every
 // test row (counting `test_known` labels, usually all labelled rows).
-FoldImages fold_images(const FeatureSource& source, const FeatureSelection& selection,
-                       int channels, const std::vector<int64_t>& known,
-                       const std::vector<int64_t>& test_known);
+FoldImages fold_images(const FeatureSource& source, const FeatureSelection& selection, int channels,
+                       const std::vector<int64_t>& known, const std::vector<int64_t>& test_known);
 
 }  // namespace keel::data

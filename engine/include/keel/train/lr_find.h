@@ -17,17 +17,17 @@ namespace keel::train {
 struct LrFindOptions {
   double start_lr = 1e-7;
   double end_lr = 10.0;
-  int steps = 200;            // fastai's num_it is 100; more points give a smoother curve
-  double smoothing = 0.98;    // exponential moving average of the loss, debiased
-  double stop_factor = 4.0;   // stop when the smoothed loss exceeds this times its minimum
+  int steps = 200;           // fastai's num_it is 100; more points give a smoother curve
+  double smoothing = 0.98;   // exponential moving average of the loss, debiased
+  double stop_factor = 4.0;  // stop when the smoothed loss exceeds this times its minimum
 };
 
 struct LrFindResult {
-  std::vector<double> lrs;              // per step
-  std::vector<double> losses;           // smoothed (debiased) loss per step
-  double suggested_lr = 0.0;            // steepest descent of the smoothed loss against log lr
-  double min_loss_lr = 0.0;             // where the smoothed loss was lowest
-  bool stopped_early = false;           // the loss exploded before the last step
+  std::vector<double> lrs;     // per step
+  std::vector<double> losses;  // smoothed (debiased) loss per step
+  double suggested_lr = 0.0;   // steepest descent of the smoothed loss against log lr
+  double min_loss_lr = 0.0;    // where the smoothed loss was lowest
+  bool stopped_early = false;  // the loss exploded before the last step
 };
 
 // step k of `steps` uses start_lr * (end_lr / start_lr)^(k / (steps - 1)); batches are drawn from
