@@ -1,32 +1,18 @@
 // A tiny CNN trained with libkeel from another project: tell a vertical bar from a horizontal one
 // in noisy 6x6 images. Prints the training accuracy; exits 1 if the model did not learn the task.
+// With a file argument, saves the trained weights there (safetensors) for the predict example.
 #include <cstdio>
 #include <vector>
 
+#include <keel/io/safetensors.h>
 #include <keel/nn.h>
 #include <keel/ops.h>
 #include <keel/optim.h>
 #include <keel/runtime.h>
 
-namespace {
+#include "bars.h"
 
-// n images (n, 1, 6, 6): a bar in a random row or column plus uniform noise; label 1 = vertical.
-void make_bars(int64_t n, keel::Generator& gen, keel::Tensor& images, keel::Tensor& labels) {
-  std::vector<float> pixels(static_cast<size_t>(n * 36)), classes(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const bool vertical = gen.next_below(2) == 1;
-    const auto line = static_cast<int64_t>(gen.next_below(6));
-    for (int64_t y = 0; y < 6; ++y) {
-      for (int64_t x = 0; x < 6; ++x) {
-        const bool on = vertical ? x == line : y == line;
-        pixels[static_cast<size_t>(i * 36 + y * 6 + x)] = (on ? 1.0f : 0.0f) + gen.next_uniform(0.0f, 0.3f);
-      }
-    }
-    classes[static_cast<size_t>(i)] = vertical ? 1.0f : 0.0f;
-  }
-  images = keel::Tensor::from_data({n, 1, 6, 6}, pixels);
-  labels = keel::Tensor::from_data({n}, classes);
-}
+namespace {
 
 double accuracy(keel::nn::Module& model, const keel::Tensor& images, const keel::Tensor& labels) {
   model.set_training(false);
@@ -41,23 +27,14 @@ double accuracy(keel::nn::Module& model, const keel::Tensor& images, const keel:
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   keel::set_num_threads(2);
   keel::Generator gen(0);
   keel::Tensor images, labels;
-  make_bars(128, gen, images, labels);
+  bars::make_bars(128, gen, images, labels);
 
   keel::nn::Sequential model;
-  model.emplace<keel::nn::Conv2d>(gen, 1, 8, 3, 1, 1);
-  model.emplace<keel::nn::BatchNorm2d>(8);
-  model.emplace<keel::nn::ReLU>();
-  model.emplace<keel::nn::Conv2d>(gen, 8, 16, 3, 1, 1);
-  model.emplace<keel::nn::BatchNorm2d>(16);
-  model.emplace<keel::nn::ReLU>();
-  model.emplace<keel::nn::AdaptiveAvgPool2d>(1);
-  model.emplace<keel::nn::Flatten>();
-  model.emplace<keel::nn::Linear>(gen, 16, 2);
-  model[0].set_input_grad(false);
+  bars::build_model(model, gen);
 
   keel::optim::AdamWOptions options;
   options.lr = 1e-2;
@@ -72,5 +49,7 @@ int main() {
   const double acc = accuracy(model, images, labels);
   std::printf("keel consumer: %lld parameters, final loss %.4f, training accuracy %.3f\n",
               static_cast<long long>(model.parameter_count()), loss.item(), acc);
+  // The trained weights for the predict example, under PyTorch's names.
+  if (argc > 1) keel::save_safetensors(model, argv[1]);
   return acc == 1.0 ? 0 : 1;
 }
