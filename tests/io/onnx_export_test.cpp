@@ -72,10 +72,12 @@ std::vector<float> keel_probabilities(nn::Module& model, const Tensor& x) {
 
 std::string onnx_python() {
   const std::string source = testing::env_or("KEEL_SOURCE_DIR", KEEL_TEST_SOURCE_DIR);
-  for (const std::string& python : {testing::env_or("KEEL_ONNX_PYTHON", ""), source + "/.venv-onnx/bin/python",
-                                    source + "/.venv-torch/bin/python", std::string("python3")}) {
+  for (const std::string& python :
+       {testing::env_or("KEEL_ONNX_PYTHON", ""), source + "/.venv-onnx/bin/python",
+        source + "/.venv-torch/bin/python", std::string("python3")}) {
     if (!python.empty() &&
-        std::system(("'" + python + "' -c 'import onnxruntime, numpy' >/dev/null 2>&1").c_str()) == 0) {
+        std::system(("'" + python + "' -c 'import onnxruntime, numpy' >/dev/null 2>&1").c_str()) ==
+            0) {
       return python;
     }
   }
@@ -103,19 +105,25 @@ class OnnxRuntimeTest : public ::testing::Test {
     export_onnx(model, Shape{x.dim(1), x.dim(2), x.dim(3)}, onnx);
     // KEEL_ONNX_KEEP=DIR keeps the exported files, e.g. for onnx.checker.check_model.
     if (const char* keep = std::getenv("KEEL_ONNX_KEEP")) {
-      fs::copy_file(onnx, fmt::format("{}/{}.onnx", keep, name), fs::copy_options::overwrite_existing);
+      fs::copy_file(onnx, fmt::format("{}/{}.onnx", keep, name),
+                    fs::copy_options::overwrite_existing);
     }
     const std::vector<float> values = x.to_vector();
     const std::string in = (dir_ / "x.bin").string(), out = (dir_ / "p.bin").string();
-    std::ofstream(in, std::ios::binary).write(reinterpret_cast<const char*>(values.data()),
-                                             static_cast<std::streamsize>(values.size() * sizeof(float)));
-    const std::string script = testing::env_or("KEEL_SOURCE_DIR", KEEL_TEST_SOURCE_DIR) + "/tests/io/run_onnx.py";
-    const int status = std::system(fmt::format("'{}' '{}' '{}' '{}' {},{},{},{} '{}'", python_, script, onnx, in,
-                                               x.dim(0), x.dim(1), x.dim(2), x.dim(3), out).c_str());
+    std::ofstream(in, std::ios::binary)
+        .write(reinterpret_cast<const char*>(values.data()),
+               static_cast<std::streamsize>(values.size() * sizeof(float)));
+    const std::string script =
+        testing::env_or("KEEL_SOURCE_DIR", KEEL_TEST_SOURCE_DIR) + "/tests/io/run_onnx.py";
+    const int status =
+        std::system(fmt::format("'{}' '{}' '{}' '{}' {},{},{},{} '{}'", python_, script, onnx, in,
+                                x.dim(0), x.dim(1), x.dim(2), x.dim(3), out)
+                        .c_str());
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "run_onnx.py failed";
     std::vector<float> probs(static_cast<size_t>(x.dim(0)) * 2);
-    std::ifstream(out, std::ios::binary).read(reinterpret_cast<char*>(probs.data()),
-                                             static_cast<std::streamsize>(probs.size() * sizeof(float)));
+    std::ifstream(out, std::ios::binary)
+        .read(reinterpret_cast<char*>(probs.data()),
+              static_cast<std::streamsize>(probs.size() * sizeof(float)));
     return probs;
   }
 
@@ -125,9 +133,10 @@ class OnnxRuntimeTest : public ::testing::Test {
     const std::vector<float> keel = keel_probabilities(model, x);
     const std::vector<float> ort = run_onnx(model, x, name);
     double worst = 0;
-    for (size_t i = 0; i < keel.size(); ++i) worst = std::max(worst, std::abs(double{keel[i]} - ort[i]));
-    std::printf("%s, batch %ld: max |keel - onnxruntime| probability difference %.2e\n", name.c_str(),
-                static_cast<long>(x.dim(0)), worst);
+    for (size_t i = 0; i < keel.size(); ++i)
+      worst = std::max(worst, std::abs(double{keel[i]} - ort[i]));
+    std::printf("%s, batch %ld: max |keel - onnxruntime| probability difference %.2e\n",
+                name.c_str(), static_cast<long>(x.dim(0)), worst);
     EXPECT_LT(worst, 1e-5) << name;
   }
 
@@ -151,8 +160,8 @@ TEST(OnnxExport, ModelHeaderAndWeightNames) {
   auto model = small_cnn();
   const std::string bytes = onnx_model_bytes(*model, Shape{1, 6, 6});
   EXPECT_EQ(bytes.substr(0, 2), std::string("\x08\x07", 2));  // ir_version 7
-  for (const char* text : {"BatchNormalization", "0.weight", "1.running_var", "11.bias", "probabilities",
-                           "logits", "batch"}) {
+  for (const char* text : {"BatchNormalization", "0.weight", "1.running_var", "11.bias",
+                           "probabilities", "logits", "batch"}) {
     EXPECT_NE(bytes.find(text), std::string::npos) << text;
   }
   EXPECT_EQ(bytes.find("Dropout"), std::string::npos);

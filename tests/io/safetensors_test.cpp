@@ -38,7 +38,8 @@ std::unique_ptr<nn::Sequential> small_model(uint64_t seed, int64_t classes = 3) 
 
 std::map<std::string, std::vector<float>> values_of(nn::Module& model) {
   std::map<std::string, std::vector<float>> out;
-  model.visit_parameters("", [&](const std::string& n, nn::Parameter& p) { out[n] = p.value.to_vector(); });
+  model.visit_parameters(
+      "", [&](const std::string& n, nn::Parameter& p) { out[n] = p.value.to_vector(); });
   model.visit_buffers("", [&](const std::string& n, Tensor& b) { out[n] = b.to_vector(); });
   return out;
 }
@@ -73,7 +74,8 @@ class SafetensorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("keel_safetensors_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("keel_safetensors_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -120,11 +122,10 @@ TEST_F(SafetensorsTest, ConvertsHalfBfloatDoubleAndIntegersToFloat) {
   const std::string bf16 = raw<uint16_t>({0x3fc0, 0xc040});
   const std::string f64 = raw<double>({0.1});
   const std::string i64 = raw<int64_t>({-7, 123456});
-  const std::string header =
-      R"({"a":{"dtype":"F16","shape":[5],"data_offsets":[0,10]},)"
-      R"("b":{"dtype":"BF16","shape":[2],"data_offsets":[10,14]},)"
-      R"("c":{"dtype":"F64","shape":[],"data_offsets":[14,22]},)"
-      R"("d":{"dtype":"I64","shape":[2,1],"data_offsets":[22,38]}})";
+  const std::string header = R"({"a":{"dtype":"F16","shape":[5],"data_offsets":[0,10]},)"
+                             R"("b":{"dtype":"BF16","shape":[2],"data_offsets":[10,14]},)"
+                             R"("c":{"dtype":"F64","shape":[],"data_offsets":[14,22]},)"
+                             R"("d":{"dtype":"I64","shape":[2,1],"data_offsets":[22,38]}})";
   const SafetensorsFile file = parse_safetensors(file_bytes(header, f16 + bf16 + f64 + i64), "x");
   const std::vector<float> a = file.tensors.at("a").to_vector();
   EXPECT_EQ(a[0], 1.0f);
@@ -142,9 +143,11 @@ TEST_F(SafetensorsTest, ConvertsHalfBfloatDoubleAndIntegersToFloat) {
 TEST_F(SafetensorsTest, EveryHalfBitPatternMatchesTheHardwareConversion) {
   // Each of the 65536 patterns against its value computed from the definition of binary16.
   std::string data;
-  for (uint32_t bits = 0; bits < 65536; ++bits) data += raw<uint16_t>({static_cast<uint16_t>(bits)});
+  for (uint32_t bits = 0; bits < 65536; ++bits)
+    data += raw<uint16_t>({static_cast<uint16_t>(bits)});
   const std::string header = R"({"h":{"dtype":"F16","shape":[65536],"data_offsets":[0,131072]}})";
-  const std::vector<float> got = parse_safetensors(file_bytes(header, data), "x").tensors.at("h").to_vector();
+  const std::vector<float> got =
+      parse_safetensors(file_bytes(header, data), "x").tensors.at("h").to_vector();
   for (uint32_t bits = 0; bits < 65536; ++bits) {
     const uint32_t exponent = (bits >> 10) & 0x1f, mantissa = bits & 0x3ff, negative = bits >> 15;
     double expected = exponent == 0 ? std::ldexp(mantissa, -24)
@@ -196,7 +199,8 @@ TEST_F(SafetensorsTest, UnexpectedTensorIsAnErrorUnlessIgnored) {
   }
   WeightLoadOptions options;
   options.ignore_unexpected = true;
-  EXPECT_EQ(load_safetensors(*target, file, options).unexpected, std::vector<std::string>{"fc.weight"});
+  EXPECT_EQ(load_safetensors(*target, file, options).unexpected,
+            std::vector<std::string>{"fc.weight"});
   EXPECT_EQ(values_of(*target), values_of(*source));
 }
 
@@ -229,7 +233,8 @@ TEST_F(SafetensorsTest, WrongShapeNamesTheKeyAndBothShapes) {
 TEST_F(SafetensorsTest, RenamesMapFilePrefixesAndBatchCountsAreAccepted) {
   auto source = small_model(1);
   std::map<std::string, Tensor> tensors;
-  source->visit_parameters("", [&](const std::string& n, nn::Parameter& p) { tensors["body." + n] = p.value; });
+  source->visit_parameters(
+      "", [&](const std::string& n, nn::Parameter& p) { tensors["body." + n] = p.value; });
   source->visit_buffers("", [&](const std::string& n, Tensor& b) { tensors["body." + n] = b; });
   tensors["body.1.num_batches_tracked"] = Tensor::zeros(Shape{});
   write_safetensors(path("renamed.safetensors"), tensors);
@@ -267,7 +272,8 @@ TEST(SafetensorsRefusal, FileShorterThanTheLengthField) {
 }
 
 TEST(SafetensorsRefusal, HeaderLengthBeyondTheFile) {
-  std::string bytes = file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", kOneFloat);
+  std::string bytes =
+      file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", kOneFloat);
   const uint64_t huge = 1ull << 62;
   std::memcpy(bytes.data(), &huge, 8);
   EXPECT_NE(refusal(bytes).find("header length"), std::string::npos);
@@ -277,38 +283,47 @@ TEST(SafetensorsRefusal, HeaderLengthBeyondTheFile) {
 }
 
 TEST(SafetensorsRefusal, HeaderThatIsNotJson) {
-  EXPECT_NE(refusal(file_bytes(R"({"a": {"dtype": )", "")).find("not valid JSON"), std::string::npos);
+  EXPECT_NE(refusal(file_bytes(R"({"a": {"dtype": )", "")).find("not valid JSON"),
+            std::string::npos);
   EXPECT_NE(refusal(file_bytes("[1, 2]", "")).find("not an object"), std::string::npos);
 }
 
 TEST(SafetensorsRefusal, UnknownAndUnsupportedDtypes) {
-  const std::string bad = refusal(file_bytes(R"({"w":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", kOneFloat));
+  const std::string bad =
+      refusal(file_bytes(R"({"w":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", kOneFloat));
   EXPECT_NE(bad.find("tensor `w` has unknown dtype \"F33\""), std::string::npos) << bad;
-  const std::string f8 = refusal(file_bytes(R"({"w":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})", kOneFloat));
+  const std::string f8 = refusal(
+      file_bytes(R"({"w":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})", kOneFloat));
   EXPECT_NE(f8.find("does not read"), std::string::npos) << f8;
 }
 
 TEST(SafetensorsRefusal, EntryWithoutItsFields) {
-  EXPECT_NE(refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[1]}})", kOneFloat)).find("data_offsets"),
-            std::string::npos);
-  EXPECT_NE(refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", kOneFloat))
-                .find("shape entry"),
-            std::string::npos);
-  EXPECT_NE(refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", kOneFloat))
-                .find("[begin, end]"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[1]}})", kOneFloat)).find("data_offsets"),
+      std::string::npos);
+  EXPECT_NE(
+      refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", kOneFloat))
+          .find("shape entry"),
+      std::string::npos);
+  EXPECT_NE(
+      refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", kOneFloat))
+          .find("[begin, end]"),
+      std::string::npos);
 }
 
 TEST(SafetensorsRefusal, OffsetsOutsideTheFile) {
-  const std::string m = refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", kOneFloat));
+  const std::string m =
+      refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", kOneFloat));
   EXPECT_NE(m.find("lie outside the 4 data bytes"), std::string::npos) << m;
-  EXPECT_NE(refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}})", kOneFloat))
-                .find("outside"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}})", kOneFloat))
+          .find("outside"),
+      std::string::npos);
 }
 
 TEST(SafetensorsRefusal, SizeThatDoesNotMatchTheShape) {
-  const std::string m = refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", kOneFloat));
+  const std::string m =
+      refusal(file_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", kOneFloat));
   EXPECT_NE(m.find("8 bytes expected"), std::string::npos) << m;
   const std::string big = refusal(file_bytes(
       R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}})", kOneFloat));
@@ -316,24 +331,26 @@ TEST(SafetensorsRefusal, SizeThatDoesNotMatchTheShape) {
 }
 
 TEST(SafetensorsRefusal, OverlappingTensors) {
-  const std::string m = refusal(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                                           R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                                           raw<float>({1.0f, 2.0f})));
+  const std::string m =
+      refusal(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                         R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                         raw<float>({1.0f, 2.0f})));
   EXPECT_NE(m.find("`a` (bytes 0-8) and `b` (bytes 4-8) overlap"), std::string::npos) << m;
 }
 
 TEST(SafetensorsRefusal, BytesThatNoTensorCovers) {
-  const std::string gap = refusal(file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                                             raw<float>({1.0f, 2.0f})));
+  const std::string gap = refusal(file_bytes(
+      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", raw<float>({1.0f, 2.0f})));
   EXPECT_NE(gap.find("bytes 0-4 belong to no tensor"), std::string::npos) << gap;
-  const std::string tail = refusal(file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-                                              raw<float>({1.0f, 2.0f})));
+  const std::string tail = refusal(file_bytes(
+      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", raw<float>({1.0f, 2.0f})));
   EXPECT_NE(tail.find("at the end belong to no tensor"), std::string::npos) << tail;
 }
 
 TEST(SafetensorsRefusal, MetadataThatIsNotStrings) {
-  EXPECT_NE(refusal(file_bytes(R"({"__metadata__":{"epochs":3}})", "")).find("`epochs` is not a string"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(file_bytes(R"({"__metadata__":{"epochs":3}})", "")).find("`epochs` is not a string"),
+      std::string::npos);
 }
 
 TEST(SafetensorsRefusal, MessagesNameTheFileAndWhatToDo) {
@@ -343,7 +360,8 @@ TEST(SafetensorsRefusal, MessagesNameTheFileAndWhatToDo) {
 }
 
 TEST(SafetensorsParse, EmptyFileOfMetadataOnlyIsValid) {
-  const SafetensorsFile f = parse_safetensors(file_bytes(R"({"__metadata__":{"k":"v"}}  )", ""), "x");
+  const SafetensorsFile f =
+      parse_safetensors(file_bytes(R"({"__metadata__":{"k":"v"}}  )", ""), "x");
   EXPECT_TRUE(f.tensors.empty());
   EXPECT_EQ(f.metadata.at("k"), "v");
 }

@@ -2,12 +2,12 @@
 // the updated batch-norm statistics of a train-mode pass, and the logits and loss of an eval-mode
 // pass, for the small CNN and a narrow ResNet-34 (fixtures written by make_parity_fixtures.py,
 // results exact in float64). With PyTorch installed, the full-width models are checked too.
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <string>
 
 #include <fmt/format.h>
@@ -29,7 +29,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int meta_int(const SafetensorsFile& f, const std::string& key) { return std::stoi(f.metadata.at(key)); }
+int meta_int(const SafetensorsFile& f, const std::string& key) {
+  return std::stoi(f.metadata.at(key));
+}
 
 // configs/small_cnn.yaml's layers with the fixture's widths, dropout at p = 0 as in the fixture.
 std::unique_ptr<nn::Sequential> small_cnn(const SafetensorsFile& f, Generator& gen) {
@@ -64,7 +66,8 @@ std::unique_ptr<nn::Sequential> build(const SafetensorsFile& f) {
   if (arch == "small_cnn") {
     model = small_cnn(f, gen);
   } else {
-    const std::vector<int> layers = arch == "resnet18" ? std::vector<int>{2, 2, 2, 2} : std::vector<int>{3, 4, 6, 3};
+    const std::vector<int> layers =
+        arch == "resnet18" ? std::vector<int>{2, 2, 2, 2} : std::vector<int>{3, 4, 6, 3};
     const nn::HeadOptions head{meta_int(f, "hidden"), 0.0f, 0.0f};
     model = nn::resnet_classifier(gen, layers, 2, 3, head, meta_int(f, "width"));
   }
@@ -102,7 +105,8 @@ struct Errors {
   std::map<std::string, std::string> worst;
   void add(const std::string& cls, const std::string& name, double e) {
     // KEEL_PARITY_VERBOSE=1 lists every tensor, to find where a difference starts.
-    if (std::getenv("KEEL_PARITY_VERBOSE")) std::printf("  %-14s %-28s %.3e\n", cls.c_str(), name.c_str(), e);
+    if (std::getenv("KEEL_PARITY_VERBOSE"))
+      std::printf("  %-14s %-28s %.3e\n", cls.c_str(), name.c_str(), e);
     if (e >= by_class[cls]) {
       by_class[cls] = e;
       worst[cls] = name;
@@ -157,8 +161,10 @@ constexpr double kFloor = 1e-6;
 
 void check(const std::string& fixture, const SafetensorsFile& f, const Errors& e) {
   const auto torch_error = nlohmann::json::parse(f.metadata.at("torch_fp32_error"));
-  std::string line = fmt::format("{} (vs PyTorch {} in float64; PyTorch's own float32 error in "
-                                 "brackets):", fixture, f.metadata.at("torch_version"));
+  std::string line = fmt::format(
+      "{} (vs PyTorch {} in float64; PyTorch's own float32 error in "
+      "brackets):",
+      fixture, f.metadata.at("torch_version"));
   for (const auto& [cls, err] : e.by_class) {
     const double torch = torch_error.at(cls).get<double>();
     line += fmt::format(" {} {:.2e} [{:.2e}]", cls, err, torch);
@@ -182,14 +188,16 @@ TEST(TorchParity, NarrowResNet34) {
   check("resnet34_w2", f, compare(f));
 }
 
-// --- with PyTorch installed: the full-width models, torchvision's names, keel's files in PyTorch --
+// --- with PyTorch installed: the full-width models, torchvision's names, keel's files in PyTorch
+// --
 
 // A Python that imports torch: $KEEL_TORCH_PYTHON, the source tree's .venv-torch, or python3.
 std::string torch_python() {
   const std::string source = testing::env_or("KEEL_SOURCE_DIR", KEEL_TEST_SOURCE_DIR);
   for (const std::string& python : {testing::env_or("KEEL_TORCH_PYTHON", ""),
                                     source + "/.venv-torch/bin/python", std::string("python3")}) {
-    if (!python.empty() && std::system(("'" + python + "' -c 'import torch' >/dev/null 2>&1").c_str()) == 0) {
+    if (!python.empty() &&
+        std::system(("'" + python + "' -c 'import torch' >/dev/null 2>&1").c_str()) == 0) {
       return python;
     }
   }
@@ -239,8 +247,11 @@ TEST_F(TorchParityFull, ResNet34AndItsFileInPyTorch) {
   // keel's own file of the same model, read by the safetensors package and loaded strictly.
   auto model = build(f);
   save_safetensors(*model, dir_ + "/keel_resnet34.safetensors");
-  const int verified = run_script(python_, fmt::format("--verify '{}/keel_resnet34.safetensors' '{}/resnet34_full.safetensors'", dir_, dir_));
-  if (verified == 77) GTEST_SKIP() << "the safetensors package is not installed: pip install safetensors";
+  const int verified = run_script(
+      python_, fmt::format("--verify '{}/keel_resnet34.safetensors' '{}/resnet34_full.safetensors'",
+                           dir_, dir_));
+  if (verified == 77)
+    GTEST_SKIP() << "the safetensors package is not installed: pip install safetensors";
   EXPECT_EQ(verified, 0);
 }
 

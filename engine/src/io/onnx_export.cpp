@@ -25,7 +25,7 @@ using io::detail::ProtoWriter;
 // onnx.proto field numbers and enum values used below.
 constexpr int64_t kIrVersion = 7;  // the IR of opset 13
 constexpr int64_t kOpset = 13;
-constexpr int64_t kFloat = 1;      // TensorProto.DataType.FLOAT
+constexpr int64_t kFloat = 1;  // TensorProto.DataType.FLOAT
 enum AttributeType { kAttrFloat = 1, kAttrInt = 2, kAttrInts = 7 };
 
 struct Attribute {
@@ -35,9 +35,15 @@ struct Attribute {
   std::vector<int64_t> ints;  // one value for kAttrInt
 };
 
-Attribute ints(const std::string& name, std::vector<int64_t> values) { return {name, kAttrInts, 0, std::move(values)}; }
-Attribute one_int(const std::string& name, int64_t value) { return {name, kAttrInt, 0, {value}}; }
-Attribute one_float(const std::string& name, float value) { return {name, kAttrFloat, value, {}}; }
+Attribute ints(const std::string& name, std::vector<int64_t> values) {
+  return {name, kAttrInts, 0, std::move(values)};
+}
+Attribute one_int(const std::string& name, int64_t value) {
+  return {name, kAttrInt, 0, {value}};
+}
+Attribute one_float(const std::string& name, float value) {
+  return {name, kAttrFloat, value, {}};
+}
 
 // Activation shape between layers: (C, H, W) while spatial, (features) after flattening.
 struct ActShape {
@@ -103,7 +109,8 @@ class GraphBuilder {
 
 [[noreturn]] void no_onnx_form(const std::string& what) {
   throw Error(ErrorKind::usage, fmt::format("export_onnx: {} has no ONNX form in keel's exporter; "
-                                            "export a model without it", what));
+                                            "export a model without it",
+                                            what));
 }
 
 class Exporter {
@@ -111,7 +118,8 @@ class Exporter {
   explicit Exporter(GraphBuilder& g) : g_(g) {}
 
   // Emits module `m` (named `prefix`) applied to `x`; returns its output and updates `shape`.
-  std::string emit(nn::Module& m, const std::string& prefix, const std::string& x, ActShape& shape) {
+  std::string emit(nn::Module& m, const std::string& prefix, const std::string& x,
+                   ActShape& shape) {
     if (auto* s = dynamic_cast<nn::Sequential*>(&m)) return sequential(*s, prefix, x, shape);
     if (auto* b = dynamic_cast<nn::BasicBlock*>(&m)) return basic_block(*b, prefix, x, shape);
     if (auto* c = dynamic_cast<nn::Conv2d*>(&m)) return conv(*c, prefix, x, shape);
@@ -127,13 +135,16 @@ class Exporter {
   }
 
  private:
-  std::string sequential(nn::Sequential& s, const std::string& prefix, const std::string& x, ActShape& shape) {
+  std::string sequential(nn::Sequential& s, const std::string& prefix, const std::string& x,
+                         ActShape& shape) {
     std::string out = x;
-    for (size_t i = 0; i < s.size(); ++i) out = emit(s[i], fmt::format("{}{}.", prefix, i), out, shape);
+    for (size_t i = 0; i < s.size(); ++i)
+      out = emit(s[i], fmt::format("{}{}.", prefix, i), out, shape);
     return out;
   }
 
-  std::string basic_block(nn::BasicBlock& b, const std::string& prefix, const std::string& x, ActShape& shape) {
+  std::string basic_block(nn::BasicBlock& b, const std::string& prefix, const std::string& x,
+                          ActShape& shape) {
     std::vector<nn::Module*> parts;
     b.visit_children([&](nn::Module& child) { parts.push_back(&child); });
     ActShape main_shape = shape, short_shape = shape;
@@ -141,12 +152,14 @@ class Exporter {
     y = g_.node("Relu", {emit(*parts[1], prefix + "bn1.", y, main_shape)});
     y = emit(*parts[2], prefix + "conv2.", y, main_shape);
     y = emit(*parts[3], prefix + "bn2.", y, main_shape);
-    const std::string shortcut = parts.size() > 4 ? emit(*parts[4], prefix + "downsample.", x, short_shape) : x;
+    const std::string shortcut =
+        parts.size() > 4 ? emit(*parts[4], prefix + "downsample.", x, short_shape) : x;
     shape = main_shape;
     return g_.node("Relu", {g_.node("Add", {y, shortcut})});
   }
 
-  std::string conv(nn::Conv2d& c, const std::string& prefix, const std::string& x, ActShape& shape) {
+  std::string conv(nn::Conv2d& c, const std::string& prefix, const std::string& x,
+                   ActShape& shape) {
     g_.initializer(prefix + "weight", c.weight().value);
     std::vector<std::string> inputs{x, prefix + "weight"};
     if (c.bias()) {
@@ -155,7 +168,9 @@ class Exporter {
     }
     const int k = c.kernel(), s = c.args().stride, p = c.args().padding;
     shape = {c.out_channels(), window_out(shape.h, k, s, p), window_out(shape.w, k, s, p), true};
-    return g_.node("Conv", inputs, {ints("kernel_shape", {k, k}), ints("strides", {s, s}), ints("pads", {p, p, p, p})});
+    return g_.node(
+        "Conv", inputs,
+        {ints("kernel_shape", {k, k}), ints("strides", {s, s}), ints("pads", {p, p, p, p})});
   }
 
   std::string batch_norm(nn::BatchNorm& bn, const std::string& prefix, const std::string& x) {
@@ -163,12 +178,14 @@ class Exporter {
     g_.initializer(prefix + "bias", bn.bias().value);
     g_.initializer(prefix + "running_mean", bn.running_mean());
     g_.initializer(prefix + "running_var", bn.running_var());
-    return g_.node("BatchNormalization",
-                   {x, prefix + "weight", prefix + "bias", prefix + "running_mean", prefix + "running_var"},
-                   {one_float("epsilon", bn.eps())});
+    return g_.node(
+        "BatchNormalization",
+        {x, prefix + "weight", prefix + "bias", prefix + "running_mean", prefix + "running_var"},
+        {one_float("epsilon", bn.eps())});
   }
 
-  std::string linear(nn::Linear& l, const std::string& prefix, const std::string& x, ActShape& shape) {
+  std::string linear(nn::Linear& l, const std::string& prefix, const std::string& x,
+                     ActShape& shape) {
     g_.initializer(prefix + "weight", l.weight().value);
     std::vector<std::string> inputs{x, prefix + "weight"};
     if (l.bias()) {
@@ -180,9 +197,11 @@ class Exporter {
   }
 
   // A fixed window that gives `out` x `out` from the current size, for the adaptive pools.
-  std::vector<Attribute> adaptive_window(int64_t out_h, int64_t out_w, const ActShape& shape, const char* what) {
+  std::vector<Attribute> adaptive_window(int64_t out_h, int64_t out_w, const ActShape& shape,
+                                         const char* what) {
     if (shape.h % out_h != 0 || shape.w % out_w != 0) {
-      no_onnx_form(fmt::format("{} from {}x{} to {}x{} (sizes that do not divide)", what, shape.h, shape.w, out_h, out_w));
+      no_onnx_form(fmt::format("{} from {}x{} to {}x{} (sizes that do not divide)", what, shape.h,
+                               shape.w, out_h, out_w));
     }
     const int64_t kh = shape.h / out_h, kw = shape.w / out_w;
     return {ints("kernel_shape", {kh, kw}), ints("strides", {kh, kw})};
@@ -200,18 +219,22 @@ class Exporter {
     return g_.node(window_op, {x}, window);
   }
 
-  std::string fixed_pool(const char* op, Pool2dArgs a, const std::string& x, ActShape& shape, bool count_pad) {
+  std::string fixed_pool(const char* op, Pool2dArgs a, const std::string& x, ActShape& shape,
+                         bool count_pad) {
     shape.h = window_out(shape.h, a.kernel, a.stride, a.padding);
     shape.w = window_out(shape.w, a.kernel, a.stride, a.padding);
-    std::vector<Attribute> attributes{ints("kernel_shape", {a.kernel, a.kernel}), ints("strides", {a.stride, a.stride}),
+    std::vector<Attribute> attributes{ints("kernel_shape", {a.kernel, a.kernel}),
+                                      ints("strides", {a.stride, a.stride}),
                                       ints("pads", {a.padding, a.padding, a.padding, a.padding})};
     if (count_pad) attributes.push_back(one_int("count_include_pad", 1));  // keel divides by k*k
     return g_.node(op, {x}, attributes);
   }
 
   std::string pool(nn::Module& m, const std::string& x, ActShape& shape) {
-    if (auto* p = dynamic_cast<nn::MaxPool2d*>(&m)) return fixed_pool("MaxPool", p->args(), x, shape, false);
-    if (auto* p = dynamic_cast<nn::AvgPool2d*>(&m)) return fixed_pool("AveragePool", p->args(), x, shape, true);
+    if (auto* p = dynamic_cast<nn::MaxPool2d*>(&m))
+      return fixed_pool("MaxPool", p->args(), x, shape, false);
+    if (auto* p = dynamic_cast<nn::AvgPool2d*>(&m))
+      return fixed_pool("AveragePool", p->args(), x, shape, true);
     if (auto* p = dynamic_cast<nn::AdaptiveAvgPool2d*>(&m)) {
       return adaptive("GlobalAveragePool", "AveragePool", p->out_h(), p->out_w(), x, shape);
     }
@@ -221,7 +244,8 @@ class Exporter {
     if (auto* p = dynamic_cast<nn::AdaptiveConcatPool2d*>(&m)) {
       ActShape max_shape = shape;
       const std::string mx = adaptive("GlobalMaxPool", "MaxPool", p->out(), p->out(), x, max_shape);
-      const std::string av = adaptive("GlobalAveragePool", "AveragePool", p->out(), p->out(), x, shape);
+      const std::string av =
+          adaptive("GlobalAveragePool", "AveragePool", p->out(), p->out(), x, shape);
       shape.c *= 2;
       return g_.node("Concat", {mx, av}, {one_int("axis", 1)});  // max first, as fastai
     }
@@ -256,18 +280,21 @@ ProtoWriter value_info(const std::string& name, const std::vector<int64_t>& fixe
 
 std::string onnx_model_bytes(nn::Module& model, const Shape& input_chw) {
   if (input_chw.ndim() != 3) {
-    throw Error(ErrorKind::usage, fmt::format("export_onnx: the input shape is (C, H, W), got {}", input_chw.str()));
+    throw Error(ErrorKind::usage,
+                fmt::format("export_onnx: the input shape is (C, H, W), got {}", input_chw.str()));
   }
   GraphBuilder g;
   Exporter exporter(g);
   ActShape shape{input_chw[0], input_chw[1], input_chw[2], true};
   const std::string logits = exporter.emit(model, "", "input", shape);
-  if (shape.spatial) no_onnx_form("a model whose output is an image (it must end in flattened class scores)");
+  if (shape.spatial)
+    no_onnx_form("a model whose output is an image (it must end in flattened class scores)");
   g.node("Identity", {logits}, {}, "logits");
   g.node("Softmax", {logits}, {one_int("axis", 1)}, "probabilities");
   const std::vector<int64_t> in_dims{input_chw[0], input_chw[1], input_chw[2]};
-  const ProtoWriter graph = g.graph(value_info("input", in_dims),
-                                    {value_info("logits", {shape.c}), value_info("probabilities", {shape.c})});
+  const ProtoWriter graph =
+      g.graph(value_info("input", in_dims),
+              {value_info("logits", {shape.c}), value_info("probabilities", {shape.c})});
   ProtoWriter opset;
   opset.bytes_field(1, "");
   opset.int_field(2, kOpset);

@@ -37,7 +37,9 @@ class ProtoWriter {
   const std::string& bytes() const { return out_; }
 
  private:
-  void tag(int field, int wire_type) { varint((static_cast<uint64_t>(field) << 3) | static_cast<uint64_t>(wire_type)); }
+  void tag(int field, int wire_type) {
+    varint((static_cast<uint64_t>(field) << 3) | static_cast<uint64_t>(wire_type));
+  }
   void varint(uint64_t value) {
     while (value >= 0x80) {
       out_.push_back(static_cast<char>((value & 0x7f) | 0x80));

@@ -39,13 +39,20 @@ struct Dtype {
 };
 
 constexpr Dtype kDtypes[] = {
-    {"F64", 8, DtypeKind::f64},           {"F32", 4, DtypeKind::f32},
-    {"F16", 2, DtypeKind::f16},           {"BF16", 2, DtypeKind::bf16},
-    {"I64", 8, DtypeKind::signed_int},    {"I32", 4, DtypeKind::signed_int},
-    {"I16", 2, DtypeKind::signed_int},    {"I8", 1, DtypeKind::signed_int},
-    {"U64", 8, DtypeKind::unsigned_int},  {"U32", 4, DtypeKind::unsigned_int},
-    {"U16", 2, DtypeKind::unsigned_int},  {"U8", 1, DtypeKind::unsigned_int},
-    {"BOOL", 1, DtypeKind::boolean},      {"F8_E4M3", 1, DtypeKind::unsupported},
+    {"F64", 8, DtypeKind::f64},
+    {"F32", 4, DtypeKind::f32},
+    {"F16", 2, DtypeKind::f16},
+    {"BF16", 2, DtypeKind::bf16},
+    {"I64", 8, DtypeKind::signed_int},
+    {"I32", 4, DtypeKind::signed_int},
+    {"I16", 2, DtypeKind::signed_int},
+    {"I8", 1, DtypeKind::signed_int},
+    {"U64", 8, DtypeKind::unsigned_int},
+    {"U32", 4, DtypeKind::unsigned_int},
+    {"U16", 2, DtypeKind::unsigned_int},
+    {"U8", 1, DtypeKind::unsigned_int},
+    {"BOOL", 1, DtypeKind::boolean},
+    {"F8_E4M3", 1, DtypeKind::unsupported},
     {"F8_E5M2", 1, DtypeKind::unsupported},
 };
 
@@ -73,19 +80,21 @@ struct Entry {
 };
 
 uint64_t unsigned_field(const json& value, const std::string& source, const std::string& what) {
-  if (!value.is_number_unsigned()) refuse(source, fmt::format("{} is {}, not a whole number >= 0", what, value.dump()));
+  if (!value.is_number_unsigned())
+    refuse(source, fmt::format("{} is {}, not a whole number >= 0", what, value.dump()));
   return value.get<uint64_t>();
 }
 
-std::vector<int64_t> parse_shape(const json& shape, const std::string& source, const std::string& name,
-                                 uint64_t& elements) {
+std::vector<int64_t> parse_shape(const json& shape, const std::string& source,
+                                 const std::string& name, uint64_t& elements) {
   if (!shape.is_array()) refuse(source, fmt::format("tensor `{}`: \"shape\" is not a list", name));
   std::vector<int64_t> dims;
   elements = 1;
   for (const json& d : shape) {
     const uint64_t dim = unsigned_field(d, source, fmt::format("tensor `{}`: a shape entry", name));
     if (dim > kMaxElements || (dim != 0 && elements > kMaxElements / dim)) {
-      refuse(source, fmt::format("tensor `{}`: shape {} has more than 2^40 elements", name, shape.dump()));
+      refuse(source,
+             fmt::format("tensor `{}`: shape {} has more than 2^40 elements", name, shape.dump()));
     }
     elements *= dim;
     dims.push_back(static_cast<int64_t>(dim));
@@ -93,14 +102,17 @@ std::vector<int64_t> parse_shape(const json& shape, const std::string& source, c
   return dims;
 }
 
-Entry parse_entry(const std::string& name, const json& spec, uint64_t data_size, const std::string& source) {
+Entry parse_entry(const std::string& name, const json& spec, uint64_t data_size,
+                  const std::string& source) {
   if (!spec.is_object() || !spec.contains("dtype") || !spec.contains("shape") ||
       !spec.contains("data_offsets")) {
-    refuse(source, fmt::format("tensor `{}` needs \"dtype\", \"shape\" and \"data_offsets\", got {}", name,
-                               spec.dump().substr(0, 200)));
+    refuse(source,
+           fmt::format("tensor `{}` needs \"dtype\", \"shape\" and \"data_offsets\", got {}", name,
+                       spec.dump().substr(0, 200)));
   }
   const json& dtype = spec["dtype"];
-  const std::optional<Dtype> d = dtype.is_string() ? find_dtype(dtype.get<std::string>()) : std::nullopt;
+  const std::optional<Dtype> d =
+      dtype.is_string() ? find_dtype(dtype.get<std::string>()) : std::nullopt;
   if (!d) {
     refuse(source, fmt::format("tensor `{}` has unknown dtype {} (known: F64, F32, F16, BF16, "
                                "I64, I32, I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3, F8_E5M2)",
@@ -111,7 +123,8 @@ Entry parse_entry(const std::string& name, const json& spec, uint64_t data_size,
   e.shape = parse_shape(spec["shape"], source, name, elements);
   const json& offsets = spec["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2) {
-    refuse(source, fmt::format("tensor `{}`: \"data_offsets\" must be [begin, end], got {}", name, offsets.dump()));
+    refuse(source, fmt::format("tensor `{}`: \"data_offsets\" must be [begin, end], got {}", name,
+                               offsets.dump()));
   }
   e.begin = unsigned_field(offsets[0], source, fmt::format("tensor `{}`: data begin", name));
   e.end = unsigned_field(offsets[1], source, fmt::format("tensor `{}`: data end", name));
@@ -126,7 +139,8 @@ Entry parse_entry(const std::string& name, const json& spec, uint64_t data_size,
   }
   if (d->kind == DtypeKind::unsupported) {
     refuse(source, fmt::format("tensor `{}` is {}, which keel does not read (convert the file to "
-                               "F32, F16 or BF16)", name, d->name));
+                               "F32, F16 or BF16)",
+                               name, d->name));
   }
   return e;
 }
@@ -141,17 +155,20 @@ void check_tiling(std::vector<Entry>& entries, uint64_t data_size, const std::st
   const Entry* previous = nullptr;
   for (const Entry& e : entries) {
     if (e.begin < covered) {
-      refuse(source, fmt::format("tensors `{}` (bytes {}-{}) and `{}` (bytes {}-{}) overlap", previous->name,
-                                 previous->begin, previous->end, e.name, e.begin, e.end));
+      refuse(source,
+             fmt::format("tensors `{}` (bytes {}-{}) and `{}` (bytes {}-{}) overlap",
+                         previous->name, previous->begin, previous->end, e.name, e.begin, e.end));
     }
     if (e.begin > covered) {
-      refuse(source, fmt::format("data bytes {}-{} belong to no tensor (before `{}`)", covered, e.begin, e.name));
+      refuse(source, fmt::format("data bytes {}-{} belong to no tensor (before `{}`)", covered,
+                                 e.begin, e.name));
     }
     covered = e.end;
     previous = &e;
   }
   if (covered != data_size) {
-    refuse(source, fmt::format("data bytes {}-{} at the end belong to no tensor", covered, data_size));
+    refuse(source,
+           fmt::format("data bytes {}-{} at the end belong to no tensor", covered, data_size));
   }
 }
 
@@ -175,10 +192,14 @@ void convert_halves(const char* bytes, float* out, size_t n, bool bfloat) {
 void convert_integers(const char* bytes, float* out, size_t n, const Dtype& d) {
   const bool is_signed = d.kind == DtypeKind::signed_int;
   switch (d.size) {
-    case 8: return is_signed ? convert_as<int64_t>(bytes, out, n) : convert_as<uint64_t>(bytes, out, n);
-    case 4: return is_signed ? convert_as<int32_t>(bytes, out, n) : convert_as<uint32_t>(bytes, out, n);
-    case 2: return is_signed ? convert_as<int16_t>(bytes, out, n) : convert_as<uint16_t>(bytes, out, n);
-    default: return is_signed ? convert_as<int8_t>(bytes, out, n) : convert_as<uint8_t>(bytes, out, n);
+    case 8:
+      return is_signed ? convert_as<int64_t>(bytes, out, n) : convert_as<uint64_t>(bytes, out, n);
+    case 4:
+      return is_signed ? convert_as<int32_t>(bytes, out, n) : convert_as<uint32_t>(bytes, out, n);
+    case 2:
+      return is_signed ? convert_as<int16_t>(bytes, out, n) : convert_as<uint16_t>(bytes, out, n);
+    default:
+      return is_signed ? convert_as<int8_t>(bytes, out, n) : convert_as<uint8_t>(bytes, out, n);
   }
 }
 
@@ -187,12 +208,24 @@ Tensor to_float_tensor(const Entry& e, const char* data) {
   const auto n = static_cast<size_t>(t.numel());
   const char* bytes = data + e.begin;
   switch (e.dtype.kind) {
-    case DtypeKind::f32: if (n) std::memcpy(t.data(), bytes, 4 * n); break;
-    case DtypeKind::f64: convert_as<double>(bytes, t.data(), n); break;
-    case DtypeKind::f16: convert_halves(bytes, t.data(), n, false); break;
-    case DtypeKind::bf16: convert_halves(bytes, t.data(), n, true); break;
-    case DtypeKind::boolean: convert_as<uint8_t>(bytes, t.data(), n); break;
-    default: convert_integers(bytes, t.data(), n, e.dtype); break;
+    case DtypeKind::f32:
+      if (n) std::memcpy(t.data(), bytes, 4 * n);
+      break;
+    case DtypeKind::f64:
+      convert_as<double>(bytes, t.data(), n);
+      break;
+    case DtypeKind::f16:
+      convert_halves(bytes, t.data(), n, false);
+      break;
+    case DtypeKind::bf16:
+      convert_halves(bytes, t.data(), n, true);
+      break;
+    case DtypeKind::boolean:
+      convert_as<uint8_t>(bytes, t.data(), n);
+      break;
+    default:
+      convert_integers(bytes, t.data(), n, e.dtype);
+      break;
   }
   return t;
 }
@@ -208,7 +241,8 @@ json parse_header_json(std::string_view text, const std::string& source) {
 void read_metadata(const json& metadata, SafetensorsFile& file) {
   if (!metadata.is_object()) refuse(file.source, "\"__metadata__\" is not an object of strings");
   for (const auto& [key, value] : metadata.items()) {
-    if (!value.is_string()) refuse(file.source, fmt::format("\"__metadata__\" entry `{}` is not a string", key));
+    if (!value.is_string())
+      refuse(file.source, fmt::format("\"__metadata__\" entry `{}` is not a string", key));
     file.metadata[key] = value.get<std::string>();
   }
 }
@@ -217,12 +251,14 @@ void read_metadata(const json& metadata, SafetensorsFile& file) {
 
 SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& source) {
   if (bytes.size() < 8) {
-    refuse(source, fmt::format("it has {} bytes, fewer than the 8 of the header length", bytes.size()));
+    refuse(source,
+           fmt::format("it has {} bytes, fewer than the 8 of the header length", bytes.size()));
   }
   uint64_t header_size = 0;
   std::memcpy(&header_size, bytes.data(), 8);
   if (header_size == 0 || header_size > bytes.size() - 8 || header_size > kMaxHeaderBytes) {
-    refuse(source, fmt::format("the header length {} does not fit a file of {} bytes", header_size, bytes.size()));
+    refuse(source, fmt::format("the header length {} does not fit a file of {} bytes", header_size,
+                               bytes.size()));
   }
   const json header = parse_header_json(bytes.substr(8, header_size), source);
   if (!header.is_object()) refuse(source, "its header is JSON but not an object");
@@ -251,7 +287,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw Error(ErrorKind::data, fmt::format("{}: cannot open the weight file: check the path "
-                                             "(a .safetensors file)", path));
+                                             "(a .safetensors file)",
+                                             path));
   }
   std::ostringstream contents;
   contents << in.rdbuf();
@@ -268,7 +305,8 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
     const std::vector<float> values = tensor.to_vector();
     const uint64_t begin = data.size();
     data.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
-    header[name] = {{"dtype", "F32"}, {"shape", tensor.shape().dims()},
+    header[name] = {{"dtype", "F32"},
+                    {"shape", tensor.shape().dims()},
                     {"data_offsets", {begin, static_cast<uint64_t>(data.size())}}};
   }
   std::string text = header.dump();

@@ -15,7 +15,8 @@ namespace {
 // The model's tensors by name: parameters' values and buffers.
 std::map<std::string, Tensor*> model_tensors(nn::Module& model) {
   std::map<std::string, Tensor*> out;
-  model.visit_parameters("", [&](const std::string& name, nn::Parameter& p) { out[name] = &p.value; });
+  model.visit_parameters("",
+                         [&](const std::string& name, nn::Parameter& p) { out[name] = &p.value; });
   model.visit_buffers("", [&](const std::string& name, Tensor& b) { out[name] = &b; });
   return out;
 }
@@ -39,7 +40,8 @@ bool is_optional(const std::string& name, const WeightLoadOptions& options) {
 // PyTorch's batch norms count their batches; keel's do not, so the count is accepted and unused.
 bool is_batch_count(const std::string& name, const std::map<std::string, Tensor*>& model) {
   const std::string suffix = "num_batches_tracked";
-  if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+  if (name.size() < suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
     return false;
   }
   return model.count(name.substr(0, name.size() - suffix.size()) + "running_mean") > 0;
@@ -74,11 +76,12 @@ Matched match_names(const SafetensorsFile& file, const std::map<std::string, Ten
 }
 
 void refuse_unexpected(const SafetensorsFile& file, const std::vector<std::string>& unexpected) {
-  throw Error(ErrorKind::data,
-              fmt::format("{}: {} tensor(s) in the file have no counterpart in the model: {}. Check "
-                          "that the file was written for this architecture, or skip them "
-                          "(WeightLoadOptions::ignore_unexpected)",
-                          file.source, unexpected.size(), listed(unexpected)));
+  throw Error(
+      ErrorKind::data,
+      fmt::format("{}: {} tensor(s) in the file have no counterpart in the model: {}. Check "
+                  "that the file was written for this architecture, or skip them "
+                  "(WeightLoadOptions::ignore_unexpected)",
+                  file.source, unexpected.size(), listed(unexpected)));
 }
 
 void refuse_missing(const SafetensorsFile& file, const std::vector<std::string>& missing) {
@@ -113,7 +116,8 @@ WeightLoadReport load_safetensors(nn::Module& model, const SafetensorsFile& file
   Matched matched = match_names(file, targets, options);
   WeightLoadReport report;
   report.unexpected = matched.unexpected;
-  if (!options.ignore_unexpected && !matched.unexpected.empty()) refuse_unexpected(file, matched.unexpected);
+  if (!options.ignore_unexpected && !matched.unexpected.empty())
+    refuse_unexpected(file, matched.unexpected);
   std::vector<std::string> missing;
   std::vector<std::pair<Tensor*, const Tensor*>> copies;
   for (const auto& [name, target] : targets) {

@@ -26,7 +26,8 @@ const CachedFile& cached(const std::string& path) {
   static std::map<std::string, std::unique_ptr<CachedFile>> files;
   std::lock_guard<std::mutex> lock(mutex);
   auto& slot = files[path];
-  if (!slot) slot = std::make_unique<CachedFile>(CachedFile{read_safetensors(path), sha256_file(path)});
+  if (!slot)
+    slot = std::make_unique<CachedFile>(CachedFile{read_safetensors(path), sha256_file(path)});
   return *slot;
 }
 
@@ -38,7 +39,8 @@ bool has_torchvision_names(const SafetensorsFile& file) {
   return file.tensors.count("conv1.weight") > 0 && file.tensors.count("layer1.0.conv1.weight") > 0;
 }
 
-WeightLoadOptions options_for(const Config& config, const SafetensorsFile& file, nn::Sequential& model) {
+WeightLoadOptions options_for(const Config& config, const SafetensorsFile& file,
+                              nn::Sequential& model) {
   WeightLoadOptions options;
   // The head: resnet_classifier's child "1", or the last layer of a layer list (the classifier).
   options.optional_prefixes = {is_resnet(config) ? "1." : fmt::format("{}.", model.size() - 1)};
@@ -53,19 +55,24 @@ std::string describe(const PretrainedLoad& load) {
   std::string text = fmt::format("pretrained: {} (sha256 {}): {} tensors loaded", load.path,
                                  load.sha256, load.report.loaded.size());
   if (!load.report.kept.empty()) {
-    text += fmt::format(", {} of the head kept their initial values (not in the file or shaped "
-                        "differently there)", load.report.kept.size());
+    text += fmt::format(
+        ", {} of the head kept their initial values (not in the file or shaped "
+        "differently there)",
+        load.report.kept.size());
   }
   if (!load.report.unexpected.empty()) {
     text += fmt::format(", {} in the file unused ({}{})", load.report.unexpected.size(),
-                        load.report.unexpected.front(), load.report.unexpected.size() > 1 ? ", ..." : "");
+                        load.report.unexpected.front(),
+                        load.report.unexpected.size() > 1 ? ", ..." : "");
   }
   return text;
 }
 
 }  // namespace
 
-std::string pretrained_sha256(const std::string& path) { return cached(path).sha256; }
+std::string pretrained_sha256(const std::string& path) {
+  return cached(path).sha256;
+}
 
 PretrainedLoad load_pretrained(const Config& config, nn::Sequential& model) {
   const std::string& path = config.model.pretrained;

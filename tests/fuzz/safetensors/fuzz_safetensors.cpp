@@ -28,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const keel::SafetensorsFile file = keel::parse_safetensors(bytes, "fuzz.safetensors");
     for (const auto& [name, tensor] : file.tensors) {
-      if (tensor.numel() != 0 && tensor.to_vector().size() != static_cast<size_t>(tensor.numel())) std::abort();
+      if (tensor.numel() != 0 && tensor.to_vector().size() != static_cast<size_t>(tensor.numel()))
+        std::abort();
     }
   } catch (const keel::Error&) {
   }

@@ -21,7 +21,7 @@ struct SafetensorsFile {
   std::map<std::string, std::vector<int64_t>> shapes;  // as the file states them, scalars ()
   std::map<std::string, std::string> dtypes;           // as the file states them ("F16", ...)
   std::map<std::string, std::string> metadata;
-  std::string source;                                  // the file, for messages
+  std::string source;  // the file, for messages
 };
 
 // Layout: u64 little-endian header length N | N bytes of JSON | data. The JSON maps each name to
