@@ -7,13 +7,15 @@
 #include <cmath>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/input_limits.h"
 #include "config/schema.h"
+#include "config/yaml_guard.h"
 #include "keel/error.h"
 
 namespace keel {
@@ -31,7 +33,7 @@ struct Origin {
   std::string assignment;  // non-empty for --set
 
   std::string str() const {
-    if (!assignment.empty()) return fmt::format("`--set {}`", assignment);
+    if (!assignment.empty()) return fmt::format("`--set {}`", detail::abbreviated(assignment));
     return line > 0 ? fmt::format("{}:{}", file, line) : file;
   }
   Origin at_line(int l) const {
@@ -54,7 +56,7 @@ int line_of(const YAML::Node& node) {
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
-      return fmt::format("`{}`", node.Scalar());
+      return fmt::format("`{}`", detail::abbreviated(node.Scalar()));
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Map:
@@ -74,12 +76,14 @@ std::string join(const std::vector<std::string>& items) {
 [[noreturn]] void fail_unknown(const std::string& what, const std::string& name, const Origin& at,
                                const std::vector<std::string>& valid, const std::string& prefix,
                                const std::string& valid_label) {
-  const std::string suggestion = closest_match(name, valid);
+  // Nothing is a typo of a name this long, and the edit distance would take its length squared.
+  const std::string suggestion = name.size() > 64 ? std::string() : closest_match(name, valid);
+  const std::string shown = detail::abbreviated(name);
   if (!suggestion.empty()) {
     fail(fmt::format("unknown {} `{}{}` at {}, did you mean `{}{}`? Fix the spelling ({}).", what,
-                     prefix, name, at.str(), prefix, suggestion, kDocsHint));
+                     prefix, shown, at.str(), prefix, suggestion, kDocsHint));
   }
-  fail(fmt::format("unknown {} `{}{}` at {}: {} are {}; {}.", what, prefix, name, at.str(),
+  fail(fmt::format("unknown {} `{}{}` at {}: {} are {}; {}.", what, prefix, shown, at.str(),
                    valid_label, join(valid), kDocsHint));
 }
 
@@ -92,7 +96,7 @@ std::string join(const std::vector<std::string>& items) {
 [[noreturn]] void fail_range(const std::string& key, const Origin& at, const std::string& text,
                              const std::string& allowed) {
   fail(fmt::format("{}: `{}` = {} is out of range: allowed {}. Pick a value in that range ({}).",
-                   at.str(), key, text, allowed, kDocsHint));
+                   at.str(), key, detail::abbreviated(text), allowed, kDocsHint));
 }
 
 std::string scalar_text(const YAML::Node& v) {
@@ -184,7 +188,8 @@ std::string read_string(const std::string& key, const Origin& at, const YAML::No
   for (const std::string& c : choices)
     if (c == text) return text;
   const std::string suggestion = closest_match(text, choices);
-  fail(fmt::format("{}: `{}` must be one of {}, got `{}`{}.", at.str(), key, join(choices), text,
+  fail(fmt::format("{}: `{}` must be one of {}, got `{}`{}.", at.str(), key, join(choices),
+                   detail::abbreviated(text),
                    suggestion.empty() ? "" : fmt::format(", did you mean `{}`?", suggestion)));
 }
 
@@ -658,28 +663,40 @@ void copy_field(FieldRef to, FieldRef from) {
 }  // namespace
 
 Config parse_config(const std::string& yaml_text, const std::string& source_name) {
-  std::vector<YAML::Node> documents;
+  check_yaml_nesting(yaml_text, source_name);
+  YAML::Node document;
+  size_t documents = 0;
   try {
-    documents = YAML::LoadAll(yaml_text);
+    documents = count_yaml_documents(yaml_text, source_name);
+    if (documents == 1) document = YAML::Load(yaml_text);
+  } catch (const YAML::DeepRecursion& e) {
+    fail(fmt::format("{}:{}:{}: the YAML is nested more than {} levels deep (lists or maps inside "
+                     "each other); a config needs 4. Flatten that entry.",
+                     source_name, e.mark.line + 1, e.mark.column + 1, e.depth()));
   } catch (const YAML::ParserException& e) {
     fail(
         fmt::format("{}:{}:{}: YAML syntax error: {}. Check the indentation, colons and "
                     "brackets on that line or the one before it.",
                     source_name, e.mark.line + 1, e.mark.column + 1, e.msg));
   }
-  if (documents.size() > 1)
+  if (documents > 1)
     fail(
         fmt::format("{}: the file holds {} YAML documents (separated by `---`); a config is "
                     "one document: remove the extra ones.",
-                    source_name, documents.size()));
+                    source_name, documents));
+  if (documents == 1) check_yaml_expansion(document, source_name);
   try {
-    return parse_document(documents.empty() ? YAML::Node() : documents.front(), source_name);
+    return parse_document(document, source_name);
   } catch (const YAML::Exception& e) {
     // yaml-cpp's own complaints while walking the tree (rare: odd keys, anchors).
     fail(fmt::format("{}:{}: cannot read the config: {}. Simplify that entry ({}).", source_name,
                      e.mark.line + 1, e.msg, kDocsHint));
   }
 }
+
+// A config is a few kilobytes; reading stops one byte past this, so neither a huge file nor an
+// endless stream (`--config /dev/zero`) is read into memory.
+constexpr size_t kMaxConfigBytes = size_t{1} << 20;
 
 Config load_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -688,14 +705,20 @@ Config load_config(const std::string& path) {
         fmt::format("config file {} not found: pass --config with an existing file, e.g. "
                     "configs/cnn.yaml.",
                     path));
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad())
     fail(
         fmt::format("config file {} could not be read (is it a folder?): pass --config with a "
                     "YAML file, e.g. configs/cnn.yaml.",
                     path));
-  return parse_config(text.str(), path);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxConfigBytes)
+    fail(fmt::format("config file {} is larger than 1 MiB, the most keel reads as a config (a "
+                     "config with every key is about 3 KB): pass --config with a keel config "
+                     "such as configs/cnn.yaml ({}).",
+                     path, kDocsHint));
+  return parse_config(text, path);
 }
 
 namespace {
@@ -705,7 +728,7 @@ void assign_override(Config& config, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos)
     fail(fmt::format("`--set {}` has no `=`: write --set key=value, e.g. --set train.epochs=5.",
-                     assignment));
+                     detail::abbreviated(assignment)));
   const auto trim = [](std::string s) {
     const auto first = s.find_first_not_of(" \t");
     const auto last = s.find_last_not_of(" \t");
@@ -717,7 +740,7 @@ void assign_override(Config& config, const std::string& assignment) {
     fail(
         fmt::format("`--set {}` has no key before `=`: write --set key=value, e.g. "
                     "--set train.epochs=5.",
-                    assignment));
+                    detail::abbreviated(assignment)));
   const auto& sections = section_names();
   if (std::find(sections.begin(), sections.end(), key) != sections.end())
     fail(fmt::format("{}: `{}` is a section; set one of its keys, e.g. --set {}.{}=...", at.str(),
@@ -740,13 +763,15 @@ void assign_override(Config& config, const std::string& assignment) {
                     "config file (or copy it to a new file) instead.",
                     at.str()));
   YAML::Node value;
+  check_yaml_nesting(value_text, at.str());
   try {
     value = YAML::Load(value_text);
+    check_yaml_expansion(value, at.str());
   } catch (const YAML::ParserException& e) {
     fail(
         fmt::format("{}: the value `{}` is not valid YAML ({}): quote it or fix the brackets, "
                     "e.g. --set data.features=[sex_female,pclass_1].",
-                    at.str(), value_text, e.msg));
+                    at.str(), detail::abbreviated(value_text), e.msg));
   }
   assign(*spec, config, value, at);
 }
@@ -758,7 +783,9 @@ void apply_overrides(Config& config, const std::vector<std::string>& assignments
   Config updated = config;
   for (const std::string& a : assignments) assign_override(updated, a);
   std::string all;
-  for (const std::string& a : assignments) all += (all.empty() ? "" : " ") + std::string("--set ") + a;
+  for (const std::string& a : assignments) {
+    all += (all.empty() ? "" : " ") + std::string("--set ") + detail::abbreviated(a);
+  }
   check_cross_fields(updated, [&](const std::string&) { return fmt::format("`{}`", all); });
   config = std::move(updated);
 }

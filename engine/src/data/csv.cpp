@@ -8,12 +8,15 @@
 
 #include <fmt/format.h>
 // fccp copies file names with strncpy into fixed buffers and terminates them itself; GCC's
-// truncation warning about that copy is noise.
+// truncation warning about that copy is noise (clang has no such warning).
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wstringop-truncation"
+#endif
 #include <libfccp/csv.h>
 #pragma GCC diagnostic pop
 
+#include "common/input_limits.h"
 #include "data/io_util.h"
 #include "keel/error.h"
 
@@ -33,6 +36,20 @@ enum Col { kId, kSurvived, kPclass, kName, kSex, kAge, kSibSp, kParch, kTicket, 
            kEmbarked };
 
 const char* split_name(KaggleSplit split) { return split == KaggleSplit::train ? "train" : "test"; }
+
+// Kaggle's train.csv is 61 KB, 892 lines of at most a few hundred bytes: these limits are far above
+// any real file and keep a wrong or hostile one (gigabytes, one endless line) from exhausting
+// memory before its first row is checked.
+constexpr uint64_t kMaxFileBytes = uint64_t{64} << 20;
+constexpr uint64_t kMaxLineBytes = uint64_t{1} << 20;
+constexpr size_t kMaxRows = 100000;
+
+keel::detail::TextFileLimits csv_limits(KaggleSplit split) {
+  return {kMaxFileBytes, kMaxLineBytes, ErrorKind::data, "CSV file",
+          fmt::format("Pass the Kaggle {}.csv (data/fetch_titanic.sh downloads it) or a file in "
+                      "its format.",
+                      split_name(split))};
+}
 
 const char* kHint =
     "Use the unmodified Kaggle file (data/fetch_titanic.sh downloads and checks it) or fix the "
@@ -189,6 +206,7 @@ KaggleTable read_kaggle_csv(const std::string& path, KaggleSplit split) {
                             "that holds the Kaggle {}.csv",
                             path, split_name(split)));
   }
+  keel::detail::check_text_file_limits(path, csv_limits(split));
   const auto& names = kaggle_columns();
   KaggleTable table;
   table.path = path;
@@ -212,6 +230,14 @@ KaggleTable read_kaggle_csv(const std::string& path, KaggleSplit split) {
         break;
       }
       const int64_t line = reader.get_file_line();
+      if (table.rows.size() == kMaxRows) {
+        throw detail::data_error_at(
+            path, line, 0, "",
+            fmt::format("the file has more than {} passenger rows, the most keel reads (the "
+                        "Kaggle {} file has {}). Pass the Kaggle {}.csv or split the file.",
+                        kMaxRows, split_name(split), split == KaggleSplit::train ? 891 : 418,
+                        split_name(split)));
+      }
       auto field = [&](int c) { return std::string_view(f[c] ? f[c] : ""); };
       auto fail = [&](int c, const std::string& problem) {
         throw detail::data_error_at(path, line, table.column_positions[static_cast<size_t>(c)],
@@ -222,7 +248,8 @@ KaggleTable read_kaggle_csv(const std::string& path, KaggleSplit split) {
         if (text.empty()) fail(c, fmt::format("the value is missing; {} is required. {}", meaning, kHint));
         auto v = detail::parse_int(text);
         if (!v) {
-          fail(c, fmt::format("\"{}\" is not a whole number ({} expected). {}", text, meaning, kHint));
+          fail(c, fmt::format("\"{}\" is not a whole number ({} expected). {}",
+                             keel::detail::abbreviated(text), meaning, kHint));
         }
         return *v;
       };
@@ -233,7 +260,7 @@ KaggleTable read_kaggle_csv(const std::string& path, KaggleSplit split) {
         if (!v) {
           fail(c, fmt::format("\"{}\" is not a number ({} expected, or an empty field for a "
                               "missing value). {}",
-                              text, meaning, kHint));
+                              keel::detail::abbreviated(text), meaning, kHint));
         }
         return v;
       };
@@ -265,7 +292,7 @@ KaggleTable read_kaggle_csv(const std::string& path, KaggleSplit split) {
         p.female = false;
       } else {
         fail(kSex, fmt::format("unknown Sex value \"{}\"; it must be \"male\" or \"female\". {}",
-                               sex, kHint));
+                               keel::detail::abbreviated(sex), kHint));
       }
       p.age = optional_number(kAge, "an age in years");
       int64_t sibsp = required_int(kSibSp, "a count of siblings and spouses aboard");
@@ -282,7 +309,7 @@ KaggleTable read_kaggle_csv(const std::string& path, KaggleSplit split) {
       if (!p.embarked.empty() && p.embarked != "C" && p.embarked != "Q" && p.embarked != "S") {
         fail(kEmbarked, fmt::format("unknown Embarked value \"{}\"; it must be C, Q, S or empty for "
                                     "a missing port. {}",
-                                    p.embarked, kHint));
+                                    keel::detail::abbreviated(p.embarked), kHint));
       }
       table.rows.push_back(std::move(p));
     }
