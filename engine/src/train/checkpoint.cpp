@@ -2,7 +2,9 @@
 // truncated or corrupt file is detected before any state is restored from it.
 #include "keel/train/checkpoint.h"
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -11,6 +13,7 @@
 
 #include "keel/error.h"
 #include "keel/train/atomic_file.h"
+#include "train/checkpoint_checksum.h"
 
 namespace keel::train {
 
@@ -53,9 +56,6 @@ uint64_t lanes_checksum(const char* data, size_t size) {
   return hash;
 }
 
-uint64_t payload_checksum(uint32_t version, const char* data, size_t size) {
-  return version == 1 ? fnv1a(data, size) : lanes_checksum(data, size);
-}
 
 template <typename T>
 void put(std::string& out, T value) {
@@ -117,6 +117,7 @@ class Reader {
     return value;
   }
   std::string get_string(size_t size) { return std::string(take(size), size); }
+  size_t remaining() const { return end_ - pos_; }
   const char* take(size_t size) {
     if (size > end_ - pos_) fail("it ends in the middle of a record");
     const char* p = bytes_.data() + pos_;
@@ -151,6 +152,10 @@ void decode_payload(Reader& r, Checkpoint& c) {
         for (auto& d : dims) {
           d = r.get<int64_t>();
           if (d < 0 || d > (int64_t{1} << 40)) r.fail(fmt::format("tensor `{}` has a bad shape", name));
+          // Checked before multiplying, so that eight large sizes cannot overflow the product.
+          if (d > 0 && numel > static_cast<int64_t>(r.remaining() / sizeof(float)) / d) {
+            r.fail(fmt::format("tensor `{}` claims more values than the file holds", name));
+          }
           numel *= d;
         }
         const char* data = r.take(static_cast<size_t>(numel) * sizeof(float));
@@ -173,6 +178,10 @@ void decode_payload(Reader& r, Checkpoint& c) {
 }
 
 }  // namespace
+
+uint64_t detail::payload_checksum(uint32_t version, const char* data, size_t size) {
+  return version == 1 ? fnv1a(data, size) : lanes_checksum(data, size);
+}
 
 int64_t Checkpoint::int_at(const std::string& key) const {
   auto it = ints.find(key);
@@ -206,11 +215,21 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint, Dura
   encode_payload(checkpoint, file);
   const uint64_t payload_size = file.size() - payload_begin;
   std::memcpy(file.data() + size_at, &payload_size, sizeof(payload_size));
-  put<uint64_t>(file, payload_checksum(kCheckpointVersion, file.data() + payload_begin, payload_size));
+  put<uint64_t>(file, detail::payload_checksum(kCheckpointVersion, file.data() + payload_begin,
+                                               payload_size));
   write_file_atomically(path, file, durability);
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
+  std::error_code ec;
+  // A folder or a device (`/dev/zero` would be read until memory runs out) is no checkpoint.
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    throw Error(ErrorKind::checkpoint,
+                fmt::format("checkpoint {} is a folder or a device, not a file: pass "
+                            "--resume/--predict with a checkpoint file such as "
+                            "out/checkpoints/last.ckpt",
+                            path));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw Error(ErrorKind::checkpoint,
@@ -233,13 +252,17 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   const uint64_t payload_size = header.get<uint64_t>();
   const size_t payload_begin = sizeof(kMagic) + sizeof(uint32_t) + sizeof(uint64_t);
-  if (bytes.size() < payload_begin + payload_size + sizeof(uint64_t)) {
-    header.fail(fmt::format("it is truncated ({} bytes, {} expected)", bytes.size(),
-                            payload_begin + payload_size + sizeof(uint64_t)));
+  // Compared as what is left after the header, so that a huge stored size cannot wrap the sum.
+  const size_t after_header = bytes.size() - std::min(bytes.size(), payload_begin);
+  if (after_header < sizeof(uint64_t) || payload_size > after_header - sizeof(uint64_t)) {
+    header.fail(fmt::format("it is truncated or its size field is damaged ({} bytes, a payload "
+                            "of {} bytes announced)",
+                            bytes.size(), payload_size));
   }
   uint64_t stored_hash;
   std::memcpy(&stored_hash, bytes.data() + payload_begin + payload_size, sizeof(stored_hash));
-  if (stored_hash != payload_checksum(version, bytes.data() + payload_begin, payload_size)) {
+  if (stored_hash !=
+      detail::payload_checksum(version, bytes.data() + payload_begin, payload_size)) {
     header.fail("its checksum does not match its contents");
   }
   Checkpoint checkpoint;
