@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "keel/error.h"
+#include "train/pause_point.h"
 
 namespace keel::train {
 namespace {
@@ -83,6 +84,14 @@ void AtomicFile::write(std::string_view bytes) {
                 fmt::format("internal error: write to {} after it was committed", path_));
   }
   if (bytes.empty()) return;
+  // In two halves, so a test can stop the program with half the file on disk (pause_point.h).
+  const size_t half = bytes.size() / 2;
+  write_all(bytes.substr(0, half));
+  detail::pause_point("mid_write", path_, file_);
+  write_all(bytes.substr(half));
+}
+
+void AtomicFile::write_all(std::string_view bytes) {
   if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
     int err = errno;
     throw Error(ErrorKind::runtime,
@@ -107,8 +116,10 @@ void AtomicFile::commit() {
   if (durability_ == Durability::fsync && ::fsync(::fileno(file_)) != 0) throw fail("fsync", errno);
   std::FILE* file = std::exchange(file_, nullptr);
   if (std::fclose(file) != 0) throw fail("close", errno);
+  detail::pause_point("before_rename", path_);
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) throw fail("rename", errno);
   committed_ = true;
+  detail::pause_point("after_rename", path_);
   if (durability_ == Durability::fsync) sync_folder(parent_folder(path_));
 }
 

@@ -33,6 +33,7 @@ class AtomicFile {
   bool committed() const { return committed_; }
 
  private:
+  void write_all(std::string_view bytes);
   void close_and_remove() noexcept;
 
   std::string path_;
