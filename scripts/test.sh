@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up on a Debian 12 machine and runs every test: the default build (with CUDA when
-# nvcc is found; GPU tests skip without a device) and the AddressSanitizer+UBSan build.
+# nvcc is found; GPU tests skip without a device), the AddressSanitizer+UBSan build and the fuzz
+# targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +27,9 @@ ctest --preset default -j "$jobs"
 cmake --preset asan -DKEEL_TEST_DATA_DIR="$KEEL_DATA_DIR"
 cmake --build --preset asan -j "$jobs"
 ctest --preset asan -j "$jobs" --label-exclude "gpu|remote"
+
+# The libFuzzer targets (clang, ASan + UBSan): each replays its seeds and regression cases, then
+# fuzzes for a bounded time (tests/fuzz/CMakeLists.txt).
+cmake --preset fuzz
+cmake --build --preset fuzz -j "$jobs"
+ctest --preset fuzz -j "$jobs"
