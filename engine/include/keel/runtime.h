@@ -27,6 +27,16 @@ const char* cpu_isa_name(CpuIsa isa);   // "portable", "avx2", "avx512"
 // "portable", "avx2" or "avx512"; anything else throws keel::Error (usage) listing them.
 CpuIsa parse_cpu_isa(std::string_view name);
 
+// How CPU convolutions with a 3x3 filter, stride 1 and padding 1 run (forward and input
+// gradient; the weight gradient is always im2col + GEMM). automatic (the default) takes Winograd
+// F(2x2, 3x3) where it does 2.25x fewer multiplications with little padding waste and enough
+// channels to amortise its transforms, im2col + GEMM elsewhere; the other two force one method
+// wherever it applies (for tests and benchmarks). Both give the same results whatever the thread
+// count; they agree with each other within float rounding, not bit for bit.
+enum class CpuConvAlgo { automatic, im2col, winograd };
+void set_cpu_conv_algo(CpuConvAlgo algo);
+CpuConvAlgo cpu_conv_algo();
+
 // True when this build has the CUDA backend and a device is present.
 bool cuda_available();
 bool cuda_built();

@@ -21,9 +21,10 @@
 #include <omp.h>
 
 #include "common/check.h"
-#include "cpu/simd.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/gemm.h"
+#include "cpu/simd.h"
+#include "cpu/winograd.h"
 #include "cpu/workspace.h"
 #include "keel/runtime.h"
 
@@ -959,6 +960,23 @@ Range column_share(int64_t columns, int t, int threads) {
   return {std::min(columns, p.begin * kNr), std::min(columns, p.end * kNr)};
 }
 
+// Winograd F(2x2, 3x3) for a 3x3, stride-1, padding-1 convolution of src (n, in, h, w) into
+// (n, out, h, w) when keel::cpu_conv_algo() asks for it or, by default, where it pays
+// (winograd::preferred); false where it does not apply.
+bool use_winograd(const ConvShape& g, const winograd::Geometry& geometry) {
+  const bool applies =
+      g.r == 3 && g.s == 3 && g.stride == 1 && g.pad == 1 && geometry.indexable();
+  switch (cpu_conv_algo()) {
+    case CpuConvAlgo::im2col:
+      return false;
+    case CpuConvAlgo::winograd:
+      return applies;
+    case CpuConvAlgo::automatic:
+      break;
+  }
+  return applies && winograd::preferred(geometry);
+}
+
 // Calls fn(col0, cols) for near-equal chunks of whole panels of `columns`, at most max_cols each.
 // Cutting by panels rather than by images matters at ResNet's late layers: a 7×7 image is 49
 // columns, and a chunk of one image padded to two 48-wide panels wasted half the GEMM.
@@ -1121,6 +1139,29 @@ void bias_grad(const float* dy, const ConvShape& g, Range channels, float* db) {
   }
 }
 
+// y = the Winograd convolution of x (see winograd.h): every thread transforms its share of the
+// filters, then convolves its share of whole panels of tiles.
+void winograd_forward(const float* x, const float* w, const float* bias,
+                      const winograd::Geometry& g, float* y) {
+  const int threads =
+      static_cast<int>(std::clamp<int64_t>(num_threads(), 1, panels(g.tiles(), kNr)));
+  const size_t v_floats = cache_line_floats(winograd::input_floats(g));
+  const size_t m_floats = cache_line_floats(winograd::product_floats(g));
+  float* u = scratch(ScratchSlot::packed_a, winograd::filter_floats(g));
+  float* v_all = scratch(ScratchSlot::packed_b, v_floats * threads);
+  float* m_all = scratch(ScratchSlot::output, m_floats * threads);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range mine = split(panels(g.out, kMr), t, team);
+    winograd::transform_filters(w, g, winograd::Filters::forward, mine.begin, mine.end, u);
+#pragma omp barrier
+    const Range tiles = column_share(g.tiles(), t, team);
+    winograd::convolve(x, u, bias, g, tiles.begin, tiles.end, v_all + v_floats * t,
+                       m_all + m_floats * t, y);
+  }
+}
+
 }  // namespace
 
 // x: (N, C, H, W), w: (K, C, R, S), b: (K) or undefined -> y: (N, K, H', W')
@@ -1128,6 +1169,11 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   const ConvShape g = conv_shape("conv2d_forward", x, w, a);
   if (b.defined()) expect_dims(b, {g.k}, "conv2d_forward: bias b");
   ensure_output(y, {g.n, g.k, g.oh, g.ow});
+  const winograd::Geometry geometry{g.n, g.c, g.k, g.h, g.w};
+  if (use_winograd(g, geometry)) {
+    winograd_forward(x.data(), w.data(), b.defined() ? b.data() : nullptr, geometry, y.data());
+    return;
+  }
   const Window win = forward_window(g);
   const int64_t crs = g.crs();
   const int threads = static_cast<int>(std::clamp<int64_t>(num_threads(), 1, panels(g.n * g.pixels(), kNr)));
@@ -1172,20 +1218,30 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
   const WeightGradPlan wg = plan_weight_grad(g, threads);
   // The input gradient's product: stride 1 gathers from dy (A = flipped w, C × K·R·S); larger
   // strides multiply wᵀ (C·R·S × K) by dy and scatter with col2im.
+  // A 3x3 stride-1 "same" convolution's input gradient, itself such a convolution of dy, may
+  // run as Winograd F(2x2, 3x3) instead (dy's K channels in, x's C channels out).
   const bool gather_dx = g.stride == 1;
+  const winograd::Geometry dx_geometry{g.n, g.k, g.c, g.oh, g.ow};
+  const bool winograd_dx = dx && use_winograd(g, dx_geometry);
   const Window dx_window = input_grad_window(g);
   const int64_t dx_rows = gather_dx ? g.c : crs, dx_depth = gather_dx ? g.k * g.r * g.s : g.k;
   const int64_t dx_cols = max_chunk_cols(dx_depth, dx_rows);
-  const size_t b_floats = cache_line_floats(
-      std::max(wg.b_floats, dx ? gemm::packed_b_floats(dx_depth, dx_cols) : size_t{0}));
-  const size_t out_floats = dx ? cache_line_floats(static_cast<size_t>(dx_rows * dx_cols)) : 0;
+  const size_t dx_b_floats = !dx           ? 0
+                             : winograd_dx ? winograd::input_floats(dx_geometry)
+                                           : gemm::packed_b_floats(dx_depth, dx_cols);
+  const size_t dx_out_floats = !dx           ? 0
+                               : winograd_dx ? winograd::product_floats(dx_geometry)
+                                             : static_cast<size_t>(dx_rows * dx_cols);
+  const size_t b_floats = cache_line_floats(std::max(wg.b_floats, dx_b_floats));
+  const size_t out_floats = cache_line_floats(dx_out_floats);
 
   float* dy_packed = scratch(ScratchSlot::columns, gemm::packed_a_floats(g.k, g.n * pixels));
   float* x_nhwc = scratch(ScratchSlot::transposed, static_cast<size_t>(g.n * g.c * plane));
   float* dw_rsc = scratch(ScratchSlot::partial, static_cast<size_t>(g.k * crs));
   float* b_all = scratch(ScratchSlot::packed_b, b_floats * threads);
-  float* w_packed =
-      dx ? scratch(ScratchSlot::packed_a, gemm::packed_a_floats(dx_rows, dx_depth)) : nullptr;
+  const size_t w_floats =
+      winograd_dx ? winograd::filter_floats(dx_geometry) : gemm::packed_a_floats(dx_rows, dx_depth);
+  float* w_packed = dx ? scratch(ScratchSlot::packed_a, w_floats) : nullptr;
   float* out_all = dx ? scratch(ScratchSlot::output, out_floats * threads) : nullptr;
   const float* xp = x.data();
   const float* wp = w.data();
@@ -1201,7 +1257,10 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
     to_nhwc(xp, g, images.begin, images.end, x_nhwc);
     if (dxp) {
       const Range mine = split(panels(dx_rows, kMr), t, team);
-      if (gather_dx) {
+      if (winograd_dx) {
+        winograd::transform_filters(wp, dx_geometry, winograd::Filters::input_grad, mine.begin,
+                                    mine.end, w_packed);
+      } else if (gather_dx) {
         pack_flipped_weights(wp, g, mine.begin, mine.end, w_packed);
       } else {
         gemm::pack_a(gemm::View{wp, 1, crs}, crs, g.k, w_packed, mine.begin, mine.end);
@@ -1212,7 +1271,11 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
     weight_grad_block(x_nhwc, dy_packed, g, wg, t, team, b, dw_rsc, dw.data());
     if (dxp) {
       float* out = out_all + out_floats * t;
-      if (gather_dx) {
+      if (winograd_dx) {
+        const Range tiles = column_share(dx_geometry.tiles(), t, team);
+        winograd::convolve(dyp, w_packed, nullptr, dx_geometry, tiles.begin, tiles.end, b, out,
+                           dxp);
+      } else if (gather_dx) {
         gather_chunks(dyp, dx_window, g.c, w_packed, nullptr, dxp, column_share(g.n * plane, t, team),
                       dx_cols, b, out);
       } else {
