@@ -106,6 +106,7 @@ struct Config {
   uint64_t seed = 0;
   std::string device = "auto";            // auto | cpu | cuda
   std::string gpu_backend = "keel";       // keel | cudnn
+  std::string cpu_conv_algo = "auto";     // auto | im2col | winograd (keel::CpuConvAlgo)
   int threads = 0;                        // 0 = all cores
   bool deterministic = false;
   bool cuda_graph = false;                // on cuda: replay the training step as a CUDA graph

@@ -41,6 +41,9 @@ std::vector<KeySpec> build_key_specs() {
       {"gpu_backend", KEEL_FIELD(gpu_backend), {}, {"keel", "cudnn"}, hashed,
        "on cuda: keel's own kernels, or cuDNN for convolution and batch norm where the build "
        "has it"},
+      {"cpu_conv_algo", KEEL_FIELD(cpu_conv_algo), {}, {"auto", "im2col", "winograd"}, hashed,
+       "on cpu, 3x3 stride-1 padding-1 convolutions: auto takes Winograd F(2x2, 3x3) where it "
+       "pays, im2col or winograd forces one (results agree within float rounding)"},
       {"threads", KEEL_FIELD(threads), {closed(0, 1024)}, {}, unhashed,
        "CPU threads; 0 = all cores"},
       {"deterministic", KEEL_FIELD(deterministic), {}, {}, hashed,

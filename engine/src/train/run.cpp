@@ -77,6 +77,9 @@ void apply_runtime_settings(const Config& config) {
   cpu_isa();  // settles the CPU kernels' path now, so a bad KEEL_CPU_ISA stops the run before any work
   set_deterministic(config.deterministic);
   set_gpu_backend(config.gpu_backend == "cudnn" ? GpuBackend::cudnn : GpuBackend::keel);
+  set_cpu_conv_algo(config.cpu_conv_algo == "im2col"     ? CpuConvAlgo::im2col
+                    : config.cpu_conv_algo == "winograd" ? CpuConvAlgo::winograd
+                                                         : CpuConvAlgo::automatic);
 }
 
 // The rows of a CPU image set and their labels, on the training device.
