@@ -7,6 +7,8 @@
 // Conventions, so the percentages mean something:
 // - FLOPs count 2 per multiply-add of the mathematical op (conv: 2·N·K·C·R·S·H'·W' per GEMM; the
 //   backward counts one GEMM for dw and one for dx when dx is wanted), nothing for im2col or packing.
+// - A convolution that runs as Winograd (keel::CpuConvAlgo) does fewer multiplications than the
+//   direct one it is credited with: its GFLOP/s are an equivalent rate and may pass the peak.
 // - Bytes count the compulsory traffic only: every input read once, every output written once
 //   (e.g. ReLU backward reads y and dy and writes dx: 3 × 4 bytes per element). An op that makes two
 //   passes over its input (batch norm) therefore shows less than its real traffic.
@@ -18,6 +20,7 @@
 //   build/bin/ops_bench --benchmark_filter='gemm|conv' --benchmark_format=json
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -179,6 +182,50 @@ Maker conv_gemm(ConvSpec s) {
     Tensor c({m, cols});
     return Work{[=]() mutable {
                   cpu_gemm(m, cols, k, a.data(), b.data(), c.data());
+                },
+                2.0 * m * cols * k, 0};
+  };
+}
+
+// The active path's register tile and packed multiply (the panel widths differ by path).
+int64_t cpu_tile_rows() {
+  KEEL_ON_CPU(gemm::tile_rows());
+}
+int64_t cpu_tile_cols() {
+  KEEL_ON_CPU(gemm::tile_cols());
+}
+void cpu_multiply_packed(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
+                         int64_t ldc) {
+  KEEL_ON_CPU(gemm::multiply_packed(m, n, k, a, cpu_tile_rows() * k, b, cpu_tile_cols() * k, c, ldc,
+                                    false));
+}
+
+// The forward convolution's GEMM as the convolution runs it: the weights packed once and the
+// columns already in packed panels (im2col writes them so), each thread multiplying its share of
+// whole column panels into its own C block. Neither packing nor im2col is timed: this is the
+// micro-kernel's and the blocking's figure, the one the "gemm/" rows dilute with a pack of a
+// row-major B that is bound by memory, not by FMAs.
+Maker conv_gemm_packed(ConvSpec s) {
+  return [s](Device, int64_t n) {
+    const int64_t o = keel::conv_out_size(s.hw, s.r, s.stride, s.padding);
+    const int64_t m = s.k, k = s.c * s.r * s.r, cols = n * o * o;
+    const int64_t rows = cpu_tile_rows(), panel_cols = cpu_tile_cols();
+    const int64_t panel_floats = panel_cols * k, col_panels = (cols + panel_cols - 1) / panel_cols;
+    Generator gen(3);
+    Tensor a = rand_tensor({(m + rows - 1) / rows * rows * k}, gen, Device::cpu);
+    Tensor b = rand_tensor({col_panels * panel_floats}, gen, Device::cpu);
+    Tensor c({m, col_panels * panel_cols});
+    return Work{[=]() mutable {
+                  const int threads = keel::num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static)
+                  for (int t = 0; t < threads; ++t) {
+                    const int64_t first = col_panels * t / threads;
+                    const int64_t last = col_panels * (t + 1) / threads;
+                    const int64_t width = std::min(cols, last * panel_cols) - first * panel_cols;
+                    if (width <= 0) continue;
+                    cpu_multiply_packed(m, width, k, a.data(), b.data() + first * panel_floats,
+                                        c.data() + first * panel_cols, col_panels * panel_cols);
+                  }
                 },
                 2.0 * m * cols * k, 0};
   };
@@ -392,6 +439,8 @@ std::vector<Case> small_cases() {
       {"conv/32to64_6x6/fwd", conv_fwd(c2)},         {"conv/32to64_6x6/bwd", conv_bwd(c2)},
       {"conv/64to128_3x3/fwd", conv_fwd(c3)},        {"conv/64to128_3x3/bwd", conv_bwd(c3)},
       {"gemm/32to64_6x6/fwd", conv_gemm(c2), true},  {"gemm/64to128_3x3/fwd", conv_gemm(c3), true},
+      {"gemm_packed/32to64_6x6/fwd", conv_gemm_packed(c2), true},
+      {"gemm_packed/64to128_3x3/fwd", conv_gemm_packed(c3), true},
       {"batch_norm/32_6x6/fwd", bn_fwd(32, 6)},      {"batch_norm/32_6x6/bwd", bn_bwd(32, 6)},
       {"batch_norm/64_6x6/fwd", bn_fwd(64, 6)},      {"batch_norm/64_6x6/bwd", bn_bwd(64, 6)},
       {"batch_norm/128_3x3/fwd", bn_fwd(128, 3)},    {"batch_norm/128_3x3/bwd", bn_bwd(128, 3)},
@@ -425,7 +474,10 @@ std::vector<Case> resnet_cases() {
     cases.push_back({std::string("conv/") + name + "/fwd", conv_fwd(spec)});
     cases.push_back({std::string("conv/") + name + "/bwd", conv_bwd(spec)});
   }
-  for (const auto& [name, spec] : convs) cases.push_back({std::string("gemm/") + name + "/fwd", conv_gemm(spec), true});
+  for (const auto& [name, spec] : convs) {
+    cases.push_back({std::string("gemm/") + name + "/fwd", conv_gemm(spec), true});
+    cases.push_back({std::string("gemm_packed/") + name + "/fwd", conv_gemm_packed(spec), true});
+  }
   const Pool2dArgs stem_pool{3, 2, 1};
   const std::vector<Case> rest = {
       {"batch_norm/64_112x112/fwd", bn_fwd(64, 112)},  {"batch_norm/64_112x112/bwd", bn_bwd(64, 112)},

@@ -15,12 +15,14 @@ namespace keel::cpu::KEEL_CPU_ISA::gemm {
 
 namespace {
 
-// Depth block: a kNr-wide B micro-panel of kKc rows is 24 KiB with AVX-512, half of the 48 KiB L1
-// data cache, so it stays resident while every A panel streams past it from L2.
+// Depth block: a kNr-wide B micro-panel of kKc rows is 24 KiB with AVX-512 (12 KiB with AVX2),
+// half of a Sapphire Rapids core's 48 KiB L1 data cache and three quarters of a Zen 4 core's
+// 32 KiB, so it stays resident while every A panel streams past it from L2.
 constexpr int64_t kKc = 128;
 
-// Floats of C kept in L2 across the depth blocks: 1 MiB, half the core's 2 MiB L2, leaving room
-// for the A block (m × kKc) that every column panel reuses.
+// Floats of C kept in L2 across the depth blocks: 1 MiB, half a Sapphire Rapids core's 2 MiB L2
+// (leaving room for the A block, m × kKc, that every column panel reuses). On a Zen 4 core's
+// 1 MiB L2 the block spills to L3; it is only used when A is too large to stay in L2 itself.
 constexpr int64_t kCBlockFloats = 256 * 1024;
 
 // A packed A this small (768 KiB, three quarters of a Zen 4 core's 1 MiB L2) stays in L2 while all
@@ -341,6 +343,13 @@ void multiply_columns(int64_t m, int64_t n, int64_t k, const float* a_packed, Vi
 }
 
 }  // namespace
+
+int64_t tile_rows() {
+  return kMr;
+}
+int64_t tile_cols() {
+  return kNr;
+}
 
 void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t ldc,
               bool accumulate) {

@@ -53,14 +53,6 @@ void pack_a(View a, int64_t m, int64_t k, float* packed, int64_t first = 0, int6
 // Packs depth [0, k) × columns [0, n) of b, or only its panels [first, last).
 void pack_b(View b, int64_t k, int64_t n, float* packed, int64_t first = 0, int64_t last = -1);
 
-// C (m × n, row-major, leading dimension ldc) = A·B, or C += A·B when `accumulate`, from packed
-// operands whose consecutive panels are a_stride and b_stride floats apart (kMr·k and kNr·k when
-// packed as above; larger when multiplying a depth slice of a longer packed operand). Only the
-// m × n block of C is written. Single-threaded: callers give each thread a fixed range of panels,
-// and every element of C is summed in the same order whatever that range, so results do not
-// depend on the thread count.
-void multiply_packed(int64_t m, int64_t n, int64_t k, const float* a_packed, int64_t a_stride,
-                     const float* b_packed, int64_t b_stride, float* c, int64_t ldc,
-                     bool accumulate);
+// multiply_packed() is declared with the entry points every variant shares (gemm_api.inc).
 
 }  // namespace keel::cpu::KEEL_CPU_ISA::gemm
