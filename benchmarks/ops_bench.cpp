@@ -166,6 +166,20 @@ Maker conv_bwd(ConvSpec s) {
   };
 }
 
+// The same work under a forced CPU convolution method (keel::CpuConvAlgo), restored after each
+// iteration, so the automatic choice and the method it replaces are timed side by side.
+Maker with_cpu_conv_algo(Maker make, keel::CpuConvAlgo algo) {
+  return [=](Device d, int64_t n) {
+    Work w = make(d, n);
+    w.run = [run = w.run, algo]() {
+      keel::set_cpu_conv_algo(algo);
+      run();
+      keel::set_cpu_conv_algo(keel::CpuConvAlgo::automatic);
+    };
+    return w;
+  };
+}
+
 // keel's CPU GEMM of the active instruction-set path: c (m × n) = a (m × k) · b (k × n), row-major.
 void cpu_gemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
   KEEL_ON_CPU(gemm::multiply(m, n, k, {a, k, 1}, {b, n, 1}, c, n, false));
@@ -432,11 +446,14 @@ struct Case {
 //   conv 1->32, BN, ReLU, conv 32->64, BN, ReLU, max-pool 2, conv 64->128, BN, ReLU, adaptive avg
 //   pool, dropout 0.25, linear 128->64, ReLU, dropout 0.5, linear 64->2; AdamW over 101,506 params.
 std::vector<Case> small_cases() {
+  constexpr auto im2col = keel::CpuConvAlgo::im2col;
   const Pool2dArgs pool2{2, 2, 0};
   const ConvSpec c1{1, 6, 32, 3, 1, 1, false}, c2{32, 6, 64, 3, 1, 1, true}, c3{64, 3, 128, 3, 1, 1, true};
   return {
       {"conv/1to32_6x6/fwd", conv_fwd(c1)},          {"conv/1to32_6x6/bwd", conv_bwd(c1)},
       {"conv/32to64_6x6/fwd", conv_fwd(c2)},         {"conv/32to64_6x6/bwd", conv_bwd(c2)},
+      {"conv/32to64_6x6/fwd/im2col", with_cpu_conv_algo(conv_fwd(c2), im2col), true},
+      {"conv/32to64_6x6/bwd/im2col", with_cpu_conv_algo(conv_bwd(c2), im2col), true},
       {"conv/64to128_3x3/fwd", conv_fwd(c3)},        {"conv/64to128_3x3/bwd", conv_bwd(c3)},
       {"gemm/32to64_6x6/fwd", conv_gemm(c2), true},  {"gemm/64to128_3x3/fwd", conv_gemm(c3), true},
       {"gemm_packed/32to64_6x6/fwd", conv_gemm_packed(c2), true},
@@ -462,6 +479,7 @@ std::vector<Case> small_cases() {
 
 // ResNet-34 with the seed recipe's concat-pool head at 224x224 (batch 16 on the CPU, 64 on CUDA).
 std::vector<Case> resnet_cases() {
+  constexpr auto im2col = keel::CpuConvAlgo::im2col;
   const ConvSpec stem{3, 224, 64, 7, 2, 3, false}, s1{64, 56, 64, 3, 1, 1, true}, s2{128, 28, 128, 3, 1, 1, true},
       s3{256, 14, 256, 3, 1, 1, true}, s4{512, 7, 512, 3, 1, 1, true}, down{64, 56, 128, 3, 2, 1, true},
       proj{64, 56, 128, 1, 2, 0, true};
@@ -473,6 +491,12 @@ std::vector<Case> resnet_cases() {
   for (const auto& [name, spec] : convs) {
     cases.push_back({std::string("conv/") + name + "/fwd", conv_fwd(spec)});
     cases.push_back({std::string("conv/") + name + "/bwd", conv_bwd(spec)});
+    if (spec.r == 3 && spec.stride == 1) {  // where the CPU may take Winograd
+      cases.push_back({std::string("conv/") + name + "/fwd/im2col",
+                       with_cpu_conv_algo(conv_fwd(spec), im2col), true});
+      cases.push_back({std::string("conv/") + name + "/bwd/im2col",
+                       with_cpu_conv_algo(conv_bwd(spec), im2col), true});
+    }
   }
   for (const auto& [name, spec] : convs) {
     cases.push_back({std::string("gemm/") + name + "/fwd", conv_gemm(spec), true});
