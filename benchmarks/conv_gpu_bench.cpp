@@ -1,11 +1,12 @@
 // keel's own convolution kernels (Winograd F(4x4, 3x3) or F(2x2, 3x3) for the 3x3 stride-1 layers,
-// im2col + one SGEMM per chunk otherwise) against cuDNN at ResNet-34 shapes, batch 64, fp32 with TF32
-// off: forward, backward-data and backward-filter. Each iteration times keel, then (for the Winograd
-// shapes) keel with KEEL_CONV_ALGO=im2col and =winograd2 (the F(2x2) path), (for the filter gradient of
-// short filter rows, the stem's) keel with KEEL_CONV_DW=direct, then cuDNN, with CUDA events on
-// keel's stream; the counters are the medians over all iterations (after a warm-up that lets cuDNN
-// pick its algorithms and the allocator fill its cache). Without a CUDA device every benchmark
-// reports itself skipped. Both variables are left unset afterwards.
+// im2col + one SGEMM per chunk otherwise) against cuDNN at ResNet-34 shapes, batch 64, fp32 with
+// TF32 off: forward, backward-data and backward-filter. Each iteration times keel, then (for the
+// Winograd shapes) keel with keel::GpuConvAlgo::im2col and ::winograd2 (the F(2x2) path), (for the
+// filter gradient of short filter rows, the stem's) keel with GpuConvDw::direct, then cuDNN, with
+// CUDA events on keel's stream; the counters are the medians over all iterations (after a warm-up
+// that lets cuDNN pick its algorithms and the allocator fill its cache). Without a CUDA device
+// every benchmark reports itself skipped. Both policies are left at their defaults afterwards,
+// whatever KEEL_CONV_ALGO / KEEL_CONV_DW said at the start.
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
@@ -89,23 +90,27 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
     keel::set_gpu_backend(b);
     return keel::cuda::time_on_stream_ms(run);
   };
-  // keel's kernels with one environment switch set for the call.
-  auto time_with = [&](const char* variable, const char* value) {
-    ::setenv(variable, value, 1);
+  // keel's kernels with one convolution policy changed for the call, then back to the default.
+  auto time_algo = [&](keel::GpuConvAlgo algo) {
+    keel::set_gpu_conv_algo(algo);
     const double ms = time_backend(GpuBackend::keel);
-    ::unsetenv(variable);
+    keel::set_gpu_conv_algo(keel::GpuConvAlgo::automatic);
     return ms;
   };
-  auto time_algo = [&](const char* algo) { return time_with("KEEL_CONV_ALGO", algo); };
-  // The direct filter gradient (KEEL_CONV_DW=direct) where it applies: dw alone, C·R·S <= 160.
+  // The direct filter gradient (GpuConvDw::direct) where it applies: dw alone, C·R·S <= 160.
   const bool direct_dw = pass == Pass::backward_filter && !winograd && s.c * s.r * s.r <= 160;
-  auto time_direct_dw = [&] { return time_with("KEEL_CONV_DW", "direct"); };
-  ::unsetenv("KEEL_CONV_ALGO");
-  ::unsetenv("KEEL_CONV_DW");
+  auto time_direct_dw = [&] {
+    keel::set_gpu_conv_dw(keel::GpuConvDw::direct);
+    const double ms = time_backend(GpuBackend::keel);
+    keel::set_gpu_conv_dw(keel::GpuConvDw::gemm);
+    return ms;
+  };
+  keel::set_gpu_conv_algo(keel::GpuConvAlgo::automatic);
+  keel::set_gpu_conv_dw(keel::GpuConvDw::gemm);
   for (int i = 0; i < 3; ++i) {  // warm-up: algorithm search, allocator cache, clocks
     time_backend(GpuBackend::keel);
-    if (winograd) time_algo("im2col");
-    if (winograd) time_algo("winograd2");
+    if (winograd) time_algo(keel::GpuConvAlgo::im2col);
+    if (winograd) time_algo(keel::GpuConvAlgo::winograd2);
     if (direct_dw) time_direct_dw();
     if (have_cudnn) time_backend(GpuBackend::cudnn);
   }
@@ -113,8 +118,8 @@ void bm_conv(benchmark::State& state, ConvShape s, Pass pass) {
   for (auto _ : state) {
     const double k = time_backend(GpuBackend::keel);
     keel_ms.push_back(k);
-    if (winograd) im2col_ms.push_back(time_algo("im2col"));
-    if (winograd) winograd2_ms.push_back(time_algo("winograd2"));
+    if (winograd) im2col_ms.push_back(time_algo(keel::GpuConvAlgo::im2col));
+    if (winograd) winograd2_ms.push_back(time_algo(keel::GpuConvAlgo::winograd2));
     if (direct_dw) direct_dw_ms.push_back(time_direct_dw());
     if (have_cudnn) cudnn_ms.push_back(time_backend(GpuBackend::cudnn));
     state.SetIterationTime(k / 1e3);

@@ -1,7 +1,6 @@
 // Process-wide runtime settings (threads, GPU backend, TF32, determinism).
 #include "keel/runtime.h"
 
-#include <atomic>
 #include <thread>
 
 #include <Eigen/Core>
@@ -16,8 +15,6 @@ int g_threads = 0;
 GpuBackend g_gpu_backend = GpuBackend::keel;
 bool g_allow_tf32 = false;
 bool g_deterministic = false;
-// Read by every CPU convolution, possibly from another thread than the one that set it.
-std::atomic<CpuConvAlgo> g_cpu_conv_algo{CpuConvAlgo::automatic};
 }  // namespace
 
 void set_num_threads(int threads) {
@@ -54,13 +51,6 @@ bool cuda_available() {
 #else
   return false;
 #endif
-}
-
-void set_cpu_conv_algo(CpuConvAlgo algo) {
-  g_cpu_conv_algo.store(algo, std::memory_order_relaxed);
-}
-CpuConvAlgo cpu_conv_algo() {
-  return g_cpu_conv_algo.load(std::memory_order_relaxed);
 }
 
 void set_gpu_backend(GpuBackend backend) { g_gpu_backend = backend; }

@@ -224,6 +224,22 @@ TEST_F(BadInput, UnknownCpuKernelPath) {
   expect_clean_failure(run(kSmallRun), 2, {"KEEL_CPU_ISA", "avx3", "avx512, avx2 or portable"});
 }
 
+// The CUDA convolution policies start from these variables, read once when the run settles its
+// runtime settings: a bad value stops a run on any device, before any work.
+TEST_F(BadInput, UnknownGpuConvolutionPolicies) {
+  {
+    ScopedEnv env("KEEL_CONV_ALGO", "fft");
+    expect_clean_failure(run(kSmallRun), 2, {"KEEL_CONV_ALGO=fft", "winograd4", "im2col"});
+  }
+  ScopedEnv env("KEEL_CONV_DW", "fastest");
+  expect_clean_failure(run(kSmallRun), 2, {"KEEL_CONV_DW=fastest", "gemm", "direct"});
+}
+
+TEST_F(BadInput, UnknownCpuConvolutionMethod) {
+  expect_clean_failure(run(std::string(kSmallRun) + " --set cpu_conv_algo=fft"), 2,
+                       {"cpu_conv_algo", "fft", "winograd"});
+}
+
 TEST_F(BadInput, OutputFolderIsAFile) {
   write_text(work_ + "/plainfile", "x");
   const CliResult r = run_titanic_train("--config configs/small_cnn.yaml --data " + quote(data_) +

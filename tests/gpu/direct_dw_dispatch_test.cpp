@@ -1,8 +1,8 @@
-// KEEL_CONV_DW=direct takes effect where it should, and only there: the direct kernel and the GEMM
-// give the same gradient, so the parity tests alone cannot tell which ran; the backend's count of
-// direct filter gradients can. Also the direct kernel on a batch long enough that every block runs
-// several tiles on any card (32768 positions), against the CPU. (Built with the CUDA backend only:
-// it reads the backend's own counter.)
+// keel::GpuConvDw::direct takes effect where it should, and only there: the direct kernel and the
+// GEMM give the same gradient, so the parity tests alone cannot tell which ran; the backend's count
+// of direct filter gradients can. Also the direct kernel on a batch long enough that every block
+// runs several tiles on any card (32768 positions), against the CPU. (Built with the CUDA backend
+// only: it reads the backend's own counter.)
 #include <gtest/gtest.h>
 
 #include "cuda/cuda_ops.h"
@@ -17,7 +17,7 @@ using namespace gpu_testing;
 // Runs dw (and dx when asked) of a 7x7 stride-2 stem-like convolution; returns how many direct
 // filter gradients that took.
 int64_t direct_runs(const char* method, bool with_dx) {
-  EnvGuard env("KEEL_CONV_DW", method);
+  ConvDwGuard dw_method(method);
   const Tensor x = to_gpu(rand_cpu(Shape{2, 3, 20, 20}, 701)), w = to_gpu(rand_cpu(Shape{8, 3, 7, 7}, 702));
   const Tensor dy = to_gpu(rand_cpu(Shape{2, 8, 10, 10}, 703));
   Tensor dx, dw;
@@ -46,7 +46,7 @@ TEST(DirectDwDispatch, SeveralTilesPerBlockMatchCpu) {
   const Tensor dy = rand_cpu(Shape{2, 64, 128, 128}, 713);
   Tensor dw_cpu;
   KEEL_CPU_ORACLE(conv2d_backward(x, w, dy, nullptr, dw_cpu, nullptr, args));
-  EnvGuard env("KEEL_CONV_DW", "direct");
+  ConvDwGuard dw_method("direct");
   Tensor dw = poisoned(w.shape());
   const int64_t before = cuda::direct_filter_gradients();
   conv2d_backward(to_gpu(x), to_gpu(w), to_gpu(dy), nullptr, dw, nullptr, args);

@@ -40,35 +40,32 @@ inline std::string no_cuda_reason() {
     }                                                                                    \
   } while (0)
 
-// Sets an environment variable for one scope and restores what was there; nullptr unsets it.
-class EnvGuard {
+// keel::gpu_conv_algo() for one scope, by its name (nullptr: auto), restored afterwards.
+class ConvAlgoGuard {
  public:
-  EnvGuard(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      ::setenv(name, value, 1);
-    else
-      ::unsetenv(name);
+  explicit ConvAlgoGuard(const char* name) : old_(gpu_conv_algo()) {
+    set_gpu_conv_algo(name ? parse_gpu_conv_algo(name) : GpuConvAlgo::automatic);
   }
-  ~EnvGuard() {
-    if (old_)
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    else
-      ::unsetenv(name_.c_str());
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
+  ~ConvAlgoGuard() { set_gpu_conv_algo(old_); }
+  ConvAlgoGuard(const ConvAlgoGuard&) = delete;
+  ConvAlgoGuard& operator=(const ConvAlgoGuard&) = delete;
 
  private:
-  std::string name_;
-  std::optional<std::string> old_;
+  GpuConvAlgo old_;
 };
 
-// KEEL_CONV_ALGO (the CUDA convolution's algorithm choice, read at every call) for one scope;
-// nullptr: the default choice.
-class ConvAlgoGuard : public EnvGuard {
+// keel::gpu_conv_dw() for one scope, by its name (nullptr: gemm, the default), restored afterwards.
+class ConvDwGuard {
  public:
-  explicit ConvAlgoGuard(const char* value) : EnvGuard("KEEL_CONV_ALGO", value) {}
+  explicit ConvDwGuard(const char* name) : old_(gpu_conv_dw()) {
+    set_gpu_conv_dw(name ? parse_gpu_conv_dw(name) : GpuConvDw::gemm);
+  }
+  ~ConvDwGuard() { set_gpu_conv_dw(old_); }
+  ConvDwGuard(const ConvDwGuard&) = delete;
+  ConvDwGuard& operator=(const ConvDwGuard&) = delete;
+
+ private:
+  GpuConvDw old_;
 };
 
 inline Tensor rand_cpu(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f) {

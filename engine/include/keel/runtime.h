@@ -36,6 +36,30 @@ CpuIsa parse_cpu_isa(std::string_view name);
 enum class CpuConvAlgo { automatic, im2col, winograd };
 void set_cpu_conv_algo(CpuConvAlgo algo);
 CpuConvAlgo cpu_conv_algo();
+// "auto", "im2col", "winograd"; anything else throws keel::Error (usage) listing them.
+CpuConvAlgo parse_cpu_conv_algo(std::string_view name);
+
+// How CUDA convolutions run on keel's own kernels (GpuBackend::keel). automatic (the default):
+// 3x3 stride-1 padding-1 convolutions big enough to pay run as Winograd, F(4x4, 3x3) on planes of
+// at least 28x28 and F(2x2, 3x3) below, every other shape as im2col + SGEMM; winograd takes
+// Winograd for every such shape, winograd2 / winograd4 force one tile size for them, im2col takes
+// im2col for every shape. The environment variable KEEL_CONV_ALGO, read once at the first query,
+// gives the starting value; set_gpu_conv_algo() changes it at any time between ops.
+enum class GpuConvAlgo { automatic, im2col, winograd, winograd2, winograd4 };
+void set_gpu_conv_algo(GpuConvAlgo algo);
+GpuConvAlgo gpu_conv_algo();
+// "auto", "im2col", "winograd", "winograd2", "winograd4"; anything else throws (usage).
+GpuConvAlgo parse_gpu_conv_algo(std::string_view name);
+
+// How a CUDA filter gradient without the input gradient runs on the im2col path: gemm (im2col and
+// a GEMM, the default) or direct (kernels/direct_dw.cu, for filter rows C·R·S up to 160, the
+// stem's), which has not been timed against gemm on every card. KEEL_CONV_DW gives the starting
+// value as KEEL_CONV_ALGO does.
+enum class GpuConvDw { gemm, direct };
+void set_gpu_conv_dw(GpuConvDw method);
+GpuConvDw gpu_conv_dw();
+// "gemm" or "direct"; anything else throws (usage).
+GpuConvDw parse_gpu_conv_dw(std::string_view name);
 
 // True when this build has the CUDA backend and a device is present.
 bool cuda_available();

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "environment.h"
 #include "keel/error.h"
 
 namespace keel {
@@ -52,7 +53,7 @@ std::atomic<int> g_isa{kUnset};
 
 CpuIsa settle_isa() {
   CpuIsa isa = best_cpu_isa();
-  if (const char* env = std::getenv("KEEL_CPU_ISA"); env && *env) {
+  if (const std::string_view env = environment::read("KEEL_CPU_ISA"); !env.empty()) {
     try {
       isa = parse_cpu_isa(env);
     } catch (const Error& e) {

@@ -2,16 +2,14 @@
 // Winograd (tile transforms around batched SGEMMs): F(4x4, 3x3) for forward and backward data on
 // planes of at least 28x28 (kernels/winograd4.cu), F(2x2, 3x3) otherwise and for the filter
 // gradient (kernels/winograd.cu); every other shape as im2col of a chunk of images into one column
-// matrix, one cuBLAS SGEMM for the whole chunk and a layout swap back to NCHW. KEEL_CONV_ALGO picks
-// a path (im2col for every shape, winograd2 / winograd4 for the Winograd shapes) to compare them.
-// A filter gradient without the input gradient, of a filter row C·R·S of at most 160 (the stem),
-// can instead run direct (kernels/direct_dw.cu): KEEL_CONV_DW=direct; gemm, the default, keeps it
-// on im2col until the direct kernel has been timed against it on a GPU.
+// matrix, one cuBLAS SGEMM for the whole chunk and a layout swap back to NCHW.
+// keel::gpu_conv_algo() picks a path (im2col for every shape, winograd2 / winograd4 for the
+// Winograd shapes) to compare. A filter gradient without the input gradient, of a filter row C·R·S
+// of at most 160 (the stem), can instead run direct (kernels/direct_dw.cu): keel::gpu_conv_dw();
+// gemm, the default, keeps it on im2col until the direct kernel has been timed against it on a GPU.
 // With keel::gpu_backend() == GpuBackend::cudnn the same calls go to cuDNN.
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <string_view>
 
 #include <fmt/format.h>
 
@@ -96,47 +94,29 @@ enum class ConvAlgo { im2col, winograd2, winograd4 };
 // shape at batch 64 (7.4 GFLOP and more) was faster with Winograd.
 constexpr double kWinogradMinFlops = 1e9;
 
-// Read at every call, not cached, so that a test or benchmark can switch paths within one process.
-// The 3x3 stride-1 padding-1 shapes run Winograd when they are big enough (kWinogradMinFlops):
-// F(4x4, 3x3) on planes of at least 28x28, where its 2.25x transformed data (against 4x for
-// F(2x2)) saves memory traffic and its partial last tiles waste little, F(2x2, 3x3) on smaller
-// planes. KEEL_CONV_ALGO=winograd uses Winograd for those shapes whatever their size, winograd2 or
-// winograd4 forces one tile size, im2col forces the im2col path for every shape.
+// keel::gpu_conv_algo() is read at every call, so that a test or benchmark can switch paths
+// within one process. The 3x3 stride-1 padding-1 shapes run Winograd when they are big enough
+// (kWinogradMinFlops): F(4x4, 3x3) on planes of at least 28x28, where its 2.25x transformed data
+// (against 4x for F(2x2)) saves memory traffic and its partial last tiles waste little, F(2x2,
+// 3x3) on smaller planes.
 ConvAlgo choose_algo(const ConvPlan& p) {
-  const char* env = std::getenv("KEEL_CONV_ALGO");
-  const std::string_view name = env == nullptr ? std::string_view() : std::string_view(env);
-  const bool known = name.empty() || name == "auto" || name == "winograd" || name == "winograd2" ||
-                     name == "winograd4" || name == "im2col";
-  if (!known)
-    throw Error(ErrorKind::usage,
-                fmt::format("KEEL_CONV_ALGO={} is not a convolution algorithm: use auto (Winograd for big "
-                            "enough 3x3 stride-1 padding-1 convolutions, im2col otherwise), winograd (Winograd "
-                            "for every such shape), winograd2 or winograd4 (Winograd F(2x2) or F(4x4) for "
-                            "those shapes) or im2col",
-                            name));
+  const GpuConvAlgo policy = gpu_conv_algo();
   const bool winograd_shape = p.g.r == 3 && p.g.s == 3 && p.g.stride == 1 && p.g.padding == 1;
-  if (name == "im2col" || !winograd_shape) return ConvAlgo::im2col;
-  if (name == "winograd2") return ConvAlgo::winograd2;
-  if (name == "winograd4") return ConvAlgo::winograd4;
+  if (policy == GpuConvAlgo::im2col || !winograd_shape) return ConvAlgo::im2col;
+  if (policy == GpuConvAlgo::winograd2) return ConvAlgo::winograd2;
+  if (policy == GpuConvAlgo::winograd4) return ConvAlgo::winograd4;
   const ConvAlgo by_plane = p.g.h >= 28 && p.g.w >= 28 ? ConvAlgo::winograd4 : ConvAlgo::winograd2;
-  if (name == "winograd") return by_plane;
+  if (policy == GpuConvAlgo::winograd) return by_plane;
   const double direct_flops = 2.0 * static_cast<double>(p.n * p.k * p.crs() * p.plane());
   return direct_flops >= kWinogradMinFlops ? by_plane : ConvAlgo::im2col;
 }
 
 std::atomic<int64_t> g_direct_filter_grads{0};
 
-// KEEL_CONV_DW: how a filter gradient without the input gradient runs on the im2col path; read at
-// every call, like KEEL_CONV_ALGO.
+// keel::gpu_conv_dw(): how a filter gradient without the input gradient runs on the im2col path;
+// read at every call, like the algorithm.
 bool direct_dw_chosen(const direct_dw::Problem& p) {
-  const char* env = std::getenv("KEEL_CONV_DW");
-  const std::string_view name = env == nullptr ? std::string_view() : std::string_view(env);
-  if (!name.empty() && name != "gemm" && name != "direct")
-    throw Error(ErrorKind::usage,
-                fmt::format("KEEL_CONV_DW={} is not a filter-gradient method: use gemm (im2col and a GEMM, "
-                            "the default) or direct (without the column matrix, for C·R·S up to {})",
-                            name, direct_dw::kTileJ));
-  return name == "direct" && direct_dw::supported(p);
+  return gpu_conv_dw() == GpuConvDw::direct && direct_dw::supported(p);
 }
 
 direct_dw::Problem direct_dw_problem(const ConvPlan& p) {

@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <string>
+
+#include "environment.h"
 
 namespace keel::train::detail {
 
@@ -17,10 +20,9 @@ struct PauseSpec {
   long nth = 0;  // 0: not armed
 };
 
-PauseSpec parse_spec(const char* text) {
+PauseSpec parse_spec(const std::string& s) {
   PauseSpec spec;
-  if (text == nullptr || *text == '\0') return spec;
-  const std::string s(text);
+  if (s.empty()) return spec;
   const size_t first = s.find(':');
   if (first == std::string::npos) return spec;
   const size_t second = s.find(':', first + 1);
@@ -32,7 +34,7 @@ PauseSpec parse_spec(const char* text) {
 }
 
 const PauseSpec& spec() {
-  static const PauseSpec parsed = parse_spec(std::getenv("KEEL_PAUSE_AT"));
+  static const PauseSpec parsed = parse_spec(std::string(environment::read("KEEL_PAUSE_AT")));
   return parsed;
 }
 

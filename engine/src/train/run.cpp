@@ -77,9 +77,11 @@ void apply_runtime_settings(const Config& config) {
   cpu_isa();  // settles the CPU kernels' path now, so a bad KEEL_CPU_ISA stops the run before any work
   set_deterministic(config.deterministic);
   set_gpu_backend(config.gpu_backend == "cudnn" ? GpuBackend::cudnn : GpuBackend::keel);
-  set_cpu_conv_algo(config.cpu_conv_algo == "im2col"     ? CpuConvAlgo::im2col
-                    : config.cpu_conv_algo == "winograd" ? CpuConvAlgo::winograd
-                                                         : CpuConvAlgo::automatic);
+  set_cpu_conv_algo(parse_cpu_conv_algo(config.cpu_conv_algo));
+  // Settles the CUDA convolution policies from KEEL_CONV_ALGO / KEEL_CONV_DW now, so a bad value
+  // stops the run before any work.
+  gpu_conv_algo();
+  gpu_conv_dw();
 }
 
 // The rows of a CPU image set and their labels, on the training device.
