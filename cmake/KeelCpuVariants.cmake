@@ -20,8 +20,8 @@ else()
 endif()
 
 set(KEEL_CPU_FLAGS_portable "")
-set(KEEL_CPU_FLAGS_avx2 -mavx2 -mfma)
-set(KEEL_CPU_FLAGS_avx512 -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma)
+set(KEEL_CPU_FLAGS_avx2 -mavx2 -mfma -mf16c)
+set(KEEL_CPU_FLAGS_avx512 -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -mf16c)
 
 # keel_add_cpu_variants(TARGET SOURCES...): one object library per variant, linked into TARGET.
 function(keel_add_cpu_variants target)

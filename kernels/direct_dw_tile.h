@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "host_device.h"
+#include "keel/host_device.h"
 
 namespace keel::direct_dw {
 

@@ -17,7 +17,7 @@
 
 #include <cstdint>
 
-#include "host_device.h"
+#include "keel/host_device.h"
 
 namespace keel::winograd {
 

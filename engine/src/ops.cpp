@@ -193,6 +193,18 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdAr
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& a) {
   KEEL_DISPATCH(adamw_update, KEEL_INPUTS(&param, &grad, &m, &v), param, grad, m, v, a);
 }
+void round_to_precision(const Tensor& x, Precision precision, Tensor& y) {
+  KEEL_DISPATCH(round_to_precision, KEEL_INPUTS(&x), x, precision, y);
+}
+void apply_loss_scale(const Tensor& x, const Tensor& state, Tensor& y) {
+  KEEL_DISPATCH(apply_loss_scale, KEEL_INPUTS(&x, &state), x, state, y);
+}
+void unscale_gradients(Tensor& grad, Tensor& state) {
+  KEEL_DISPATCH(unscale_gradients, KEEL_INPUTS(&grad, &state), grad, state);
+}
+void loss_scale_update(Tensor& state, const LossScaleRule& rule) {
+  KEEL_DISPATCH(loss_scale_update, KEEL_INPUTS(&state), state, rule);
+}
 void gather_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
   KEEL_DISPATCH(gather_rows, KEEL_INPUTS(&src, &indices), src, indices, dst);
 }

@@ -75,6 +75,8 @@ struct TrainConfig {
   int eval_batch_size = 256;
   double grad_clip = 0.0;                 // > 0: clip the global gradient L2 norm to this; 0 = off
   std::string on_nonfinite = "stop";      // stop | skip_step: a non-finite loss or gradient
+  double loss_scale = 65536.0;            // precision fp16: the loss scaler's initial scale
+  int loss_scale_growth_interval = 2000;  // precision fp16: clean steps before the scale doubles
   double label_smoothing = 0.0;           // epsilon of the smoothed targets; 0 = plain labels
   double mixup = 0.0;                     // alpha of mixup's Beta(alpha, alpha); 0 = off
   int stop_after_epochs = 0;              // > 0: stop, with a checkpoint, after this many epochs of
@@ -110,6 +112,7 @@ struct Config {
   int threads = 0;                        // 0 = all cores
   bool deterministic = false;
   bool cuda_graph = false;                // on cuda: replay the training step as a CUDA graph
+  std::string precision = "fp32";         // fp32 | fp16 | bf16: the GEMM and convolution operands
   DataConfig data;
   ModelConfig model;
   OptimizerConfig optimizer;

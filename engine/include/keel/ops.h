@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include "keel/loss_scaler.h"
+#include "keel/precision.h"
 #include "keel/random.h"
 #include "keel/tensor.h"
 

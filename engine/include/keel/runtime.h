@@ -11,10 +11,10 @@ void set_num_threads(int threads);  // <= 0: all hardware threads
 int num_threads();
 
 // The instruction-set path of the CPU kernels. One build carries every path its architecture can
-// run (x86-64: avx512, avx2 with FMA, portable; other architectures: portable, which the compiler
-// vectorises for the target's baseline, NEON on aarch64) and picks the best one the CPU supports
-// at the first CPU op. The environment variable KEEL_CPU_ISA (read once, at that point) or
-// set_cpu_isa() chooses another; a path the CPU lacks is refused. Each path gives the same results
+// run (x86-64: avx512, avx2 with FMA and F16C, portable; other architectures: portable, which the
+// compiler vectorises for the target's baseline, NEON on aarch64) and picks the best one the CPU
+// supports at the first CPU op. The environment variable KEEL_CPU_ISA (read once, at that point)
+// or set_cpu_isa() chooses another; a path the CPU lacks is refused. Each path gives the same results
 // whatever the thread count; different paths agree within float rounding, not bit for bit.
 enum class CpuIsa { portable, avx2, avx512 };
 CpuIsa cpu_isa();                       // the path CPU ops run now

@@ -51,6 +51,10 @@ std::vector<KeySpec> build_key_specs() {
       {"cuda_graph", KEEL_FIELD(cuda_graph), {}, {}, unhashed,
        "on cuda: capture the training step once as a CUDA graph and replay it (one launch per "
        "step instead of one per kernel; the same bits as launching each kernel)"},
+      {"precision", KEEL_FIELD(precision), {}, {"fp32", "fp16", "bf16"}, hashed,
+       "the format convolutions and linear layers read inputs, weights and gradients in, with "
+       "float32 accumulation and float32 master weights; fp16 adds dynamic loss scaling. On the "
+       "CPU an exact emulation (notes/mixed-precision.md); not yet on cuda"},
 
       {"data.dir", KEEL_FIELD(data.dir), {}, {}, unhashed,
        "folder with the Kaggle train.csv and test.csv (--data and KEEL_DATA_DIR override it)"},
@@ -155,6 +159,13 @@ std::vector<KeySpec> build_key_specs() {
       {"train.on_nonfinite", KEEL_FIELD(train.on_nonfinite), {}, {"stop", "skip_step"}, unhashed,
        "a non-finite loss or gradient: stop (exit 3, nothing written from the model) or "
        "skip_step (drop that step's update, count it in summary.json skipped_steps)"},
+      {"train.loss_scale", KEEL_FIELD(train.loss_scale), {closed(1, 16777216)}, {}, hashed,
+       "precision fp16: the loss scaler's initial scale (PyTorch's 65536); halved after a step "
+       "whose gradients overflow (that step is skipped), doubled after "
+       "loss_scale_growth_interval clean steps, kept within 1..2^24"},
+      {"train.loss_scale_growth_interval", KEEL_FIELD(train.loss_scale_growth_interval),
+       {closed(1, 1000000)}, {}, hashed,
+       "precision fp16: clean steps in a row before the loss scale doubles (PyTorch's 2000)"},
       {"train.label_smoothing", KEEL_FIELD(train.label_smoothing), {upper_open(0, 1)}, {}, hashed,
        "training targets (1 - e) * one-hot + e / classes (fastai's LabelSmoothingCrossEntropy); "
        "0 = plain labels"},

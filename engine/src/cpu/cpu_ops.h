@@ -20,6 +20,9 @@ namespace keel::cpu::portable {
 namespace gemm {
 #include "cpu/gemm_api.inc"
 }
+namespace convert {
+#include "cpu/convert_api.inc"
+}
 }  // namespace keel::cpu::portable
 
 #if defined(KEEL_CPU_X86)
@@ -28,12 +31,18 @@ namespace keel::cpu::avx2 {
 namespace gemm {
 #include "cpu/gemm_api.inc"
 }
+namespace convert {
+#include "cpu/convert_api.inc"
+}
 }  // namespace keel::cpu::avx2
 
 namespace keel::cpu::avx512 {
 #include "keel/op_list.inc"
 namespace gemm {
 #include "cpu/gemm_api.inc"
+}
+namespace convert {
+#include "cpu/convert_api.inc"
 }
 }  // namespace keel::cpu::avx512
 #endif

@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "io/float_formats.h"
 #include "keel/error.h"
+#include "keel/half.h"
 #include "keel/io/safetensors.h"
 #include "keel/train/atomic_file.h"
 
@@ -185,7 +185,7 @@ void convert_halves(const char* bytes, float* out, size_t n, bool bfloat) {
   for (size_t i = 0; i < n; ++i) {
     uint16_t h;
     std::memcpy(&h, bytes + 2 * i, 2);
-    out[i] = bfloat ? io::detail::bfloat16_to_float(h) : io::detail::half_to_float(h);
+    out[i] = bfloat ? bfloat16_to_float(h) : half_to_float(h);
   }
 }
 

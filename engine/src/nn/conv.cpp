@@ -37,15 +37,16 @@ const Tensor& Conv2d::forward(const Tensor& x) {
     throw Error(ErrorKind::runtime, fmt::format("{}: expected input (N, {}, H, W), got {}",
                                                 describe(), in_channels_, x.shape().str()));
   }
-  input_ = x;
-  conv2d_forward(x, weight_.value, bias_.value, y_, args_);
+  input_ = operands_.input(x, precision());
+  conv2d_forward(input_, operands_.weight(weight_.value, precision()), bias_.value, y_, args_);
   return y_;
 }
 
 const Tensor& Conv2d::backward(const Tensor& dy) {
   Tensor* db = has_bias_ ? &bias_.grad : nullptr;
-  conv2d_backward(input_, weight_.value, dy, input_grad() ? &dx_ : nullptr, weight_.grad, db,
-                  args_);
+  conv2d_backward(input_, operands_.weight(weight_.value, precision()),
+                  operands_.output_grad(dy, precision()), input_grad() ? &dx_ : nullptr,
+                  weight_.grad, db, args_);
   return input_grad() ? dx_ : none_;
 }
 

@@ -32,14 +32,16 @@ const Tensor& Linear::forward(const Tensor& x) {
                 fmt::format("{}: expected input (N, {}), got {}{}", describe(), in_features_,
                             x.shape().str(), x.ndim() > 2 ? " (put a Flatten before it)" : ""));
   }
-  input_ = x;
-  linear_forward(x, weight_.value, bias_.value, y_);
+  input_ = operands_.input(x, precision());
+  linear_forward(input_, operands_.weight(weight_.value, precision()), bias_.value, y_);
   return y_;
 }
 
 const Tensor& Linear::backward(const Tensor& dy) {
   Tensor* db = has_bias_ ? &bias_.grad : nullptr;
-  linear_backward(input_, weight_.value, dy, input_grad() ? &dx_ : nullptr, weight_.grad, db);
+  linear_backward(input_, operands_.weight(weight_.value, precision()),
+                  operands_.output_grad(dy, precision()), input_grad() ? &dx_ : nullptr,
+                  weight_.grad, db);
   return input_grad() ? dx_ : none_;
 }
 

@@ -21,6 +21,11 @@ void Module::set_training(bool on) {
   visit_children([on](Module& child) { child.set_training(on); });
 }
 
+void Module::set_precision(Precision precision) {
+  precision_ = precision;
+  visit_children([precision](Module& child) { child.set_precision(precision); });
+}
+
 void Module::to(Device device) {
   // Children first: a container's own visitors also reach its children's tensors.
   visit_children([device](Module& child) { child.to(device); });

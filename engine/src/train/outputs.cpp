@@ -92,6 +92,9 @@ std::string summary_json(const RunSummary& s) {
   j["graph_captures"] = s.graph_captures;
   j["graph_replays"] = s.graph_replays;
   j["skipped_steps"] = s.skipped_steps;
+  j["precision"] = s.precision;
+  j["loss_scale_skipped_steps"] = s.loss_scale_skipped_steps;
+  j["loss_scale"] = json_number(s.loss_scale);
   j["val_accuracy"] = json_number(s.val_accuracy);
   j["val_loss"] = json_number(s.val_loss);
   j["best_epoch"] = s.best_epoch;

@@ -72,6 +72,29 @@ DeviceChoice choose_device(const Config& config) {
                                    cpu_isa_name(cpu_isa()), cuda_built() ? " (no GPU found)" : "")};
 }
 
+// The reduced-precision training path exists on the CPU (an emulation) only: the CUDA device has
+// the kernels of the conversions and the loss scaler, not yet fp16 GEMMs and convolutions.
+void expect_precision_supported(const Config& config, Device device) {
+  if (config.precision == "fp32" || device == Device::cpu) return;
+  throw Error(ErrorKind::config,
+              fmt::format("{}: precision: {} is not available on cuda yet (keel trains in {} on "
+                          "the CPU only, as an emulation; notes/mixed-precision.md); run with "
+                          "--device cpu, or set precision: fp32 to train on the GPU",
+                          config.source.empty() ? "config" : config.source, config.precision,
+                          config.precision));
+}
+
+std::string precision_message(const Config& config) {
+  const std::string scaling =
+      config.precision == "fp16"
+          ? fmt::format("dynamic loss scaling from {} (growth every {} clean steps)",
+                        config.train.loss_scale, config.train.loss_scale_growth_interval)
+          : std::string("no loss scaling (bf16 has float32's range)");
+  return fmt::format("precision: {}, emulated on the CPU: convolution and linear operands rounded "
+                     "to {}, float32 accumulation and master weights, {}",
+                     config.precision, config.precision, scaling);
+}
+
 void apply_runtime_settings(const Config& config) {
   set_num_threads(config.threads);
   cpu_isa();  // settles the CPU kernels' path now, so a bad KEEL_CPU_ISA stops the run before any work
@@ -320,6 +343,8 @@ RunResult Run::execute() {
                      out.test_csv, out.train_images, out.test_images, out.side, out.side, options_.out_dir));
     return {};
   }
+  // An explicit --device cuda is refused before the GPU starts; auto is checked once resolved.
+  if (config_.device == "cuda") expect_precision_supported(config_, Device::cuda);
   Stopwatch clock;
   std::future<DeviceChoice> device_start;
   if (config_.device != "cpu") device_start = std::async(std::launch::async, choose_device, std::cref(config_));
@@ -329,6 +354,8 @@ RunResult Run::execute() {
   const double device_wait_seconds = clock.lap();
   device_ = choice.device;
   log_(choice.message);
+  expect_precision_supported(config_, device_);
+  if (config_.precision != "fp32") log_(precision_message(config_));
   if (config_.cuda_graph && device_ != Device::cuda) log_("cuda_graph: ignored, training runs on the CPU");
   if (config_.cuda_graph && device_ == Device::cuda &&
       (config_.train.grad_clip > 0 || config_.train.on_nonfinite == "skip_step")) {

@@ -113,6 +113,9 @@ RunSummary make_summary(const Config& config, const PreparedData& data, const Re
   s.graph_captures = results.graph_captures;
   s.graph_replays = results.graph_replays;
   s.skipped_steps = results.skipped_steps;
+  s.precision = config.precision;
+  s.loss_scale_skipped_steps = results.loss_scale_skipped_steps;
+  s.loss_scale = results.last_loss_scale;
   s.ms_per_step = results.steps > 0 ? 1e3 * results.train_seconds / static_cast<double>(results.steps) : NAN;
   s.val_accuracy = v.accuracy();
   s.val_loss = v.loss();
@@ -154,6 +157,8 @@ void record_member(Results& results, Trainer& trainer, const Member& member,
   results.records.insert(results.records.end(), trainer.history().begin(), trainer.history().end());
   results.steps += trainer.steps_done();
   results.skipped_steps += trainer.skipped_steps();
+  results.loss_scale_skipped_steps += trainer.loss_scale_skipped_steps();
+  results.last_loss_scale = trainer.loss_scale();
   if (const StepGraph* graph = trainer.step_graph()) {
     results.graph_captures += graph->captures();
     results.graph_replays += graph->replays();

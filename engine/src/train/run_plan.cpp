@@ -2,6 +2,7 @@
 // or ensemble members, and the checkpointable results accumulated over members.
 #include "run_plan.h"
 
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -124,6 +125,8 @@ void Results::save(Checkpoint& c) const {
   c.ints["run.members_done"] = members_done;
   c.ints["run.steps"] = steps;
   c.ints["run.skipped_steps"] = skipped_steps;
+  c.ints["run.loss_scale_skipped_steps"] = loss_scale_skipped_steps;
+  if (!std::isnan(last_loss_scale)) c.reals["run.last_loss_scale"] = last_loss_scale;
   c.ints["run.last_best_epoch"] = last_best_epoch;
   c.reals["run.train_seconds"] = train_seconds;
   // Copies: the sums keep growing while a checkpoint may still be written in the background.
@@ -139,6 +142,11 @@ void Results::load(const Checkpoint& c) {
   steps = c.int_at("run.steps");
   // Absent from checkpoints written before train.on_nonfinite existed: nothing was skipped then.
   skipped_steps = c.ints.count("run.skipped_steps") ? c.int_at("run.skipped_steps") : 0;
+  // Absent from checkpoints written before precision existed: fp32, nothing scaled.
+  loss_scale_skipped_steps = c.ints.count("run.loss_scale_skipped_steps")
+                                 ? c.int_at("run.loss_scale_skipped_steps")
+                                 : 0;
+  last_loss_scale = c.reals.count("run.last_loss_scale") ? c.real_at("run.last_loss_scale") : NAN;
   last_best_epoch = static_cast<int>(c.int_at("run.last_best_epoch"));
   train_seconds = c.real_at("run.train_seconds");
   restore_tensor(c, "run.test_prob_sum", test_prob_sum);

@@ -2,6 +2,7 @@
 // or seed ensemble) and the results accumulated over them, which checkpoints carry between runs.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,6 +62,8 @@ struct Results {
   std::vector<EpochRecord> records;  // of finished members
   int64_t steps = 0;
   int64_t skipped_steps = 0;  // of finished members (train.on_nonfinite: skip_step)
+  int64_t loss_scale_skipped_steps = 0;  // of finished members (precision: fp16)
+  double last_loss_scale = NAN;  // the last finished member's final loss scale (fp16)
   double train_seconds = 0.0;
   int last_best_epoch = 0;
   int graph_captures = 0;  // CUDA-graph captures of the training step in this session (not saved)

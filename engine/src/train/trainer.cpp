@@ -16,6 +16,7 @@
 #include "keel/train/step_graph.h"
 #include "class_scores.h"
 #include "common/stopwatch.h"
+#include "loss_scaling.h"
 #include "soft_targets.h"
 #include "step_checks.h"
 
@@ -119,6 +120,11 @@ Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uin
   model_.to(device_);
   model_.set_generator(&dropout_gen_);
   model_.set_training(true);
+  model_.set_precision(parse_precision(config_.precision));
+  if (config_.precision == "fp16") {
+    loss_scaling_ = std::make_unique<detail::LossScaling>(
+        config_.train.loss_scale, config_.train.loss_scale_growth_interval, device_);
+  }
   params_ = model_.parameters();
   optimizer_ = make_optimizer(config_, params_);
   loss_sum_ = Tensor::zeros({1}, device_);
@@ -293,10 +299,36 @@ void Trainer::compute_step(const Tensor& input) {
     softmax_cross_entropy_forward(logits, batch_labels_, loss_, probs_);
     softmax_cross_entropy_backward(probs_, batch_labels_, dlogits_);
   }
+  if (loss_scaling_) loss_scaling_->scale_loss_gradient(dlogits_);
   model_.backward(dlogits_);
+  if (loss_scaler_took_step()) return;
   if (!step_is_finite()) return;  // train.on_nonfinite: skip_step drops this update
   add(loss_sum_, loss_, loss_sum_);  // summed on the device: no synchronisation per step
   optimizer_->step();
+  if (loss_scaling_) loss_scaling_->update();
+}
+
+bool Trainer::loss_scaler_took_step() {
+  // A non-finite loss is no matter of scale: the gradients stay scaled and step_is_finite applies
+  // train.on_nonfinite, as at fp32.
+  if (!loss_scaling_ || !std::isfinite(loss_.item())) return false;
+  if (!loss_scaling_->unscale(params_)) return false;
+  if (loss_scaling_->at_minimum() && !skip_nonfinite_) {
+    diverged("the gradients are not finite even at the loss scale's minimum of 1, so no scale "
+             "can keep them within fp16 (precision: fp16)",
+             true);
+  }
+  loss_scaling_->update();
+  add(loss_sum_, loss_, loss_sum_);  // the loss itself is finite: only the update is dropped
+  return true;
+}
+
+int64_t Trainer::loss_scale_skipped_steps() const {
+  return loss_scaling_ ? static_cast<int64_t>(loss_scaling_->state().skipped_steps) : 0;
+}
+
+double Trainer::loss_scale() const {
+  return loss_scaling_ ? static_cast<double>(loss_scaling_->state().scale) : NAN;
 }
 
 bool Trainer::step_is_finite() {
@@ -406,6 +438,16 @@ void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hook
     hooks.log(fmt::format("epoch {}: skipped {} of {} steps whose loss or gradients were not "
                           "finite (train.on_nonfinite: skip_step)",
                           record.epoch, skipped_in_epoch_, step_in_epoch_));
+  }
+  if (loss_scaling_) {
+    const LossScaleState scaler = loss_scaling_->state();
+    const float overflows = scaler.skipped_steps - overflows_before_epoch_;
+    overflows_before_epoch_ = scaler.skipped_steps;
+    if (overflows > 0 && hooks.log) {
+      hooks.log(fmt::format("epoch {}: the fp16 loss scaler skipped {} of {} steps whose "
+                            "gradients overflowed; loss scale now {}",
+                            record.epoch, overflows, step_in_epoch_, scaler.scale));
+    }
   }
   record.val_loss = record.val_accuracy = NAN;
   if (valid.size() > 0) {
@@ -553,6 +595,7 @@ void Trainer::save_state(Checkpoint& c) const {
   c.reals[p + "loss_sum"] = loss_sum_.item();
   c.reals[p + "best_value"] = best_value_;
   c.reals[p + "train_seconds"] = train_seconds_;
+  if (loss_scaling_) loss_scaling_->save(c, p);
   c.texts[p + "history"] = encode_records(history_);
   save_model_weights(c, p, model_);
   optimizer_->visit_state([&](const std::string& name, Tensor& s) {
@@ -584,6 +627,10 @@ void Trainer::load_state(const Checkpoint& c) {
   loss_sum_.fill_(static_cast<float>(c.real_at(p + "loss_sum")));
   best_value_ = c.real_at(p + "best_value");
   train_seconds_ = c.real_at(p + "train_seconds");
+  if (loss_scaling_) {
+    loss_scaling_->load(c, p);
+    overflows_before_epoch_ = loss_scaling_->state().skipped_steps;
+  }
   history_ = decode_records(c.text_at(p + "history"));
   load_model_weights(c, p, model_);
   optimizer_->visit_state([&](const std::string& name, Tensor& s) { restore_tensor(c, p + "optim." + name, s); });

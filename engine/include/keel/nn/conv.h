@@ -7,6 +7,7 @@
 
 #include "keel/nn/init.h"
 #include "keel/nn/module.h"
+#include "keel/nn/reduced_operands.h"
 #include "keel/ops.h"
 
 namespace keel::nn {
@@ -42,6 +43,7 @@ class Conv2d : public Module {
   Parameter weight_, bias_;
   Tensor input_;  // view of the last forward's input, for the backward pass
   Tensor y_, dx_, none_;
+  detail::ReducedOperands operands_;  // the GEMM inputs at precision() (fp32: none)
 };
 
 }  // namespace keel::nn

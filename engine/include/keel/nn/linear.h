@@ -7,6 +7,7 @@
 
 #include "keel/nn/init.h"
 #include "keel/nn/module.h"
+#include "keel/nn/reduced_operands.h"
 
 namespace keel::nn {
 
@@ -37,6 +38,7 @@ class Linear : public Module {
   Parameter weight_, bias_;
   Tensor input_;
   Tensor y_, dx_, none_;
+  detail::ReducedOperands operands_;  // the GEMM inputs at precision() (fp32: none)
 };
 
 }  // namespace keel::nn

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "keel/precision.h"
 #include "keel/random.h"
 #include "keel/tensor.h"
 
@@ -51,6 +52,11 @@ class Module {
   // Training mode (batch statistics, dropout on) or evaluation mode; applies to children.
   void set_training(bool on);
   bool training() const { return training_; }
+  // The format the convolutions and linear layers below read their operands in (inputs, weights
+  // and output gradients rounded to it, float32 accumulation); parameters stay float32. fp32
+  // unless set; applies to children.
+  void set_precision(Precision precision);
+  Precision precision() const { return precision_; }
   // Moves parameters, gradients and buffers to a device; applies to children.
   void to(Device device);
   // Optimizer parameter group of every parameter below this module.
@@ -77,6 +83,7 @@ class Module {
  private:
   bool training_ = true;
   bool input_grad_ = true;
+  Precision precision_ = Precision::fp32;
   Generator* generator_ = nullptr;
 };
 

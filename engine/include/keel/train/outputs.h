@@ -40,6 +40,9 @@ struct RunSummary {
   int graph_captures = 0;  // captures of the training step as a CUDA graph (config key cuda_graph)
   int64_t graph_replays = 0;  // steps performed by replaying those captures
   int64_t skipped_steps = 0;  // updates dropped for a non-finite loss or gradient (skip_step)
+  std::string precision = "fp32";  // the config key precision
+  int64_t loss_scale_skipped_steps = 0;  // precision fp16: steps whose gradients overflowed
+  double loss_scale = kNoValue;  // precision fp16: the last model's final loss scale
   double val_accuracy = kNoValue;  // of the kept (best) epoch; the fold mean under k-fold
   double val_loss = kNoValue;
   bool has_cv = false;  // k-fold ran: the cv_* fields below are meaningful

@@ -24,6 +24,7 @@ class StepGraph;
 namespace detail {
 class SquareSums;
 class SoftTargetLoss;
+class LossScaling;
 }
 
 // Thrown by Trainer::fit when the loss, the gradients or the weights stop being finite (kind
@@ -102,6 +103,10 @@ class Trainer {
   int64_t steps_done() const { return global_step_; }
   // Steps whose update was dropped for a non-finite loss or gradient (on_nonfinite: skip_step).
   int64_t skipped_steps() const { return skipped_steps_; }
+  // precision fp16: steps the loss scaler skipped because their gradients overflowed, and its
+  // scale now (0 and NaN without loss scaling).
+  int64_t loss_scale_skipped_steps() const;
+  double loss_scale() const;
   double train_seconds() const { return train_seconds_; }
   // The CUDA-graph path (its replays, and why it stopped if it did); null unless cuda_graph is on
   // and training runs on a GPU.
@@ -125,6 +130,10 @@ class Trainer {
   // The per-step guard, after the backward pass: false when the update is to be skipped. Clips
   // the gradients when train.grad_clip is on; throws Diverged when the run is to stop.
   bool step_is_finite();
+  // precision fp16, after the backward pass: unscales the gradients; true when they overflowed
+  // and the loss scaler took the step (skipped it and backed off). Throws Diverged when the scale
+  // is already at its minimum and train.on_nonfinite says stop.
+  bool loss_scaler_took_step();
   void clip_gradients(double norm);
   // The epoch-level guard, before any state is saved: the loss sum (on a GPU without per-step
   // checks) and every weight and buffer.
@@ -161,6 +170,8 @@ class Trainer {
   std::unique_ptr<detail::SquareSums> step_sums_, weight_sums_;
   // train.label_smoothing or train.mixup: the loss over soft targets (null: plain labels).
   std::unique_ptr<detail::SoftTargetLoss> soft_loss_;
+  std::unique_ptr<detail::LossScaling> loss_scaling_;  // precision fp16 only
+  float overflows_before_epoch_ = 0.0f;  // for the epoch's log line (not checkpointed)
   float mixup_lambda_ = 1.0f;
   Tensor mix_partners_, partner_labels_, mixed_input_, mix_scratch_;
   std::string model_name_ = "the model";  // from hooks.model_name during fit
