@@ -205,7 +205,12 @@ int parse_and_run(int argc, char** argv, bool& state_saved) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  keel::dist::init(&argc, &argv);
+  try {
+    keel::dist::init(&argc, &argv);
+  } catch (const keel::Error& e) {
+    std::cerr << "titanic_train: error: " << e.what() << "\n";
+    return keel::exit_code_for(e.kind());
+  }
   bool state_saved = false;
   const int code = parse_and_run(argc, argv, state_saved);
   // A failed rank of an mpirun job ends them all, so none waits for it in a collective. A Ctrl-C

@@ -16,7 +16,8 @@ enum class Reduce { sum, mean };
 // Starts the job: the MPI backend when this build has it and a launcher started the process
 // (mpirun sets OMPI_COMM_WORLD_SIZE, PMI_SIZE or PMIX_RANK), else the single-process backend, on
 // which every collective leaves its buffer as it is. Calling it again does nothing. With MPI and
-// CUDA, each process then uses the GPU numbered by its rank on its node (local_rank).
+// CUDA, each process then uses the GPU numbered by its rank on its node (local_rank). Throws
+// keel::Error (usage) when mpirun started several processes of a build without MPI.
 void init(int* argc, char*** argv);
 // Ends the job after the last collective of every rank; a no-op for the single backend.
 void finalize();

@@ -2,9 +2,13 @@
 // the backend's raw collectives.
 #include "keel/dist.h"
 
+#include <algorithm>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "dist/communicator.h"
+#include "keel/error.h"
 #include "keel/ops.h"
 #include "keel/runtime.h"
 #if defined(KEEL_HAS_NCCL)
@@ -23,12 +27,34 @@ std::unique_ptr<Communicator>& current() {
 
 // mpirun (OpenMPI), Hydra (MPICH) and PMIx launchers name the rank's job in the environment; a
 // program started by hand is a job of one, and never pays for MPI's start-up.
-bool started_by_launcher() {
+[[maybe_unused]] bool started_by_launcher() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"}) {
     if (std::getenv(name)) return true;
   }
   return false;
 }
+
+#if !defined(KEEL_HAS_MPI)
+// The job's size as the launcher announces it (1 when it does not).
+int launched_world_size() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    if (const char* value = std::getenv(name)) return std::max(1, std::atoi(value));
+  }
+  return 1;
+}
+
+// N copies of a one-process run would each train everything and write the same files.
+void refuse_launch_without_mpi() {
+  const int size = launched_world_size();
+  if (size == 1) return;
+  throw Error(ErrorKind::usage,
+              fmt::format("started as one of {} processes by mpirun, but this keel was built "
+                          "without MPI, so each process would train alone and write the same "
+                          "files: install libopenmpi-dev (scripts/install-deps.sh) and configure "
+                          "with -DKEEL_MPI=ON, or run without mpirun",
+                          size));
+}
+#endif
 }  // namespace
 
 Communicator& communicator() {
@@ -46,6 +72,8 @@ void init(int* argc, char*** argv) {
   if (comm) return;
 #if defined(KEEL_HAS_MPI)
   if (detail::started_by_launcher()) comm = detail::make_mpi_communicator(argc, argv);
+#else
+  detail::refuse_launch_without_mpi();
 #endif
   if (!comm) comm = detail::make_single_communicator();
   // One process per GPU: the ranks on a node take its devices in order.
