@@ -158,12 +158,13 @@ std::span<float> host_span(Tensor& t) {
 }
 }  // namespace
 
+// A CUDA tensor goes through NCCL even in a job of one, so that one GPU exercises the NCCL path.
 void broadcast(Tensor& tensor, int root) {
-  if (world_size() == 1) return;
   if (tensor.device() == Device::cpu) return broadcast(host_span(tensor), root);
 #if defined(KEEL_HAS_NCCL)
   detail::nccl_broadcast(tensor.data(), static_cast<size_t>(tensor.numel()), root, communicator());
 #else
+  if (world_size() == 1) return;
   Tensor host = tensor.to(Device::cpu);
   broadcast(host_span(host), root);
   tensor.copy_from(host);
@@ -171,12 +172,12 @@ void broadcast(Tensor& tensor, int root) {
 }
 
 void all_reduce(Tensor& tensor, Reduce op) {
-  if (world_size() == 1) return;
   if (tensor.device() == Device::cpu) return all_reduce(host_span(tensor), op);
 #if defined(KEEL_HAS_NCCL)
   detail::nccl_all_reduce_sum(tensor.data(), static_cast<size_t>(tensor.numel()), communicator());
   if (op == Reduce::mean) scale(tensor, 1.0f / static_cast<float>(world_size()), tensor);
 #else
+  if (world_size() == 1) return;
   Tensor host = tensor.to(Device::cpu);
   all_reduce(host_span(host), op);
   tensor.copy_from(host);
