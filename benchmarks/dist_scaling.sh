@@ -34,14 +34,16 @@ echo "flagship (15 models), 1 process"
 flag1=$(wall "$build/bin/titanic_train" --config configs/cnn.yaml --out "$work/one" --quiet)
 echo "$flag1 s"
 echo "flagship (15 models), mpirun -np 2 (fold-parallel)"
-flag2=$(wall "${mpirun[@]}" -np 2 "$build/bin/titanic_train" --config configs/cnn.yaml --out "$work/two" --quiet)
+flag2=$(wall "${mpirun[@]}" -np 2 "$build/bin/titanic_train" --config configs/cnn.yaml \
+    --out "$work/two" --quiet)
 echo "$flag2 s"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 identical=false
 cmp -s "$work/one/submission.csv" "$work/two/submission.csv" &&
     cmp -s "$work/one/probabilities.csv" "$work/two/probabilities.csv" && identical=true
 
-python3 - "$out" "$step1" "$step2" "$flag1" "$flag2" "$identical" "$(git rev-parse --short=12 HEAD)" \
+python3 - "$out" "$step1" "$step2" "$flag1" "$flag2" "$identical" \
+    "$(git rev-parse --short=12 HEAD)" \
     "$(lscpu | sed -n 's/^Model name: *//p')" "$(nproc)" "$load_before" "$load_after" <<'PY'
 import json, sys
 out, s1, s2, f1, f2, same, commit, cpu, cores, load_before, load_after = sys.argv[1:]

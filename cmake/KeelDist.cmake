@@ -1,7 +1,8 @@
 # Decides keel::dist's backends. KEEL_MPI=AUTO|ON|OFF: the MPI backend (OpenMPI, libopenmpi-dev)
 # for multi-process training; without it keel runs as one process. KEEL_NCCL: the NCCL backend for
 # CUDA buffers, off by default (it needs the CUDA backend, MPI and libnccl).
-set(KEEL_MPI AUTO CACHE STRING "Build keel::dist's MPI backend: AUTO (when MPI is found), ON or OFF")
+set(KEEL_MPI AUTO CACHE STRING
+    "Build keel::dist's MPI backend: AUTO (when MPI is found), ON or OFF")
 set_property(CACHE KEEL_MPI PROPERTY STRINGS AUTO ON OFF)
 option(KEEL_NCCL "Build keel::dist's NCCL backend for CUDA tensors (needs CUDA and MPI)" OFF)
 
@@ -15,7 +16,8 @@ if(NOT KEEL_MPI STREQUAL "OFF")
                         "openmpi-bin (scripts/install-deps.sh) or configure with -DKEEL_MPI=OFF")
   endif()
 endif()
-keel_status(KEEL_HAS_MPI "MPI backend" "(keel::dist; MPI ${MPI_CXX_VERSION}, ${MPIEXEC_EXECUTABLE}) libopenmpi-dev")
+keel_status(KEEL_HAS_MPI "MPI backend"
+            "(keel::dist; MPI ${MPI_CXX_VERSION}, ${MPIEXEC_EXECUTABLE}) libopenmpi-dev")
 
 set(KEEL_HAS_NCCL OFF)
 if(KEEL_NCCL)

@@ -237,7 +237,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   TrainerHooks hooks;
   hooks.log = log_;
   hooks.on_epoch = [&](const EpochRecord& r) { log_epoch(member, r); };
-  if (options_.progress_bar && options_.progress) {
+  if (options_.progress_bar && options_.progress && dist::is_root()) {
     hooks.on_step = [&](int epoch, int64_t step, int64_t steps) {
       options_.progress(progress_bar_line(member, epoch, step, steps));
     };
