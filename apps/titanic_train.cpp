@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "keel/config.h"
+#include "keel/dist.h"
 #include "keel/error.h"
 #include "keel/runtime.h"
 #include "keel/train/evaluate.h"
@@ -115,6 +116,12 @@ int run(const Flags& f) {
   if (f.evaluate && f.lr_find) {
     throw keel::Error(keel::ErrorKind::usage, "--evaluate and --lr-find are separate runs: pick one");
   }
+  if ((f.evaluate || f.lr_find) && keel::dist::world_size() > 1) {
+    throw keel::Error(keel::ErrorKind::usage,
+                      fmt::format("--evaluate and --lr-find run in one process, not {} under "
+                                  "mpirun: start them without mpirun",
+                                  keel::dist::world_size()));
+  }
   const keel::Config config = resolve_config(f);
   keel::train::RunOptions options;
   options.out_dir = config.output.dir;
@@ -152,16 +159,20 @@ int run(const Flags& f) {
     return 0;
   }
   const keel::train::RunResult result = keel::train::run_titanic(config, options);
-  if (f.quiet && !f.features_only) {
+  if (f.quiet && !f.features_only && keel::dist::is_root()) {
     std::cout << fmt::format("val_accuracy {:.4f}  submission {}/submission.csv\n",
                              result.val_accuracy, options.out_dir);
   }
   return 0;
 }
 
-}  // namespace
+// "titanic_train" or, in an mpirun job, "titanic_train (rank 1 of 4)": which process speaks.
+std::string who() {
+  if (keel::dist::world_size() == 1) return "titanic_train";
+  return fmt::format("titanic_train (rank {} of {})", keel::dist::rank(), keel::dist::world_size());
+}
 
-int main(int argc, char** argv) {
+int parse_and_run(int argc, char** argv, bool& state_saved) {
   CLI::App app{"titanic_train: Kaggle Titanic as square images, trained with a CNN by keel"};
   Flags flags;
   add_flags(app, flags);
@@ -175,17 +186,40 @@ int main(int argc, char** argv) {
     return run(flags);
   } catch (const keel::train::Interrupted& stop) {
     if (stop.checkpoint_path.empty()) {
-      std::cerr << "titanic_train: interrupted; nothing was written\n";
+      std::cerr << who() << ": interrupted; nothing was written\n";
       return kExitInterrupted;
     }
-    std::cerr << "titanic_train: interrupted; training state saved to " << stop.checkpoint_path
+    state_saved = true;
+    std::cerr << who() << ": interrupted; training state saved to " << stop.checkpoint_path
               << " (continue with --resume " << stop.checkpoint_path << ")\n";
     return kExitInterrupted;
   } catch (const keel::Error& e) {
-    std::cerr << "titanic_train: error: " << e.what() << "\n";
+    std::cerr << who() << ": error: " << e.what() << "\n";
     return keel::exit_code_for(e.kind());
   } catch (const std::exception& e) {
-    std::cerr << "titanic_train: internal error: " << e.what() << "\n";
+    std::cerr << who() << ": internal error: " << e.what() << "\n";
     return 3;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    keel::dist::init(&argc, &argv);
+  } catch (const keel::Error& e) {
+    std::cerr << "titanic_train: error: " << e.what() << "\n";
+    return keel::exit_code_for(e.kind());
+  }
+  bool state_saved = false;
+  const int code = parse_and_run(argc, argv, state_saved);
+  // A failed rank of an mpirun job ends them all, so none waits for it in a collective. A Ctrl-C
+  // of a data-parallel job stops every rank at the same step: they meet once more, so that rank 0
+  // has its checkpoint on disk before the job ends.
+  if (code != 0 && keel::dist::world_size() > 1) {
+    if (!state_saved) keel::dist::abort(code);
+    keel::dist::barrier();
+  }
+  keel::dist::finalize();
+  return code;
 }

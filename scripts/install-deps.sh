@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git libeigen3-dev libfmt-dev libyaml-cpp-dev libfccp-dev
           libstb-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-          clang-14 libclang-rt-14-dev libomp-14-dev)  # clang: the fuzz targets (libFuzzer)
+          clang-14 libclang-rt-14-dev libomp-14-dev  # clang: the fuzz targets (libFuzzer)
+          libopenmpi-dev openmpi-bin)  # keel::dist's MPI backend and the mpirun tests
 for arg in "$@"; do
     case "$arg" in
         --peers) packages+=(python3-torch python3-torchvision python3-pandas) ;;

@@ -15,6 +15,7 @@ int g_threads = 0;
 GpuBackend g_gpu_backend = GpuBackend::keel;
 bool g_allow_tf32 = false;
 bool g_deterministic = false;
+int g_cuda_device = 0;
 }  // namespace
 
 void set_num_threads(int threads) {
@@ -57,6 +58,8 @@ void set_gpu_backend(GpuBackend backend) { g_gpu_backend = backend; }
 GpuBackend gpu_backend() { return g_gpu_backend; }
 void set_allow_tf32(bool allow) { g_allow_tf32 = allow; }
 bool allow_tf32() { return g_allow_tf32; }
+void set_cuda_device(int device) { g_cuda_device = device; }
+int cuda_device() { return g_cuda_device; }
 void set_deterministic(bool on) { g_deterministic = on; }
 bool deterministic() { return g_deterministic; }
 

@@ -81,6 +81,12 @@ struct TrainConfig {
   double mixup = 0.0;                     // alpha of mixup's Beta(alpha, alpha); 0 = off
   int stop_after_epochs = 0;              // > 0: stop, with a checkpoint, after this many epochs of
                                           // the run (0 = off); tests use it to check bit-identical resume
+  bool sync_batch_norm = false;           // data-parallel: batch statistics over the global batch
+};
+
+// mpirun -np N titanic_train: how the N processes share the work (keel/dist.h).
+struct DistConfig {
+  std::string mode = "auto";              // auto | data | folds
 };
 
 struct OutputConfig {
@@ -118,6 +124,7 @@ struct Config {
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   TrainConfig train;
+  DistConfig dist;
   OutputConfig output;
   PredictConfig predict;
   EvaluateConfig evaluate;

@@ -105,6 +105,11 @@ struct GpuStartTimes {
 };
 GpuStartTimes warm_up_gpu();
 
+// The CUDA device keel uses (0 unless set before the first CUDA call): keel::dist::init gives each
+// rank of a job the device numbered by its rank on the node.
+void set_cuda_device(int device);
+int cuda_device();
+
 // Waits for queued device work (a no-op on the CPU); benchmarks call it before reading a clock.
 void synchronize();
 

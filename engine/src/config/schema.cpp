@@ -176,6 +176,14 @@ std::vector<KeySpec> build_key_specs() {
        unhashed,
        "> 0: stop after this many epochs of this run, with a checkpoint (to resume later); "
        "0 = off"},
+      {"train.sync_batch_norm", KEEL_FIELD(train.sync_batch_norm), {}, {}, hashed,
+       "data-parallel runs: batch-norm layers normalise with the statistics of the whole global "
+       "batch (summed over the processes each step) instead of each process's share"},
+
+      {"dist.mode", KEEL_FIELD(dist.mode), {}, {"auto", "data", "folds"}, unhashed,
+       "under mpirun: data (every process takes a share of each batch of one model), folds "
+       "(processes train whole models of the ensemble) or auto (folds when the run trains "
+       "several models, else data); ignored by a single process"},
 
       {"output.dir", KEEL_FIELD(output.dir), {}, {}, unhashed,
        "folder for every output file (--out overrides it)"},

@@ -36,7 +36,7 @@ struct Context {
   bool tf32 = false;
 
   Context() {
-    KEEL_CUDA_CHECK(cudaSetDevice(0));
+    KEEL_CUDA_CHECK(cudaSetDevice(keel::cuda_device()));
     // Non-blocking: the legacy default stream must not serialise keel's work with other libraries'.
     KEEL_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     const CublasApi& api = cublas_api();
@@ -44,7 +44,8 @@ struct Context {
     KEEL_CUBLAS_CHECK(api.set_stream(cublas, stream));  // (this resets any workspace: bind it after)
     bind_cublas_workspace(api);
     KEEL_CUBLAS_CHECK(api.set_math_mode(cublas, CUBLAS_DEFAULT_MATH));
-    KEEL_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, 0));
+    KEEL_CUDA_CHECK(
+        cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, keel::cuda_device()));
   }
 
   // cuBLAS's recommended workspace (32 MiB from Hopper on, 4 MiB before), bound once to a buffer of
@@ -52,7 +53,8 @@ struct Context {
   // puts memory nodes in the graph and stops cudaGraphExecUpdate from reusing an instantiation.
   void bind_cublas_workspace(const CublasApi& api) {
     int major = 0;
-    KEEL_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
+    KEEL_CUDA_CHECK(
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, keel::cuda_device()));
     const size_t bytes = size_t{major >= 9 ? 32u : 4u} << 20;
     void* workspace = nullptr;
     KEEL_CUDA_CHECK(cudaMalloc(&workspace, bytes));

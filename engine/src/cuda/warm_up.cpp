@@ -21,7 +21,7 @@ GpuStartTimes warm_up() {
   Stopwatch clock;
   if (!device_present()) return t;
   t.driver_seconds = clock.lap();
-  KEEL_CUDA_CHECK(cudaSetDevice(0));
+  KEEL_CUDA_CHECK(cudaSetDevice(keel::cuda_device()));
   KEEL_CUDA_CHECK(cudaFree(nullptr));  // forces the primary context into existence
   t.context_seconds = clock.lap();
   (void)cublas();  // keel's stream and the cuBLAS handle (the library is opened here)

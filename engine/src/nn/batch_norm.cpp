@@ -48,7 +48,9 @@ void BatchNorm::check_input(const Tensor& x) const {
 const Tensor& BatchNorm::forward(const Tensor& x) {
   check_input(x);
   relu_ = false;
-  if (training()) {
+  if (training() && sync_) {
+    forward_train_synced(x);
+  } else if (training()) {
     input_ = x;
     batch_norm_forward_train(x, weight_.value, bias_.value, running_mean_, running_var_, momentum_,
                              eps_, y_, save_mean_, save_invstd_);
@@ -63,7 +65,10 @@ const Tensor& BatchNorm::forward(const Tensor& x) {
 const Tensor& BatchNorm::forward_relu(const Tensor& x) {
   check_input(x);
   relu_ = true;
-  if (training()) {
+  if (training() && sync_) {
+    forward_train_synced(x);
+    relu_forward(y_, y_);
+  } else if (training()) {
     input_ = x;
     batch_norm_relu_forward_train(x, weight_.value, bias_.value, running_mean_, running_var_,
                                   momentum_, eps_, y_, save_mean_, save_invstd_);
@@ -88,8 +93,12 @@ const Tensor& BatchNorm::backward(const Tensor& dy) {
         fmt::format("{}: backward needs a forward in training mode (call set_training(true)){}",
                     describe(), relu_ ? ", and forward_relu pairs with backward_relu" : ""));
   }
-  batch_norm_backward(input_, weight_.value, save_mean_, save_invstd_, dy, dx_, weight_.grad,
-                      bias_.grad);
+  if (sync_) {
+    backward_synced(dy);
+  } else {
+    batch_norm_backward(input_, weight_.value, save_mean_, save_invstd_, dy, dx_, weight_.grad,
+                        bias_.grad);
+  }
   return input_grad() ? dx_ : none_;
 }
 
@@ -98,8 +107,13 @@ const Tensor& BatchNorm::backward_relu(const Tensor& dy) {
     throw Error(ErrorKind::runtime,
                 fmt::format("{}: backward_relu needs a forward_relu in training mode", describe()));
   }
-  batch_norm_relu_backward(input_, y_, weight_.value, save_mean_, save_invstd_, dy, dx_,
-                           weight_.grad, bias_.grad);
+  if (sync_) {
+    relu_backward(y_, dy, relu_dy_);
+    backward_synced(relu_dy_);
+  } else {
+    batch_norm_relu_backward(input_, y_, weight_.value, save_mean_, save_invstd_, dy, dx_,
+                             weight_.grad, bias_.grad);
+  }
   return input_grad() ? dx_ : none_;
 }
 

@@ -204,6 +204,21 @@ const std::string& Checkpoint::text_at(const std::string& key) const {
   return it->second;
 }
 
+std::string encode_checkpoint(const Checkpoint& checkpoint) {
+  std::string bytes;
+  bytes.reserve(encoded_size_bound(checkpoint));
+  encode_payload(checkpoint, bytes);
+  return bytes;
+}
+
+Checkpoint decode_checkpoint(const std::string& bytes, const std::string& source) {
+  Checkpoint checkpoint;
+  checkpoint.source = source;
+  Reader body(bytes, 0, bytes.size(), source);
+  decode_payload(body, checkpoint);
+  return checkpoint;
+}
+
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint, Durability durability) {
   std::string file;
   file.reserve(encoded_size_bound(checkpoint));

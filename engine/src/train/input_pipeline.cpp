@@ -47,6 +47,12 @@ const Tensor& InputPipeline::train_input(const Tensor& raw, Generator& augment_g
   return keep(data::train_transform(raw.to(Device::cpu), options, augment_gen), augmented_);
 }
 
+void InputPipeline::skip_train_draws(int64_t rows, Generator& augment_gen) const {
+  if (!data_.augment) return;
+  const data::AugmentOptions options = data::TransformOptions{}.augment;
+  for (int64_t i = 0; i < rows; ++i) (void)data::draw_augment(options, augment_gen);
+}
+
 const Tensor& InputPipeline::keep(Tensor host, Tensor& buffer) {
   if (device_ == Device::cpu) {
     buffer = std::move(host);

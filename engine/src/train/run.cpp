@@ -5,12 +5,14 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <memory>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "keel/data/titanic.h"
+#include "keel/dist.h"
 #include "keel/error.h"
 #include "keel/ops.h"
 #include "keel/runtime.h"
@@ -20,6 +22,8 @@
 #include "keel/train/pretrained.h"
 #include "keel/train/trainer.h"
 #include "checkpoint_writer.h"
+#include "dist_plan.h"
+#include "member_outcome.h"
 #include "run_outputs.h"
 #include "run_plan.h"
 #include "common/stopwatch.h"
@@ -135,6 +139,9 @@ class Run {
   }
   Checkpoint load_matching_checkpoint(const std::string& path) const;
   void train_member(const Member& member, const Checkpoint* resume);
+  // Folds: every rank's outcomes to rank 0, added there in member order.
+  void gather_outcomes();
+  RunResult rank_result() const;
   void save(const Trainer* trainer, const char* name, Durability durability) const;
   void log_epoch(const Member& member, const EpochRecord& r) const;
   std::string model_name(const Member& member) const;
@@ -157,6 +164,8 @@ class Run {
   mutable double checkpoint_seconds_ = 0.0;
   double step_seconds_ = 0.0;  // this session's training steps
   std::unique_ptr<CheckpointWriter> writer_;  // made once the device is known
+  detail::DistMode dist_mode_ = detail::DistMode::single;
+  std::map<int, Checkpoint> my_outcomes_;  // folds: this rank's finished members, by index
 };
 
 Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
@@ -173,6 +182,8 @@ Checkpoint Run::load_matching_checkpoint(const std::string& path) const {
 }
 
 void Run::save(const Trainer* trainer, const char* name, Durability durability) const {
+  // Data-parallel ranks hold the same state; folds write one checkpoint, after gathering.
+  if (!dist::is_root()) return;
   Stopwatch clock;
   // Made on the first save, so a run with output.checkpoints off that is never stopped leaves none.
   create_directories((std::filesystem::path(options_.out_dir) / "checkpoints").string());
@@ -244,6 +255,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
     log_(fmt::format("model ({} parameters):\n{}", parameter_count_, layer_table_.back()));
   }
   Trainer trainer(config_, *model, device_, member.seed, member.index);
+  if (dist_mode_ == detail::DistMode::data) trainer.share_batches_across_ranks();
   if (resume) trainer.load_state(*resume);
   const double earlier_step_seconds = trainer.train_seconds();  // of the sessions a resume continues
   const data::FoldImages images = detail::member_images(data_, config_, member);
@@ -253,7 +265,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   TrainerHooks hooks;
   hooks.log = log_;
   hooks.on_epoch = [&](const EpochRecord& r) { log_epoch(member, r); };
-  if (options_.progress_bar && options_.progress) {
+  if (options_.progress_bar && options_.progress && dist::is_root()) {
     hooks.on_step = [&](int epoch, int64_t step, int64_t steps) {
       options_.progress(progress_bar_line(member, epoch, step, steps));
     };
@@ -268,6 +280,8 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
     if (!config_.output.checkpoints) return;
     save(&trainer, kind == TrainerHooks::Save::best ? "best.ckpt" : "last.ckpt", Durability::rename_only);
   };
+  // A fold-parallel rank's checkpoint would hold only its own models (see dist_plan.cpp).
+  if (dist_mode_ == detail::DistMode::folds) hooks.save_checkpoint = nullptr;
   bool finished = false;
   try {
     finished = trainer.fit(train, valid, hooks);
@@ -277,25 +291,59 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   }
   step_seconds_ += trainer.train_seconds() - earlier_step_seconds;
   if (!finished) {
-    if (!trainer.stopped_after_epochs()) throw Interrupted{checkpoint_path("last.ckpt")};
+    if (!trainer.stopped_after_epochs()) {
+      throw Interrupted{hooks.save_checkpoint ? checkpoint_path("last.ckpt") : std::string()};
+    }
     stopped_ = true;
     return;
   }
 
   trainer.restore_best();
-  detail::record_member(results_, trainer, member, valid, data_);
-  Tensor test_probs = trainer.predict_final(images.test_images.to(device_));
-  add(results_.test_prob_sum, test_probs, results_.test_prob_sum);
-  save_model_weights(finished_models_, fmt::format("model{}.", member.index), *model);
+  Checkpoint outcome =
+      detail::member_outcome(trainer, *model, valid, images.test_images.to(device_));
   if (member.index == 0) export_onnx_if_asked(*model, images.test_images);
-  ++results_.members_done;
+  if (dist_mode_ == detail::DistMode::folds) {
+    my_outcomes_[member.index] = std::move(outcome);
+    return;
+  }
+  detail::add_outcome(results_, finished_models_, member, outcome);
   if (config_.output.checkpoints) save(nullptr, "last.ckpt", Durability::fsync);
+}
+
+// Each rank's outcomes travel as one checkpoint-shaped message whose text entries are the encoded
+// outcomes, keyed by member index; rank 0 adds them in index order, as one process would have.
+void Run::gather_outcomes() {
+  Checkpoint mine;
+  for (const auto& [index, outcome] : my_outcomes_) {
+    mine.texts[fmt::format("{}", index)] = encode_checkpoint(outcome);
+  }
+  const std::vector<std::string> all = dist::gather(encode_checkpoint(mine), 0);
+  if (!dist::is_root()) return;
+  std::map<int, Checkpoint> outcomes;
+  for (size_t r = 0; r < all.size(); ++r) {
+    const std::string source = fmt::format("the models of rank {}", r);
+    for (const auto& [index, bytes] : decode_checkpoint(all[r], source).texts) {
+      outcomes[std::stoi(index)] = decode_checkpoint(bytes, source);
+    }
+  }
+  for (const Member& member : members_) {
+    detail::add_outcome(results_, finished_models_, member, outcomes.at(member.index));
+  }
+  if (config_.output.checkpoints) save(nullptr, "last.ckpt", Durability::fsync);
+}
+
+// What a rank other than 0 returns: it trained, rank 0 wrote the outputs.
+RunResult Run::rank_result() const {
+  RunResult result;
+  result.device = device_name(device_);
+  result.step_seconds = step_seconds_;
+  return result;
 }
 
 // The first model (of an ensemble, the one trained on the first fold or seed) as ONNX, for
 // inputs shaped like `images`.
 void Run::export_onnx_if_asked(nn::Module& model, const Tensor& images) const {
-  if (options_.export_onnx_path.empty()) return;
+  if (options_.export_onnx_path.empty() || !dist::is_root()) return;
   export_onnx(model, Shape{images.dim(1), images.dim(2), images.dim(3)}, options_.export_onnx_path);
   log_(fmt::format("wrote {}: model 1 of {} as ONNX (opset 13, input (batch, {}, {}, {}), outputs "
                    "logits and probabilities)",
@@ -323,6 +371,7 @@ RunResult Run::predict_only() {
     add(sum, trainer.predict_final(images.test_images.to(device_)), sum);
   }
   results_.test_prob_sum = sum;
+  if (!dist::is_root()) return rank_result();
   detail::write_submission_files(config_, options_, data_, results_);
   log_(fmt::format("predicted {} passengers with {} model(s) from {}; wrote {}/submission.csv",
                    data_.test_ids.size(), results_.members_done, options_.predict_path, options_.out_dir));
@@ -333,11 +382,16 @@ RunResult Run::predict_only() {
 
 RunResult Run::execute() {
   apply_runtime_settings(config_);
-  create_directories(options_.out_dir);
+  const bool root = dist::is_root();  // only rank 0 of an mpirun job writes files
+  if (root) {
+    create_directories(options_.out_dir);
+    write_file_atomically(
+        (std::filesystem::path(options_.out_dir) / "config.resolved.yaml").string(),
+        to_yaml(config_));
+  }
   log_(fmt::format("keel: resolved config ({}):\n{}", config_.source, to_yaml(config_)));
-  write_file_atomically((std::filesystem::path(options_.out_dir) / "config.resolved.yaml").string(),
-                        to_yaml(config_));
   if (options_.features_only) {
+    if (!root) return {};
     const data::FeatureOutputs out = data::write_features(config_.data.dir, options_.out_dir, {});
     log_(fmt::format("wrote {} and {}, {} train and {} test images ({}x{}) into {}", out.train_csv,
                      out.test_csv, out.train_images, out.test_images, out.side, out.side, options_.out_dir));
@@ -370,6 +424,11 @@ RunResult Run::execute() {
   writer_ = std::make_unique<CheckpointWriter>(spare_core);
   members_ = detail::plan_members(config_, data_.labels);
   log_(detail::describe_plan(config_, members_));
+  dist_mode_ = detail::choose_dist_mode(config_, members_.size(), dist::world_size(),
+                                        !options_.resume_path.empty());
+  if (dist_mode_ != detail::DistMode::single) {
+    log_(detail::describe_dist(dist_mode_, members_.size(), dist::world_size(), config_));
+  }
   results_ = detail::empty_results(data_.train_images.dim(0), data_.test_images.dim(0),
                                    config_.model.num_classes);
   if (!options_.predict_path.empty()) return predict_only();
@@ -385,6 +444,7 @@ RunResult Run::execute() {
                      results_.members_done, members_.size()));
   }
   for (size_t m = static_cast<size_t>(results_.members_done); m < members_.size(); ++m) {
+    if (!detail::trains_member(dist_mode_, m, dist::rank(), dist::world_size())) continue;
     const std::string key = fmt::format("member{}.phase", m);
     const bool has_state = resume && resume->ints.count(key);
     train_member(members_[m], has_state ? &*resume : nullptr);
@@ -398,7 +458,9 @@ RunResult Run::execute() {
       return result;
     }
   }
+  if (dist_mode_ == detail::DistMode::folds) gather_outcomes();
   writer_->wait();  // a failed background write reports here, before any output is written
+  if (!root) return rank_result();
   const double models_seconds = clock.lap();
   RunResult result = detail::write_outputs(config_, options_, data_, results_, layer_table_, parameter_count_,
                                            device_name(device_), log_);
@@ -418,8 +480,9 @@ RunResult Run::execute() {
 }  // namespace
 
 RunResult run_titanic(const Config& config, const RunOptions& options) {
+  // One voice for an mpirun job: rank 0 logs; every rank still reports its own errors.
   const Log log = [&](const std::string& line) {
-    if (options.log && !options.quiet) options.log(line);
+    if (options.log && !options.quiet && dist::is_root()) options.log(line);
   };
   clear_interrupt();
   Run run(config, options, log);

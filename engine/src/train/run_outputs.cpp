@@ -15,7 +15,6 @@
 #include "keel/train/pretrained.h"
 #include "keel/train/report.h"
 #include "keel/runtime.h"
-#include "keel/train/step_graph.h"
 #include "keel/version.h"
 
 namespace keel::train::detail {
@@ -151,33 +150,6 @@ std::vector<std::string> split_lines(const std::vector<std::string>& blocks) {
 }
 
 }  // namespace
-
-void record_member(Results& results, Trainer& trainer, const Member& member,
-                   const LabelledImages& valid, const PreparedData& data) {
-  results.records.insert(results.records.end(), trainer.history().begin(), trainer.history().end());
-  results.steps += trainer.steps_done();
-  results.skipped_steps += trainer.skipped_steps();
-  results.loss_scale_skipped_steps += trainer.loss_scale_skipped_steps();
-  results.last_loss_scale = trainer.loss_scale();
-  if (const StepGraph* graph = trainer.step_graph()) {
-    results.graph_captures += graph->captures();
-    results.graph_replays += graph->replays();
-  }
-  results.train_seconds += trainer.train_seconds();
-  results.last_best_epoch = trainer.best_epoch();
-  if (valid.size() == 0) return;
-  const Evaluation e = trainer.evaluate_final(valid);
-  results.member_accuracies.push_back(e.accuracy);
-  const std::vector<float> probs = e.probabilities.to_vector();
-  const int64_t k = e.probabilities.dim(1);
-  float* sums = results.val_prob_sum.data();
-  float* counts = results.val_count.data();
-  for (size_t i = 0; i < member.valid_rows.size(); ++i) {
-    const int64_t row = member.valid_rows[i];
-    for (int64_t c = 0; c < k; ++c) sums[row * k + c] += probs[i * k + c];
-    counts[row] += 1.0f;
-  }
-}
 
 void write_submission_files(const Config& config, const RunOptions& options, const PreparedData& data,
                             const Results& results) {

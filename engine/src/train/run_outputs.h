@@ -1,5 +1,5 @@
-// Internal: what run_titanic does with a finished model (its validation and test predictions) and
-// the files it writes at the end: submission, probabilities, metrics, summary.json, report.html.
+// Internal: the files run_titanic writes at the end: submission, probabilities, metrics,
+// summary.json, report.html.
 #pragma once
 
 #include <functional>
@@ -12,10 +12,6 @@
 #include "run_plan.h"
 
 namespace keel::train::detail {
-
-// Adds a finished member's history, timing and validation predictions to the results.
-void record_member(Results& results, Trainer& trainer, const Member& member,
-                   const LabelledImages& valid, const PreparedData& data);
 
 // submission.csv (argmax of the averaged test probabilities) and probabilities.csv.
 void write_submission_files(const Config& config, const RunOptions& options, const PreparedData& data,

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "keel/dist.h"
 #include "keel/error.h"
 #include "keel/ops.h"
 #include "keel/optim/adamw.h"
@@ -16,6 +17,7 @@
 #include "keel/train/step_graph.h"
 #include "class_scores.h"
 #include "common/stopwatch.h"
+#include "data_parallel.h"
 #include "loss_scaling.h"
 #include "soft_targets.h"
 #include "step_checks.h"
@@ -155,6 +157,30 @@ Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uin
 
 Trainer::~Trainer() = default;
 
+void Trainer::share_batches_across_ranks() {
+  const int world = dist::world_size();
+  if (world == 1) return;
+  if (config_.train.mixup > 0) {
+    throw Error(
+        ErrorKind::config,
+        fmt::format("{}: train.mixup = {} blends each image with a partner from anywhere in the "
+                    "global batch, which data-parallel training splits over {} processes: set "
+                    "train.mixup: 0, or run with dist.mode: folds or one process",
+                    config_.source, config_.train.mixup, world));
+  }
+  if (config_.train.batch_size % world != 0) {
+    throw Error(ErrorKind::config,
+                fmt::format("{}: train.batch_size = {} (the global batch) does not split evenly "
+                            "over {} processes: use a batch size divisible by the number of "
+                            "processes (e.g. {}) or another -np",
+                            config_.source, config_.train.batch_size, world,
+                            (config_.train.batch_size / world + 1) * world));
+  }
+  step_graph_.reset();  // a captured step cannot hold the all-reduce between backward and update
+  data_parallel_ =
+      std::make_unique<detail::DataParallel>(model_, device_, config_.train.sync_batch_norm);
+}
+
 
 std::vector<Trainer::Phase> Trainer::phases() const {
   std::vector<Phase> out;
@@ -182,6 +208,7 @@ bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, cons
                             config_.source, batch, train.size()));
   }
   steps_per_epoch_ = steps_per_epoch;
+  if (data_parallel_) start_data_parallel(train.size());
   const std::vector<Phase> plan = phases();
   while (phase_ < static_cast<int>(plan.size()) && !early_stopped_) {
     const Phase phase = plan[static_cast<size_t>(phase_)];
@@ -192,6 +219,7 @@ bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, cons
     if (device_ == Device::cuda) keel::synchronize();
     const double seconds = clock.lap();
     train_seconds_ += seconds;
+    if (data_parallel_) agree_across_ranks();
     const double loss_sum = loss_sum_.item();  // on a GPU, the epoch's one read of the loss
     check_state(loss_sum);
     // Advance the position before finish_epoch saves it, so a resume starts at the next epoch.
@@ -230,7 +258,10 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
   epoch_order_.copy_from(host_order_);
   const int64_t batch = config_.train.batch_size;
   for (; step_in_epoch_ < steps_per_epoch; ++step_in_epoch_) {
-    if (hooks.stop_requested && hooks.stop_requested()) {
+    bool stop = hooks.stop_requested && hooks.stop_requested();
+    if (data_parallel_) stop = dist::any(stop);  // every rank stops at the same step
+    if (stop) {
+      if (data_parallel_) agree_across_ranks();
       check_state(loss_sum_.item());  // never a diverged state in the checkpoint
       if (hooks.save_checkpoint) hooks.save_checkpoint(TrainerHooks::Save::stop);
       return false;
@@ -248,10 +279,11 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
 }
 
 void Trainer::train_step(const LabelledImages& train, const Tensor& batch_indices) {
-  begin_pass(batch_indices.dim(0));
-  gather_rows(train.images, batch_indices, batch_images_);
-  gather_rows(train.labels, batch_indices, batch_labels_);
   Generator augment_gen(mix(seed_, kAugmentStream + static_cast<uint64_t>(global_step_)));
+  const Tensor rows = data_parallel_ ? my_share(batch_indices, augment_gen) : batch_indices;
+  begin_pass(rows.dim(0));
+  gather_rows(train.images, rows, batch_images_);
+  gather_rows(train.labels, rows, batch_labels_);
   const Tensor& input = config_.train.mixup > 0
                             ? mix_batch(pipeline_.train_input(batch_images_, augment_gen))
                             : pipeline_.train_input(batch_images_, augment_gen);
@@ -262,6 +294,39 @@ void Trainer::train_step(const LabelledImages& train, const Tensor& batch_indice
     return;
   }
   compute_step(input);
+}
+
+void Trainer::start_data_parallel(int64_t train_rows) {
+  const int world = dist::world_size();
+  const int64_t last = train_rows % config_.train.batch_size;
+  if (!config_.train.drop_last && last > 0 && last < world) {
+    throw Error(ErrorKind::config,
+                fmt::format("{}: with train.drop_last off, the last batch of each epoch has {} "
+                            "row(s), too few to give each of the {} processes one: set "
+                            "train.drop_last: true or run with at most {} processes",
+                            config_.source, last, world, last));
+  }
+  data_parallel_->broadcast_weights();
+}
+
+Tensor Trainer::my_share(const Tensor& batch_indices, Generator& augment_gen) {
+  const int64_t rows = batch_indices.dim(0);
+  const detail::RowRange mine = data_parallel_->shard(rows);
+  // The random draws of the rows before this share are skipped, so each row gets the
+  // augmentation and dropout masks the single-process run gives it.
+  pipeline_.skip_train_draws(mine.begin, augment_gen);
+  dropout_gen_.set_row_shard(static_cast<uint64_t>(mine.begin), static_cast<uint64_t>(mine.size()),
+                             static_cast<uint64_t>(rows));
+  grad_share_ = static_cast<float>(mine.size()) / static_cast<float>(rows);
+  return batch_indices.rows(mine.begin, mine.end);
+}
+
+void Trainer::agree_across_ranks() {
+  data_parallel_->broadcast_buffers();
+  // Each rank summed the mean losses of its own shares: their mean is the global batches' mean.
+  double loss_sum = loss_sum_.item();
+  dist::all_reduce(std::span<double>(&loss_sum, 1), dist::Reduce::mean);
+  loss_sum_.fill_(static_cast<float>(loss_sum));
 }
 
 // The model's saved views of the last pass still show the input buffers (batch_images_, the
@@ -299,8 +364,13 @@ void Trainer::compute_step(const Tensor& input) {
     softmax_cross_entropy_forward(logits, batch_labels_, loss_, probs_);
     softmax_cross_entropy_backward(probs_, batch_labels_, dlogits_);
   }
+  // Data-parallel: the loss gradient of this rank's mean weighted by its share of the rows, so the
+  // ranks' gradients add up to that of the global batch's mean.
+  if (data_parallel_ && grad_share_ != 1.0f) scale(dlogits_, grad_share_, dlogits_);
   if (loss_scaling_) loss_scaling_->scale_loss_gradient(dlogits_);
   model_.backward(dlogits_);
+  // The scaler looks at the summed gradients, so an overflow on any rank skips the step on all.
+  if (data_parallel_) data_parallel_->sum_gradients();
   if (loss_scaler_took_step()) return;
   if (!step_is_finite()) return;  // train.on_nonfinite: skip_step drops this update
   add(loss_sum_, loss_, loss_sum_);  // summed on the device: no synchronisation per step

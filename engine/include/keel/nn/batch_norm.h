@@ -34,6 +34,10 @@ class BatchNorm : public Module {
   int64_t channels() const { return channels_; }
   float eps() const { return eps_; }
   float momentum() const { return momentum_; }
+  // Data-parallel training (train.sync_batch_norm): training passes use the statistics of the
+  // global batch, summed over the job's ranks (keel/dist.h), as PyTorch's SyncBatchNorm does.
+  // Computed on the host: a CUDA layer's tensors go through host memory.
+  void set_sync_across_ranks(bool on) { sync_ = on; }
 
  protected:
   BatchNorm(int64_t channels, float eps, float momentum, bool spatial);
@@ -41,6 +45,11 @@ class BatchNorm : public Module {
 
  private:
   void check_input(const Tensor& x) const;
+  // The synchronised training passes (batch_norm_sync.cpp): y_ and the saved statistics from the
+  // global batch; dx_ from the global sums of dy and dy·x̂, the parameter gradients this rank's
+  // share of them (the gradient all-reduce adds the shares up).
+  void forward_train_synced(const Tensor& x);
+  void backward_synced(const Tensor& dy);
 
   int64_t channels_;
   float eps_, momentum_;
@@ -51,6 +60,8 @@ class BatchNorm : public Module {
   Tensor y_, dx_, none_;
   bool have_batch_stats_ = false;  // backward is only defined after a training-mode forward
   bool relu_ = false;              // whether the last forward applied the ReLU
+  bool sync_ = false;
+  Tensor relu_dy_;                 // the ReLU's backward output, for the synchronised pass
 };
 
 class BatchNorm2d : public BatchNorm {

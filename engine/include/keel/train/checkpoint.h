@@ -41,6 +41,11 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint,
 // wrong-version checkpoint, with what to do next.
 Checkpoint load_checkpoint(const std::string& path);
 
+// The payload alone, in memory (no file, header or checksum): how the ranks of a job send each
+// other checkpoint-shaped data (keel/dist.h). `source` names the data in error messages.
+std::string encode_checkpoint(const Checkpoint& checkpoint);
+Checkpoint decode_checkpoint(const std::string& bytes, const std::string& source);
+
 // A model's parameters and buffers as "<prefix>param.<name>" / "<prefix>buffer.<name>" (CPU copies),
 // and back; loading checks every shape and names the entry that does not fit.
 void save_model_weights(Checkpoint& checkpoint, const std::string& prefix, nn::Module& model);

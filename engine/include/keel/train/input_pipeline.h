@@ -15,6 +15,9 @@ class InputPipeline {
   // raw: (B, C, S, S) on the device -> (B, C', H, W) on the device; valid until the next call.
   const Tensor& train_input(const Tensor& raw, Generator& augment_gen);
   const Tensor& eval_input(const Tensor& raw);
+  // Data-parallel training: moves `augment_gen` past the draws of `rows` images (the global
+  // batch's rows before this process's share), so each image gets the single-process run's draw.
+  void skip_train_draws(int64_t rows, Generator& augment_gen) const;
   // Side and channels of the model input for raw images of side S with C channels.
   int64_t output_side(int64_t raw_side) const;
   int64_t output_channels(int64_t raw_channels) const;

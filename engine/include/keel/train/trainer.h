@@ -25,6 +25,7 @@ namespace detail {
 class SquareSums;
 class SoftTargetLoss;
 class LossScaling;
+class DataParallel;
 }
 
 // Thrown by Trainer::fit when the loss, the gradients or the weights stop being finite (kind
@@ -75,6 +76,13 @@ class Trainer {
   Trainer(const Config& config, nn::Sequential& model, Device device, uint64_t seed, int fold);
   ~Trainer();
 
+  // Data-parallel training (dist.mode: data under mpirun): every rank of the job calls fit with
+  // the same data and trains its share of each global batch of train.batch_size rows; the model
+  // starts from rank 0's weights and the summed gradients keep the ranks' weights equal. Every
+  // rank must call it, before fit. Throws keel::Error (config) for what cannot be shared:
+  // train.mixup (its partners span the whole batch), a batch size the world size does not divide.
+  void share_batches_across_ranks();
+
   // Trains the configured phases (frozen epochs, then epochs), continuing from a restored state.
   // Returns false when stopped before the end, by hooks.stop_requested or after
   // train.stop_after_epochs (stopped_after_epochs() tells which); the state is saved by then.
@@ -122,6 +130,12 @@ class Trainer {
   void start_phase(const Phase& phase, int64_t steps_per_epoch);
   bool run_epoch(const LabelledImages& train, const TrainerHooks& hooks, int64_t steps_per_epoch);
   void train_step(const LabelledImages& train, const Tensor& batch_indices);
+  // Data-parallel: checks the epoch's last batch can be shared and starts from rank 0's weights.
+  void start_data_parallel(int64_t train_rows);
+  // This rank's rows of a batch, with the random streams moved to their place in the batch.
+  Tensor my_share(const Tensor& batch_indices, Generator& augment_gen);
+  // Before an evaluation or a checkpoint: rank 0's running statistics, the ranks' mean loss sum.
+  void agree_across_ranks();
   void begin_pass(int64_t rows);  // before a training or evaluation pass over `rows` images
   // Forward, loss, backward and update of the batch in batch_labels_ and `input`.
   void compute_step(const Tensor& input);
@@ -160,6 +174,8 @@ class Trainer {
   std::unique_ptr<optim::Schedule> schedule_;
   std::vector<nn::Parameter*> params_;
   std::unique_ptr<StepGraph> step_graph_;  // when cuda_graph is on and training runs on a GPU
+  std::unique_ptr<detail::DataParallel> data_parallel_;  // share_batches_across_ranks
+  float grad_share_ = 1.0f;  // this rank's share of the step's rows (data-parallel)
   // Loss and gradient norms are read every step (one wait for a GPU per step) only for
   // train.grad_clip and on_nonfinite: skip_step, which need them to decide that step's update.
   bool checks_each_step_ = false;
