@@ -369,9 +369,14 @@ RunResult Run::execute() {
   write_file_atomically((std::filesystem::path(options_.out_dir) / "config.resolved.yaml").string(),
                         to_yaml(config_));
   if (options_.features_only) {
-    const data::FeatureOutputs out = data::write_features(config_.data.dir, options_.out_dir, {});
-    log_(fmt::format("wrote {} and {}, {} train and {} test images ({}x{}) into {}", out.train_csv,
-                     out.test_csv, out.train_images, out.test_images, out.side, out.side, options_.out_dir));
+    const data::FeatureOutputs out = data::write_features(config_.data.dir, options_.out_dir,
+                                                          detail::feature_selection(config_.data));
+    log_(
+        fmt::format("wrote {} and {} (the wrangled columns, then the group survival columns from "
+                    "every train row's label, each train row's own left out), {} train and {} "
+                    "test images ({}x{}) of the config's features into {}",
+                    out.train_csv, out.test_csv, out.train_images, out.test_images, out.side,
+                    out.side, options_.out_dir));
     return {};
   }
   Stopwatch clock;
