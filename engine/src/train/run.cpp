@@ -434,8 +434,10 @@ RunResult Run::execute() {
   writer_->wait();  // a failed background write reports here, before any output is written
   export_onnx_if_asked(finished_models_);
   const double models_seconds = clock.lap();
-  RunResult result = detail::write_outputs(config_, options_, data_, results_, layer_table_, parameter_count_,
-                                           device_name(device_), log_);
+  const detail::BaselineScores baselines = detail::member_baselines(data_, members_);
+  RunResult result =
+      detail::write_outputs(config_, options_, data_, results_, baselines, layer_table_,
+                            parameter_count_, device_name(device_), log_);
   result.data_seconds = data_seconds;
   result.device_wait_seconds = device_wait_seconds;
   result.models_seconds = models_seconds;
