@@ -2,14 +2,20 @@
 // and logistic-regression baselines on the same validation rows, and, where features depend on
 // labels, which feature values the highest-loss images show.
 #include <cmath>
+#include <cstdio>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <stb/stb_image.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
+#include "keel/data/fold_features.h"
+#include "keel/data/split.h"
 #include "support/test_util.h"
 
 namespace keel::testing {
@@ -64,14 +70,85 @@ TEST_F(ReportContents, BaselinesOnTheSameValidationRows) {
       << "features that read no labels are the same for every model: nothing to say";
 }
 
+std::string base64_decode(const std::string& text) {
+  static const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    const size_t v = alphabet.find(c);
+    if (v == std::string::npos) break;  // '=' padding ends the data
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xff);
+    }
+  }
+  return out;
+}
+
+// The report's highest-loss tiles: the train row and its image read back (one value per
+// feature square, 0 or 1).
+std::map<int64_t, std::vector<float>> report_images(const std::string& html, int side) {
+  std::map<int64_t, std::vector<float>> out;
+  const std::string start = "<img src=\"data:image/png;base64,", alt = "\" alt=\"row ";
+  for (size_t at = html.find(start); at != std::string::npos; at = html.find(start, at + 1)) {
+    const size_t data = at + start.size(), end = html.find(alt, data);
+    const std::string png = base64_decode(html.substr(data, end - data));
+    int w = 0, h = 0, n = 0;
+    unsigned char* pixels =
+        stbi_load_from_memory(reinterpret_cast<const unsigned char*>(png.data()),
+                              static_cast<int>(png.size()), &w, &h, &n, 1);
+    EXPECT_NE(pixels, nullptr);
+    if (!pixels) continue;
+    const int scale = w / side;
+    std::vector<float> values;
+    for (int y = 0; y < side; ++y) {
+      for (int x = 0; x < side; ++x)
+        values.push_back(pixels[(y * scale + scale / 2) * w + x * scale + scale / 2] > 127);
+    }
+    stbi_image_free(pixels);
+    out[std::stoll(html.substr(end + alt.size()))] = values;
+  }
+  return out;
+}
+
+// With group survival columns, each fold model's validation rows count only the other fold's
+// labels: the report shows the image that model was given, not one fitted on every row.
 TEST_F(ReportContents, HighestLossImagesAreTheFoldModelsOwn) {
-  const CliResult r =
-      run("--set data.features=[sex_female,pclass_3,title_mr,wcg_survived,wcg_died]");
+  const std::vector<std::string> features = {"sex_female",   "pclass_3", "title_mr",
+                                             "wcg_survived", "wcg_died", "group_survived",
+                                             "group_died"};
+  std::string list;
+  for (const std::string& f : features) list += (list.empty() ? "" : ",") + f;
+  const CliResult r = run("--set data.features=[" + list + "]");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_HAS(read_text(out_ + "/report.html"),
+  const std::string html = read_text(out_ + "/report.html");
+  EXPECT_HAS(html,
              "Each image is the one the model that held the row out was given: its "
              "label-dependent features (group survival columns, a ranking) fitted on that "
              "model&#39;s training rows only.");
+
+  // The folds of tests/cli/tiny_cnn.yaml (seed 3, 2 folds, 1 repeat), rebuilt here.
+  const data::FeatureSource source(data::load_titanic(data_dir()));
+  const auto selection = data::FeatureSelection::from_list(features);
+  const std::vector<int64_t> all = source.all_train_rows();
+  const Tensor everyone = data::fold_images(source, selection, 1, all, all).train_images;
+  const std::map<int64_t, std::vector<float>> shown = report_images(html, 3);
+  ASSERT_EQ(shown.size(), 9u);
+  int differ_from_all_rows = 0;
+  for (const data::Split& fold : data::repeated_stratified_kfold(source.labels(), 2, 1, 3)) {
+    const Tensor images = data::fold_images(source, selection, 1, fold.train, all).train_images;
+    for (int64_t row : fold.valid) {
+      if (!shown.count(row)) continue;
+      EXPECT_EQ(shown.at(row), images.rows(row, row + 1).to_vector()) << "row " << row;
+      differ_from_all_rows += shown.at(row) != everyone.rows(row, row + 1).to_vector();
+    }
+  }
+  std::printf("%d of the 9 images differ from those fitted on every row\n", differ_from_all_rows);
+  EXPECT_GT(differ_from_all_rows, 0) << "nothing here tells the fold's images from the others";
 }
 
 }  // namespace
