@@ -71,7 +71,8 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--resume", f.resume, "continue training from a checkpoint (out/checkpoints/last.ckpt)");
   app.add_option("--predict", f.predict, "inference only: write submission.csv from a checkpoint");
   app.add_option("--export-onnx", f.export_onnx,
-                 "also write the (first) trained model as ONNX to this file, e.g. out/model.onnx");
+                 "also write the trained model as ONNX to this file, e.g. out/model.onnx (an "
+                 "ensemble as one graph averaging its models' probabilities)");
   app.add_flag("--features-only", f.features_only,
                "write the wrangled CSVs and the PNG images into --out, then exit");
   app.add_flag("--evaluate", f.evaluate,

@@ -108,6 +108,11 @@ class OnnxRuntimeTest : public ::testing::Test {
       fs::copy_file(onnx, fmt::format("{}/{}.onnx", keep, name),
                     fs::copy_options::overwrite_existing);
     }
+    return run_onnx_file(onnx, x);
+  }
+
+  // onnxruntime's probabilities for x from an exported file (two classes).
+  std::vector<float> run_onnx_file(const std::string& onnx, const Tensor& x) {
     const std::vector<float> values = x.to_vector();
     const std::string in = (dir_ / "x.bin").string(), out = (dir_ / "p.bin").string();
     std::ofstream(in, std::ios::binary)
@@ -154,6 +159,51 @@ TEST_F(OnnxRuntimeTest, NarrowResNetWithTheFastaiHead) {
   auto model = narrow_resnet();
   expect_same(*model, testing::random_tensor(Shape{5, 3, 32, 32}, 3), "resnet34_w2");
   expect_same(*model, testing::random_tensor(Shape{2, 3, 32, 32}, 4), "resnet34_w2");
+}
+
+// An ensemble as one graph: onnxruntime's probabilities are the mean of the two networks' own.
+TEST_F(OnnxRuntimeTest, EnsembleAveragesItsNetworksProbabilities) {
+  auto first = small_cnn();
+  auto second = small_cnn();
+  randomise_batch_norms(*second, 40);
+  second->visit_parameters("", [&, seed = 50](const std::string&, nn::Parameter& p) mutable {
+    p.value.copy_from(testing::random_tensor(p.value.shape(), seed++, -1.0f, 1.0f));
+  });
+  const Tensor x = testing::random_tensor(Shape{6, 1, 6, 6}, 5);
+  const std::vector<float> a = keel_probabilities(*first, x), b = keel_probabilities(*second, x);
+  const std::string onnx = (dir_ / "ensemble.onnx").string();
+  export_onnx({first.get(), second.get()}, Shape{1, 6, 6}, onnx);
+  const std::vector<float> ort = run_onnx_file(onnx, x);
+  double worst = 0, spread = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, std::abs(0.5 * (double{a[i]} + b[i]) - ort[i]));
+    spread = std::max(spread, std::abs(double{a[i]} - b[i]));
+  }
+  std::printf("ensemble of 2: max |mean of keel's - onnxruntime| %.2e (networks differ by %.2f)\n",
+              worst, spread);
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_GT(spread, 0.05) << "the two networks should not agree, or the mean shows nothing";
+}
+
+TEST(OnnxExport, EnsembleNamesEachNetworksWeightsAndRefusesMixedClasses) {
+  auto first = small_cnn(), second = small_cnn();
+  const std::string bytes = onnx_model_bytes({first.get(), second.get()}, Shape{1, 6, 6});
+  for (const char* text : {"model0.0.weight", "model1.11.bias", "Mean", "Log", "probabilities"})
+    EXPECT_NE(bytes.find(text), std::string::npos) << text;
+  EXPECT_EQ(onnx_model_bytes({first.get()}, Shape{1, 6, 6}),
+            onnx_model_bytes(*first, Shape{1, 6, 6}));
+  Generator gen(9);
+  nn::Sequential three_classes;
+  three_classes.emplace<nn::AdaptiveAvgPool2d>(1);
+  three_classes.emplace<nn::Flatten>();
+  three_classes.emplace<nn::Linear>(gen, 1, 3);
+  try {
+    onnx_model_bytes({first.get(), &three_classes}, Shape{1, 6, 6});
+    FAIL() << "an ensemble of a 2-class and a 3-class network was exported";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("network 1 gives 2, network 2 gives 3"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(OnnxExport, ModelHeaderAndWeightNames) {

@@ -78,11 +78,8 @@ Table FeatureSource::test_table(const std::vector<int64_t>& known) const {
   return join(tables_.test, rows, group_survival_table(keys_, labels_, known, targets));
 }
 
-std::vector<std::string> FeatureSource::select(const FeatureSelection& selection,
-                                               const std::vector<int64_t>& known,
-                                               FeatureRanking* ranking) const {
-  Table fitted = train_table(known, known);
-  // The ranking reads labels: give it the known rows' labels as a survived column.
+Table FeatureSource::labelled_train_table(const std::vector<int64_t>& known) const {
+  const Table fitted = train_table(known, known);
   std::vector<std::string> names = fitted.columns();
   names.insert(names.begin() + 1, "survived");
   Table labelled(names);
@@ -91,6 +88,14 @@ std::vector<std::string> FeatureSource::select(const FeatureSelection& selection
     row.insert(row.begin() + 1, labels_[static_cast<size_t>(known[i])]);
     labelled.add_row(std::move(row));
   }
+  return labelled;
+}
+
+std::vector<std::string> FeatureSource::select(const FeatureSelection& selection,
+                                               const std::vector<int64_t>& known,
+                                               FeatureRanking* ranking) const {
+  // The ranking reads labels: the known rows' labels as a survived column.
+  const Table labelled = labelled_train_table(known);
   FeatureSelection s = selection;
   if (s.method == FeatureSelection::Method::logistic_ranking && s.candidates.empty()) {
     s.candidates = feature_columns(tables_.train);

@@ -306,25 +306,4 @@ std::vector<int> survived_labels(const Table& train) {
   return labels;
 }
 
-FeatureOutputs write_features(const std::string& data_dir, const std::string& out_dir,
-                              const FeatureSelection& selection) {
-  namespace fs = std::filesystem;
-  TitanicTables tables = load_titanic(data_dir);
-  FeatureOutputs out;
-  FeatureRanking ranking;
-  out.features = select_features(tables.train, selection, &ranking);
-  out.notes = tables.notes;
-  if (selection.method == FeatureSelection::Method::logistic_ranking) out.ranking = ranking;
-
-  out.train_csv = (fs::path(out_dir) / "titanic_train_wrangled.csv").string();
-  out.test_csv = (fs::path(out_dir) / "titanic_test_wrangled.csv").string();
-  write_table_csv(tables.train, out.train_csv);
-  write_table_csv(tables.test, out.test_csv);
-
-  out.side = image_side(static_cast<int64_t>(out.features.size()));
-  out.train_images = write_png_images(tables.train, out.features, out_dir, ImageSplit::train);
-  out.test_images = write_png_images(tables.test, out.features, out_dir, ImageSplit::test);
-  return out;
-}
-
 }  // namespace keel::data

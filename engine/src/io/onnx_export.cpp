@@ -279,22 +279,47 @@ ProtoWriter value_info(const std::string& name, const std::vector<int64_t>& fixe
 }  // namespace
 
 std::string onnx_model_bytes(nn::Module& model, const Shape& input_chw) {
+  return onnx_model_bytes(std::vector<nn::Module*>{&model}, input_chw);
+}
+
+std::string onnx_model_bytes(const std::vector<nn::Module*>& networks, const Shape& input_chw) {
   if (input_chw.ndim() != 3) {
     throw Error(ErrorKind::usage,
                 fmt::format("export_onnx: the input shape is (C, H, W), got {}", input_chw.str()));
   }
+  if (networks.empty()) throw Error(ErrorKind::usage, "export_onnx: no network to export");
   GraphBuilder g;
   Exporter exporter(g);
-  ActShape shape{input_chw[0], input_chw[1], input_chw[2], true};
-  const std::string logits = exporter.emit(model, "", "input", shape);
-  if (shape.spatial)
-    no_onnx_form("a model whose output is an image (it must end in flattened class scores)");
-  g.node("Identity", {logits}, {}, "logits");
-  g.node("Softmax", {logits}, {one_int("axis", 1)}, "probabilities");
+  std::vector<std::string> member_logits;
+  int64_t classes = 0;
+  for (size_t j = 0; j < networks.size(); ++j) {
+    ActShape shape{input_chw[0], input_chw[1], input_chw[2], true};
+    const std::string prefix = networks.size() > 1 ? fmt::format("model{}.", j) : "";
+    member_logits.push_back(exporter.emit(*networks[j], prefix, "input", shape));
+    if (shape.spatial)
+      no_onnx_form("a model whose output is an image (it must end in flattened class scores)");
+    if (j > 0 && shape.c != classes) {
+      throw Error(ErrorKind::usage,
+                  fmt::format("export_onnx: the networks of an ensemble must score the same "
+                              "classes; network 1 gives {}, network {} gives {}",
+                              classes, j + 1, shape.c));
+    }
+    classes = shape.c;
+  }
+  if (networks.size() == 1) {
+    g.node("Identity", {member_logits[0]}, {}, "logits");
+    g.node("Softmax", {member_logits[0]}, {one_int("axis", 1)}, "probabilities");
+  } else {
+    std::vector<std::string> member_probs;
+    for (const std::string& logits : member_logits)
+      member_probs.push_back(g.node("Softmax", {logits}, {one_int("axis", 1)}));
+    g.node("Mean", member_probs, {}, "probabilities");
+    g.node("Log", {"probabilities"}, {}, "logits");
+  }
   const std::vector<int64_t> in_dims{input_chw[0], input_chw[1], input_chw[2]};
   const ProtoWriter graph =
       g.graph(value_info("input", in_dims),
-              {value_info("logits", {shape.c}), value_info("probabilities", {shape.c})});
+              {value_info("logits", {classes}), value_info("probabilities", {classes})});
   ProtoWriter opset;
   opset.bytes_field(1, "");
   opset.int_field(2, kOpset);
@@ -309,6 +334,11 @@ std::string onnx_model_bytes(nn::Module& model, const Shape& input_chw) {
 
 void export_onnx(nn::Module& model, const Shape& input_chw, const std::string& path) {
   train::write_file_atomically(path, onnx_model_bytes(model, input_chw));
+}
+
+void export_onnx(const std::vector<nn::Module*>& networks, const Shape& input_chw,
+                 const std::string& path) {
+  train::write_file_atomically(path, onnx_model_bytes(networks, input_chw));
 }
 
 }  // namespace keel

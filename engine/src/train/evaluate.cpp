@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "baselines.h"
 #include "keel/data/fold_features.h"
 #include "keel/data/split.h"
 #include "keel/error.h"
@@ -79,8 +80,6 @@ class NestedRun {
   RecipeFit fit_recipe(const Config& recipe, const Rows& pool, const Rows& target) const;
   std::vector<double> train_member(const Config& recipe, const detail::Member& m, const Rows& pool,
                                    const Rows& target, double& valid_accuracy) const;
-  double logistic_baseline(const Rows& pool, const Rows& target) const;
-  double gender_rule(const Rows& target) const;
 
   const Config& config_;
   Log log_;
@@ -143,39 +142,6 @@ RecipeFit NestedRun::fit_recipe(const Config& recipe, const Rows& pool, const Ro
   return fit;
 }
 
-double NestedRun::gender_rule(const Rows& target) const {
-  const data::Table& train = source_->tables().train;
-  const int64_t female = train.column_index("sex_female");
-  std::vector<double> p;
-  for (int64_t r : target) p.push_back(train.at(r, female));
-  return accuracy(p, labels_of(labels_, target));
-}
-
-double NestedRun::logistic_baseline(const Rows& pool, const Rows& target) const {
-  const std::vector<std::string> features =
-      source_->select(detail::feature_selection(config_.data), pool);
-  auto matrix = [&](const Rows& rows) {
-    const data::Table t = source_->train_table(rows, pool);
-    std::vector<int64_t> cols;
-    for (const auto& f : features) cols.push_back(t.column_index(f));
-    std::vector<std::vector<double>> x;
-    for (const auto& row : t.rows()) {
-      std::vector<double> r;
-      for (int64_t c : cols) r.push_back(row[static_cast<size_t>(c)]);
-      x.push_back(std::move(r));
-    }
-    return x;
-  };
-  const data::LogisticFit fit = data::fit_logistic_l2(matrix(pool), labels_of(labels_, pool));
-  std::vector<double> p;
-  for (const auto& x : matrix(target)) {
-    double z = fit.intercept;
-    for (size_t j = 0; j < x.size(); ++j) z += fit.coefficients[j] * x[j];
-    p.push_back(z > 0 ? 1.0 : 0.0);
-  }
-  return accuracy(p, labels_of(labels_, target));
-}
-
 std::vector<Config> candidate_configs(const Config& config, std::vector<std::string>& names) {
   names = config.evaluate.candidates;
   if (names.empty()) names.push_back("");
@@ -232,8 +198,9 @@ NestedEvaluation NestedRun::run() {
     }
     e.chosen.push_back(best);
     e.outer_accuracies.push_back(e.scores[static_cast<size_t>(best)].back().outer);
-    gender.push_back(gender_rule(target));
-    logistic.push_back(logistic_baseline(pool, target));
+    gender.push_back(detail::gender_rule_accuracy(*source_, target));
+    logistic.push_back(
+        detail::logistic_accuracy(*source_, detail::feature_selection(config_.data), pool, target));
     log_(
         fmt::format("outer fold {:>2}/{}: inner cv{} -> candidate {} chosen, held-out accuracy "
                     "{:.4f} ({} rows)  [{:.1f} s]",

@@ -9,7 +9,26 @@
 namespace keel::train::detail {
 
 namespace {
+
 constexpr const char* kWeights = "weights.";
+
+// The first image a model validated each row on, as that model saw it.
+void remember_validation_images(Results& results, const Member& member, const Tensor& images) {
+  const int64_t rows = results.val_count.dim(0);
+  if (!results.val_images.defined()) {
+    results.val_images = Tensor::zeros({rows, images.dim(1), images.dim(2), images.dim(3)});
+    results.val_image_set = Tensor::zeros({rows});
+  }
+  float* set = results.val_image_set.data();
+  for (size_t i = 0; i < member.valid_rows.size(); ++i) {
+    const int64_t row = member.valid_rows[i];
+    if (set[row] != 0.0f) continue;
+    const auto k = static_cast<int64_t>(i);
+    results.val_images.rows(row, row + 1).copy_from(images.rows(k, k + 1));
+    set[row] = 1.0f;
+  }
+}
+
 }  // namespace
 
 Checkpoint member_outcome(Trainer& trainer, nn::Module& model, const LabelledImages& valid,
@@ -29,6 +48,7 @@ Checkpoint member_outcome(Trainer& trainer, nn::Module& model, const LabelledIma
     const Evaluation e = trainer.evaluate_final(valid);
     c.reals["val_accuracy"] = e.accuracy;
     c.tensors["val_probabilities"] = e.probabilities;
+    c.tensors["val_images"] = valid.images.to(Device::cpu);
   }
   c.tensors["test_probabilities"] = trainer.predict_final(test_images).to(Device::cpu).clone();
   save_model_weights(c, kWeights, model);
@@ -49,6 +69,7 @@ void add_outcome(Results& results, Checkpoint& finished_models, const Member& me
   results.last_best_epoch = static_cast<int>(outcome.int_at("best_epoch"));
   if (outcome.tensors.count("val_probabilities")) {
     results.member_accuracies.push_back(outcome.real_at("val_accuracy"));
+    remember_validation_images(results, member, outcome.tensor_at("val_images"));
     const Tensor& probabilities = outcome.tensor_at("val_probabilities");
     const std::vector<float> probs = probabilities.to_vector();
     const int64_t k = probabilities.dim(1);

@@ -104,6 +104,14 @@ std::string summary_json(const RunSummary& s) {
   j["val_rows"] = s.val_rows;
   j["test_rows"] = s.test_rows;
   j["ensemble_members"] = s.ensemble_members;
+  if (s.has_baselines) {
+    j["baselines"] = {
+        {"rows", "the validation rows above, each baseline fitted on the same training rows"},
+        {"gender_rule",
+         {{"mean", json_number(s.gender_rule_mean)}, {"std", json_number(s.gender_rule_std)}}},
+        {"logistic_regression",
+         {{"mean", json_number(s.logistic_mean)}, {"std", json_number(s.logistic_std)}}}};
+  }
   // The cv keys exist only when k-fold ran, so a reader can tell "no CV" from "CV gave null".
   if (s.has_cv) {
     j["cv_mean"] = json_number(s.cv_mean);

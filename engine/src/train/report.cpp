@@ -345,6 +345,15 @@ void append_summary_table(std::string& out, const ReportInputs& in) {
     }
     row("fold accuracies", folds);
   }
+  if (s.has_baselines) {
+    row("baselines",
+        fmt::format("gender rule {} &plusmn; {}, logistic regression on the same features {} "
+                    "&plusmn; {}<br><small>on the same validation rows, fitted on the same "
+                    "training rows: does the CNN earn its keep?</small>",
+                    fmt_or_dash(s.gender_rule_mean, "{:.4f}"),
+                    fmt_or_dash(s.gender_rule_std, "{:.4f}"),
+                    fmt_or_dash(s.logistic_mean, "{:.4f}"), fmt_or_dash(s.logistic_std, "{:.4f}")));
+  }
   if (s.parameters > 0) row("parameters", with_commas(s.parameters));
   row("rows (train / val / test)",
       fmt::format("{} / {} / {}", s.train_rows, s.val_rows, s.test_rows));
@@ -384,7 +393,12 @@ void append_top_losses(std::string& out, const ReportInputs& in) {
   out +=
       "<p class=\"hint\" style=\"margin:0 0 12px\">Each caption reads predicted / actual / loss / "
       "probability of the actual class; wrong predictions are in red. Each square is one "
-      "feature.</p>\n<div class=\"losses\">\n";
+      "feature.</p>\n";
+  if (!in.top_losses_note.empty()) {
+    out +=
+        "<p class=\"hint\" style=\"margin:0 0 12px\">" + html_escape(in.top_losses_note) + "</p>\n";
+  }
+  out += "<div class=\"losses\">\n";
   for (const TopLossImage& image : in.top_losses) {
     const std::string png = report_detail::encode_png(image, kReportImagePixels);
     const std::string predicted = html_escape(class_name(in, image.predicted));

@@ -10,23 +10,25 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include "checkpoint_writer.h"
+#include "common/stopwatch.h"
 #include "keel/data/titanic.h"
 #include "keel/dist.h"
 #include "keel/error.h"
+#include "keel/io/onnx_export.h"
 #include "keel/ops.h"
 #include "keel/runtime.h"
 #include "keel/train/atomic_file.h"
-#include "keel/io/onnx_export.h"
+#include "keel/train/input_pipeline.h"
 #include "keel/train/model_builder.h"
 #include "keel/train/pretrained.h"
 #include "keel/train/trainer.h"
-#include "checkpoint_writer.h"
 #include "dist_plan.h"
 #include "member_outcome.h"
 #include "run_outputs.h"
 #include "run_plan.h"
-#include "common/stopwatch.h"
 
 namespace keel::train {
 
@@ -148,7 +150,9 @@ class Run {
   [[noreturn]] void report_divergence(const Diverged& d) const;
   std::string progress_bar_line(const Member& member, int epoch, int64_t step, int64_t steps) const;
   RunResult predict_only();
-  void export_onnx_if_asked(nn::Module& model, const Tensor& images) const;
+  void check_export_onnx_path() const;
+  std::unique_ptr<nn::Sequential> finished_network(const Checkpoint& c, int j) const;
+  void export_onnx_if_asked(const Checkpoint& finished) const;
 
   const Config& config_;
   const RunOptions& options_;
@@ -190,6 +194,9 @@ void Run::save(const Trainer* trainer, const char* name, Durability durability) 
   Checkpoint c = finished_models_;
   c.ints["run.config_hash"] = static_cast<int64_t>(config_hash(config_));
   c.ints["run.members_total"] = static_cast<int64_t>(members_.size());
+  // The raw images' shape, for loading the finished models without the CSVs (trained_model.h).
+  c.ints["run.input_channels"] = data_.train_images.dim(1);
+  c.ints["run.input_side"] = data_.side;
   results_.save(c);
   if (trainer) trainer->save_state(c);
   writer_->write(checkpoint_path(name), std::move(c), durability);
@@ -301,7 +308,6 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
   trainer.restore_best();
   Checkpoint outcome =
       detail::member_outcome(trainer, *model, valid, images.test_images.to(device_));
-  if (member.index == 0) export_onnx_if_asked(*model, images.test_images);
   if (dist_mode_ == detail::DistMode::folds) {
     my_outcomes_[member.index] = std::move(outcome);
     return;
@@ -340,14 +346,69 @@ RunResult Run::rank_result() const {
   return result;
 }
 
-// The first model (of an ensemble, the one trained on the first fold or seed) as ONNX, for
-// inputs shaped like `images`.
-void Run::export_onnx_if_asked(nn::Module& model, const Tensor& images) const {
+// Before any training: an --export-onnx that cannot be written, or cannot express the run's
+// ensemble, stops the run now rather than after its models are trained.
+void Run::check_export_onnx_path() const {
+  const std::string& path = options_.export_onnx_path;
+  if (path.empty()) return;
+  const std::filesystem::path folder = std::filesystem::absolute(path).parent_path();
+  if (!std::filesystem::is_directory(folder) || ::access(folder.c_str(), W_OK) != 0) {
+    throw Error(ErrorKind::usage,
+                fmt::format("--export-onnx {}: the folder {} does not exist or is not writable; "
+                            "create it or choose another path",
+                            path, folder.string()));
+  }
+  if (std::filesystem::is_directory(path)) {
+    throw Error(ErrorKind::usage,
+                fmt::format("--export-onnx {}: that is a folder; name a file such as {}/model.onnx",
+                            path, path));
+  }
+  if (members_.size() > 1 && config_.data.rank_top_k > 0) {
+    throw Error(ErrorKind::usage,
+                fmt::format("--export-onnx: the {} models of this ensemble each rank their own "
+                            "features (data.rank_top_k), so their images differ and one ONNX "
+                            "graph cannot take a single input for all of them; list the features "
+                            "in data.features, or train one model (train.folds: 0 and no "
+                            "train.ensemble_seeds)",
+                            members_.size()));
+  }
+}
+
+std::unique_ptr<nn::Sequential> Run::finished_network(const Checkpoint& c, int j) const {
+  Generator init_gen(members_[static_cast<size_t>(j)].seed);
+  auto model = build_model(config_, data_.train_images.dim(1), data_.side, init_gen);
+  load_model_weights(c, fmt::format("model{}.", j), *model);
+  return model;
+}
+
+// Every finished model as one ONNX graph (an ensemble's probabilities averaged, as in the
+// submission), its input the models' own: the raw images after resizing and normalisation.
+void Run::export_onnx_if_asked(const Checkpoint& finished) const {
   if (options_.export_onnx_path.empty() || !dist::is_root()) return;
-  export_onnx(model, Shape{images.dim(1), images.dim(2), images.dim(3)}, options_.export_onnx_path);
-  log_(fmt::format("wrote {}: model 1 of {} as ONNX (opset 13, input (batch, {}, {}, {}), outputs "
-                   "logits and probabilities)",
-                   options_.export_onnx_path, members_.size(), images.dim(1), images.dim(2), images.dim(3)));
+  std::vector<std::unique_ptr<nn::Sequential>> networks;
+  std::vector<nn::Module*> pointers;
+  for (int j = 0; j < results_.members_done; ++j) {
+    networks.push_back(finished_network(finished, j));
+    pointers.push_back(networks.back().get());
+  }
+  const InputPipeline pipeline(config_.data, Device::cpu);
+  const Shape input{pipeline.output_channels(data_.train_images.dim(1)),
+                    pipeline.output_side(data_.side), pipeline.output_side(data_.side)};
+  export_onnx(pointers, input, options_.export_onnx_path);
+  const bool transformed = input[1] != data_.side || input[0] != data_.train_images.dim(1);
+  log_(fmt::format(
+      "wrote {}: {} as ONNX (opset 13, input (batch, {}, {}, {}){}, outputs logits and "
+      "probabilities{}){}",
+      options_.export_onnx_path,
+      pointers.size() > 1
+          ? fmt::format("the ensemble of {} models, probabilities averaged", pointers.size())
+          : std::string("the model"),
+      input[0], input[1], input[2],
+      transformed ? ": the images after data.image_size resizing and ImageNet normalisation" : "",
+      pointers.size() > 1 ? "; logits = log(probabilities)" : "",
+      config_.predict.tta > 0 && config_.data.augment
+          ? "; without predict.tta's augmented passes, which submission.csv blends in"
+          : ""));
 }
 
 RunResult Run::predict_only() {
@@ -361,17 +422,15 @@ RunResult Run::predict_only() {
   }
   Tensor sum = Tensor::zeros(results_.test_prob_sum.shape());
   for (int j = 0; j < results_.members_done; ++j) {
-    Generator init_gen(members_[static_cast<size_t>(j)].seed);
-    auto model = build_model(config_, data_.train_images.dim(1), data_.side, init_gen);
+    auto model = finished_network(c, j);
     Trainer trainer(config_, *model, device_, members_[static_cast<size_t>(j)].seed, j);
-    load_model_weights(c, fmt::format("model{}.", j), *model);
     const data::FoldImages images =
         detail::member_images(data_, config_, members_[static_cast<size_t>(j)]);
-    if (j == 0) export_onnx_if_asked(*model, images.test_images);
     add(sum, trainer.predict_final(images.test_images.to(device_)), sum);
   }
   results_.test_prob_sum = sum;
   if (!dist::is_root()) return rank_result();
+  export_onnx_if_asked(c);
   detail::write_submission_files(config_, options_, data_, results_);
   log_(fmt::format("predicted {} passengers with {} model(s) from {}; wrote {}/submission.csv",
                    data_.test_ids.size(), results_.members_done, options_.predict_path, options_.out_dir));
@@ -392,9 +451,14 @@ RunResult Run::execute() {
   log_(fmt::format("keel: resolved config ({}):\n{}", config_.source, to_yaml(config_)));
   if (options_.features_only) {
     if (!root) return {};
-    const data::FeatureOutputs out = data::write_features(config_.data.dir, options_.out_dir, {});
-    log_(fmt::format("wrote {} and {}, {} train and {} test images ({}x{}) into {}", out.train_csv,
-                     out.test_csv, out.train_images, out.test_images, out.side, out.side, options_.out_dir));
+    const data::FeatureOutputs out = data::write_features(config_.data.dir, options_.out_dir,
+                                                          detail::feature_selection(config_.data));
+    log_(
+        fmt::format("wrote {} and {} (the wrangled columns, then the group survival columns from "
+                    "every train row's label, each train row's own left out), {} train and {} "
+                    "test images ({}x{}) of the config's features into {}",
+                    out.train_csv, out.test_csv, out.train_images, out.test_images, out.side,
+                    out.side, options_.out_dir));
     return {};
   }
   // An explicit --device cuda is refused before the GPU starts; auto is checked once resolved.
@@ -429,6 +493,7 @@ RunResult Run::execute() {
   if (dist_mode_ != detail::DistMode::single) {
     log_(detail::describe_dist(dist_mode_, members_.size(), dist::world_size(), config_));
   }
+  check_export_onnx_path();
   results_ = detail::empty_results(data_.train_images.dim(0), data_.test_images.dim(0),
                                    config_.model.num_classes);
   if (!options_.predict_path.empty()) return predict_only();
@@ -461,9 +526,12 @@ RunResult Run::execute() {
   if (dist_mode_ == detail::DistMode::folds) gather_outcomes();
   writer_->wait();  // a failed background write reports here, before any output is written
   if (!root) return rank_result();
+  export_onnx_if_asked(finished_models_);
   const double models_seconds = clock.lap();
-  RunResult result = detail::write_outputs(config_, options_, data_, results_, layer_table_, parameter_count_,
-                                           device_name(device_), log_);
+  const detail::BaselineScores baselines = detail::member_baselines(data_, members_);
+  RunResult result =
+      detail::write_outputs(config_, options_, data_, results_, baselines, layer_table_,
+                            parameter_count_, device_name(device_), log_);
   result.data_seconds = data_seconds;
   result.device_wait_seconds = device_wait_seconds;
   result.models_seconds = models_seconds;

@@ -59,7 +59,13 @@ Validation analyse_validation(const PreparedData& data, const Results& results) 
   return v;
 }
 
-std::vector<TopLossImage> top_losses(const PreparedData& data, const Validation& v, size_t count) {
+bool seen_by_model(const Results& results, int64_t row) {
+  return results.val_image_set.defined() && results.val_image_set.data()[row] != 0.0f;
+}
+
+// The rows with the highest loss, each shown as the first model that held it out saw it.
+std::vector<TopLossImage> top_losses(const PreparedData& data, const Results& results,
+                                     const Validation& v, size_t count) {
   std::vector<size_t> order(v.rows.size());
   std::iota(order.begin(), order.end(), 0);
   auto loss = [&](size_t i) {
@@ -67,10 +73,10 @@ std::vector<TopLossImage> top_losses(const PreparedData& data, const Validation&
   };
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return loss(a) > loss(b); });
   std::vector<TopLossImage> out;
-  const Tensor& images = data.train_images;
   for (size_t j = 0; j < std::min(count, order.size()); ++j) {
     const size_t i = order[j];
     const int64_t row = v.rows[i];
+    const Tensor& images = seen_by_model(results, row) ? results.val_images : data.train_images;
     TopLossImage img;
     img.pixels = images.rows(row, row + 1).to_vector();
     img.channels = static_cast<int>(images.dim(1));
@@ -140,6 +146,37 @@ RunSummary make_summary(const Config& config, const PreparedData& data, const Re
   return s;
 }
 
+// Which feature values the report's images show, where they can differ from model to model.
+std::string top_losses_note(const Config& config, const PreparedData& data, const Results& results,
+                            const std::vector<TopLossImage>& shown) {
+  if (!data.per_member_features) return "";
+  bool all_seen = true;
+  for (const TopLossImage& image : shown) all_seen = all_seen && seen_by_model(results, image.row);
+  std::string note =
+      "Each image is the one the model that held the row out was given: its label-dependent "
+      "features (group survival columns, a ranking) fitted on that model's training rows only";
+  if (config.train.repeats > 1) {
+    note += fmt::format(
+        "; the first of the {} repeats' images, while the probability is the mean "
+        "over every model that held the row out",
+        config.train.repeats);
+  }
+  if (!all_seen) {
+    note =
+        "Some of these images have their label-dependent features fitted on every train row (the "
+        "checkpoint this run resumed from did not record the images its models saw), so "
+        "they may differ from what the models were given";
+  }
+  return note + ".";
+}
+
+void add_baselines(RunSummary& s, const BaselineScores& baselines) {
+  if (baselines.gender_rule.empty()) return;
+  s.has_baselines = true;
+  mean_and_std(baselines.gender_rule, s.gender_rule_mean, s.gender_rule_std);
+  mean_and_std(baselines.logistic, s.logistic_mean, s.logistic_std);
+}
+
 std::vector<std::string> split_lines(const std::vector<std::string>& blocks) {
   std::vector<std::string> lines;
   for (const std::string& block : blocks) {
@@ -178,11 +215,13 @@ void write_submission_files(const Config& config, const RunOptions& options, con
 }
 
 RunResult write_outputs(const Config& config, const RunOptions& options, const PreparedData& data,
-                        const Results& results, const std::vector<std::string>& layer_table,
-                        int64_t parameter_count, const std::string& device,
+                        const Results& results, const BaselineScores& baselines,
+                        const std::vector<std::string>& layer_table, int64_t parameter_count,
+                        const std::string& device,
                         const std::function<void(const std::string&)>& log) {
   const Validation v = analyse_validation(data, results);
-  const RunSummary summary = make_summary(config, data, results, v, parameter_count, device);
+  RunSummary summary = make_summary(config, data, results, v, parameter_count, device);
+  add_baselines(summary, baselines);
   write_submission_files(config, options, data, results);
   write_metrics_csv(out_file(options, "metrics.csv"), results.records);
   write_summary_json(out_file(options, "summary.json"), summary);
@@ -191,7 +230,8 @@ RunResult write_outputs(const Config& config, const RunOptions& options, const P
     report.title = fmt::format("keel: {}", config.source);
     report.epochs = results.records;
     std::copy(&v.confusion[0][0], &v.confusion[0][0] + 4, &report.confusion[0][0]);
-    report.top_losses = top_losses(data, v, 9);
+    report.top_losses = top_losses(data, results, v, 9);
+    report.top_losses_note = top_losses_note(config, data, results, report.top_losses);
     report.resolved_config_yaml = to_yaml(config);
     report.summary = summary;
     report.layer_table = split_lines(layer_table);
@@ -203,6 +243,13 @@ RunResult write_outputs(const Config& config, const RunOptions& options, const P
   }
   if (!v.rows.empty()) {
     log(fmt::format("validation accuracy {:.4f} ({} of {} rows right)", v.accuracy(), v.correct, v.rows.size()));
+  }
+  if (summary.has_baselines) {
+    log(
+        fmt::format("baselines on the same validation rows: gender rule {:.4f} ± {:.4f}, logistic "
+                    "regression on the same features {:.4f} ± {:.4f}",
+                    summary.gender_rule_mean, summary.gender_rule_std, summary.logistic_mean,
+                    summary.logistic_std));
   }
   log(fmt::format("trained {} steps in {:.2f} s ({:.3f} ms/step); wrote submission.csv, metrics.csv, "
                   "summary.json{} to {}",

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "baselines.h"
 #include "keel/config.h"
 #include "keel/train/run.h"
 #include "keel/train/trainer.h"
@@ -18,8 +19,9 @@ void write_submission_files(const Config& config, const RunOptions& options, con
                             const Results& results);
 
 RunResult write_outputs(const Config& config, const RunOptions& options, const PreparedData& data,
-                        const Results& results, const std::vector<std::string>& layer_table,
-                        int64_t parameter_count, const std::string& device,
+                        const Results& results, const BaselineScores& baselines,
+                        const std::vector<std::string>& layer_table, int64_t parameter_count,
+                        const std::string& device,
                         const std::function<void(const std::string&)>& log);
 
 }  // namespace keel::train::detail

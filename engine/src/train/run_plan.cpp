@@ -133,6 +133,10 @@ void Results::save(Checkpoint& c) const {
   c.tensors["run.test_prob_sum"] = test_prob_sum.clone();
   c.tensors["run.val_prob_sum"] = val_prob_sum.clone();
   c.tensors["run.val_count"] = val_count.clone();
+  if (val_images.defined()) {
+    c.tensors["run.val_images"] = val_images.clone();
+    c.tensors["run.val_image_set"] = val_image_set.clone();
+  }
   c.texts["run.member_accuracies"] = encode_numbers(member_accuracies);
   c.texts["run.records"] = encode_records(records);
 }
@@ -152,6 +156,16 @@ void Results::load(const Checkpoint& c) {
   restore_tensor(c, "run.test_prob_sum", test_prob_sum);
   restore_tensor(c, "run.val_prob_sum", val_prob_sum);
   restore_tensor(c, "run.val_count", val_count);
+  if (c.tensors.count("run.val_images") && c.tensors.count("run.val_image_set")) {
+    val_images = c.tensor_at("run.val_images").clone();
+    val_image_set = c.tensor_at("run.val_image_set").clone();
+    expect_shape(val_image_set, Shape{val_count.dim(0)}, "run.val_image_set");
+    if (val_images.ndim() != 4 || val_images.dim(0) != val_count.dim(0)) {
+      throw Error(ErrorKind::checkpoint,
+                  fmt::format("checkpoint {}: run.val_images has shape {}, expected ({}, C, S, S)",
+                              c.source, val_images.shape().str(), val_count.dim(0)));
+    }
+  }
   member_accuracies = decode_numbers(c.text_at("run.member_accuracies"));
   records = decode_records(c.text_at("run.records"));
 }

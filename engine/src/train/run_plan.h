@@ -58,6 +58,11 @@ struct Results {
   Tensor test_prob_sum;   // (T, K): summed over finished members
   Tensor val_prob_sum;    // (N, K): summed over the members that validated each row
   Tensor val_count;       // (N)
+  // The image each validated row had in the first model that held it out (the features fitted on
+  // that model's training rows), for the report; val_image_set says which rows have one. Both
+  // undefined until a model validates (and in checkpoints written before they existed).
+  Tensor val_images;     // (N, C, S, S)
+  Tensor val_image_set;  // (N), 1 where val_images holds the row's image
   std::vector<double> member_accuracies;
   std::vector<EpochRecord> records;  // of finished members
   int64_t steps = 0;

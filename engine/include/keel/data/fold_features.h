@@ -32,6 +32,9 @@ class FeatureSource {
   Table train_table(const std::vector<int64_t>& rows, const std::vector<int64_t>& known) const;
   // Every test row, the group columns counting the labels of `known`.
   Table test_table(const std::vector<int64_t>& known) const;
+  // The train rows `known` as train_table(known, known) gives them, with their survived column
+  // second, as in the wrangled train CSV.
+  Table labelled_train_table(const std::vector<int64_t>& known) const;
 
   // The selection fitted on the `known` rows: a list is checked (group columns allowed), a
   // ranking is fitted on the known rows only; its candidates default to the wrangled columns

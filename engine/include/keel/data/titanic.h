@@ -65,7 +65,10 @@ struct FeatureOutputs {
 };
 
 // The library side of `titanic_train --features-only`: reads the Kaggle files in data_dir, writes
-// both wrangled CSVs into out_dir and all PNGs (write_png_images) for the selected features.
+// both wrangled CSVs into out_dir with the group survival columns appended, computed as a run's
+// test rows get them: from every train row's label, a train row's own label left out (so the
+// columns of a train row never read its own survival), and all PNGs (write_png_images) for the
+// selected features (a ranking fitted on every train row).
 FeatureOutputs write_features(const std::string& data_dir, const std::string& out_dir,
                               const FeatureSelection& selection);
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "keel/nn/module.h"
 #include "keel/tensor.h"
@@ -16,7 +17,16 @@ namespace keel {
 // `input_chw` is the (C, H, W) the model was trained on. Throws keel::Error(usage) naming a
 // layer that has no ONNX form.
 std::string onnx_model_bytes(nn::Module& model, const Shape& input_chw);
-// The same, written to a temporary name in the folder of `path` and renamed over it.
+// An ensemble as one graph: every network on the same input, weights under "model<j>." + its
+// names, and "probabilities" the mean of their softmax outputs, as keel averages an ensemble's
+// predictions. "logits" is then log(probabilities): softmax of it gives the probabilities back
+// and its argmax is the ensemble's class (the networks' own logits have no common scale to
+// average). One network gives exactly the single-model graph above.
+std::string onnx_model_bytes(const std::vector<nn::Module*>& networks, const Shape& input_chw);
+// The same, written to a temporary name in the folder of `path` and renamed over it, so a failed
+// export leaves no file (and an earlier one in place).
 void export_onnx(nn::Module& model, const Shape& input_chw, const std::string& path);
+void export_onnx(const std::vector<nn::Module*>& networks, const Shape& input_chw,
+                 const std::string& path);
 
 }  // namespace keel

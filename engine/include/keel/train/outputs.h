@@ -61,6 +61,12 @@ struct RunSummary {
   int64_t val_rows = 0;
   int64_t test_rows = 0;
   int ensemble_members = 1;  // models whose predictions were averaged for the submission
+  // Simple baselines on the same validation rows, each fitted on the same training rows as the
+  // CNN's models: the gender rule and an L2 logistic regression on the config's features. Mean
+  // and (population) std over the models with validation rows; has_baselines false without any.
+  bool has_baselines = false;
+  double gender_rule_mean = kNoValue, gender_rule_std = kNoValue;
+  double logistic_mean = kNoValue, logistic_std = kNoValue;
 };
 
 // `PassengerId,Survived`, one row per passenger in the given order; labels must be 0 or 1.

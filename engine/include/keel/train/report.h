@@ -30,6 +30,7 @@ struct ReportInputs {
   int64_t confusion[2][2] = {{0, 0}, {0, 0}};  // [true][predicted] over the validation set(s)
   std::vector<std::string> class_names = {"died", "survived"};
   std::vector<TopLossImage> top_losses;  // highest loss first
+  std::string top_losses_note;           // which feature values the images show, when models differ
   std::string resolved_config_yaml;
   RunSummary summary;
   std::vector<std::string> layer_table;  // lines of the model's layer table, printed as is

@@ -15,7 +15,9 @@ struct RunOptions {
   std::string out_dir = "out";
   std::string resume_path;   // continue training from this checkpoint
   std::string predict_path;  // inference only: load this checkpoint, write the submission
-  std::string export_onnx_path;  // also write the first model as ONNX (keel/io/onnx_export.h)
+  // Also write the finished model(s) as ONNX (keel/io/onnx_export.h): an ensemble as one graph
+  // that averages its models' probabilities, as the submission does.
+  std::string export_onnx_path;
   bool features_only = false;
   bool quiet = false;
   bool progress_bar = false;  // a live bar (terminal) instead of one line per epoch
