@@ -41,9 +41,9 @@ __global__ void im2col_kernel(const float* __restrict__ x, int64_t images, ConvG
 
 // One thread per input element; sums every (r, s) tap whose window covers it. Only the taps with
 // r ≡ y + padding (mod stride) land on an output row, so the loops start at the first such tap and
-// step by the stride while the output row falls by one: no division inside the loops. (64-bit
-// division is a software routine on the GPU; with a division per tap it dominated this kernel at
-// the 7x7 stride-2 stem.) The taps are visited in the order r, then s, ascending, as before.
+// step by the stride while the output row falls by one: no division inside the loops, since 64-bit
+// division is a software routine on the GPU. The taps are visited in the order r, then s,
+// ascending, so the sums keep one order.
 __global__ void col2im_kernel(const float* __restrict__ col, int64_t images, ConvGeometry g,
                               float* __restrict__ dx) {
   const int64_t plane = g.out_h * g.out_w;

@@ -784,7 +784,9 @@ void apply_overrides(Config& config, const std::vector<std::string>& assignments
   for (const std::string& a : assignments) assign_override(updated, a);
   std::string all;
   for (const std::string& a : assignments) {
-    all += (all.empty() ? "" : " ") + std::string("--set ") + detail::abbreviated(a);
+    if (!all.empty()) all += ' ';
+    all += "--set ";
+    all += detail::abbreviated(a);
   }
   check_cross_fields(updated, [&](const std::string&) { return fmt::format("`{}`", all); });
   config = std::move(updated);

@@ -89,9 +89,7 @@ enum class ConvAlgo { im2col, winograd2, winograd4 };
 
 // Below this much direct-convolution work (2·N·K·C·9·H·W FLOPs) a 3x3 convolution stays on the
 // im2col path: Winograd's extra launches (filter, input and output transforms) then cost more than
-// its saved multiplications. On an H200 the small CNN (at most 85 MFLOP a convolution) trained at
-// 0.80-0.88 ms/step with im2col against 1.10-1.12 ms/step with Winograd, while every ResNet-34
-// shape at batch 64 (7.4 GFLOP and more) was faster with Winograd.
+// its saved multiplications (the measurements behind the threshold: notes/gpu-conv.md).
 constexpr double kWinogradMinFlops = 1e9;
 
 // keel::gpu_conv_algo() is read at every call, so that a test or benchmark can switch paths

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 
+#include "common/check.h"
 #include "keel/ops.h"
 
 namespace keel::train::detail {
@@ -36,7 +37,9 @@ void LossScaling::update() {
 
 LossScaleState LossScaling::state() const {
   const std::vector<float> read = state_.to_vector();
-  std::array<float, kLossScaleStateFloats> values;
+  KEEL_CHECK(read.size() == kLossScaleStateFloats, "loss scaler state has {} values, expected {}",
+             read.size(), kLossScaleStateFloats);
+  std::array<float, kLossScaleStateFloats> values{};
   std::copy(read.begin(), read.end(), values.begin());
   return loss_scale_state(values);
 }

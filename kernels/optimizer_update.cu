@@ -1,5 +1,5 @@
-// Fused SGD and AdamW updates (see optim.cuh).
-#include "optim.cuh"
+// Fused SGD and AdamW updates (see optimizer_update.cuh).
+#include "optimizer_update.cuh"
 
 #include "cuda/check.h"
 #include "cuda/context.h"
