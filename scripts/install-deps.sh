@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config git libeigen3-dev libfmt-dev libyaml-cpp-dev libfccp-dev
           libstb-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
           clang-14 libclang-rt-14-dev libomp-14-dev  # clang: the fuzz targets (libFuzzer)
+          clang-format-14  # scripts/check-format.sh, a CTest check
           libopenmpi-dev openmpi-bin)  # keel::dist's MPI backend and the mpirun tests
 for arg in "$@"; do
     case "$arg" in
