@@ -9,14 +9,16 @@ namespace keel::cuda {
 namespace {
 
 __global__ void sgd_kernel(float* __restrict__ param, const float* __restrict__ grad,
-                           float* __restrict__ velocity, size_t n, float lr, float momentum, float dampening,
-                           float weight_decay, bool nesterov, bool first_step, const LiveGroupRow* live) {
+                           float* __restrict__ velocity, size_t n, float lr, float momentum,
+                           float dampening, float weight_decay, bool nesterov, bool first_step,
+                           const LiveGroupRow* live) {
   if (live) {
     lr = live->lr;
     // Without a velocity buffer (a parameter whose optimizer keeps none) momentum stays 0.
     if (velocity) momentum = live->momentum;
   }
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
+       i += size_t{gridDim.x} * blockDim.x) {
     float g = grad[i];
     if (weight_decay != 0.0f) g += weight_decay * param[i];
     if (momentum != 0.0f) {
@@ -28,16 +30,18 @@ __global__ void sgd_kernel(float* __restrict__ param, const float* __restrict__ 
   }
 }
 
-__global__ void adamw_kernel(float* __restrict__ param, const float* __restrict__ grad, float* __restrict__ m,
-                             float* __restrict__ v, size_t n, float lr, float beta1, float beta2, float eps,
-                             float weight_decay, float bc1, float bc2, const LiveGroupRow* live) {
+__global__ void adamw_kernel(float* __restrict__ param, const float* __restrict__ grad,
+                             float* __restrict__ m, float* __restrict__ v, size_t n, float lr,
+                             float beta1, float beta2, float eps, float weight_decay, float bc1,
+                             float bc2, const LiveGroupRow* live) {
   if (live) {
     lr = live->lr;
     beta1 = live->momentum;
     bc1 = live->bias_correction1;
     bc2 = live->bias_correction2;
   }
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
+       i += size_t{gridDim.x} * blockDim.x) {
     const float g = grad[i];
     float p = param[i];
     p -= lr * weight_decay * p;
@@ -52,22 +56,23 @@ __global__ void adamw_kernel(float* __restrict__ param, const float* __restrict_
 
 }  // namespace
 
-void launch_sgd_update(float* param, const float* grad, float* velocity, size_t n, float lr, float momentum,
-                       float dampening, float weight_decay, bool nesterov, bool first_step,
-                       const LiveGroupRow* live, cudaStream_t stream) {
+void launch_sgd_update(float* param, const float* grad, float* velocity, size_t n, float lr,
+                       float momentum, float dampening, float weight_decay, bool nesterov,
+                       bool first_step, const LiveGroupRow* live, cudaStream_t stream) {
   if (n == 0) return;
-  sgd_kernel<<<grid_for(n, kOptimBlock), kOptimBlock, 0, stream>>>(param, grad, velocity, n, lr, momentum,
-                                                                   dampening, weight_decay, nesterov,
-                                                                   first_step, live);
+  sgd_kernel<<<grid_for(n, kOptimBlock), kOptimBlock, 0, stream>>>(
+      param, grad, velocity, n, lr, momentum, dampening, weight_decay, nesterov, first_step, live);
   KEEL_CUDA_CHECK_LAUNCH();
 }
 
 void launch_adamw_update(float* param, const float* grad, float* m, float* v, size_t n, float lr,
-                         float beta1, float beta2, float eps, float weight_decay, float bias_correction1,
-                         float bias_correction2, const LiveGroupRow* live, cudaStream_t stream) {
+                         float beta1, float beta2, float eps, float weight_decay,
+                         float bias_correction1, float bias_correction2, const LiveGroupRow* live,
+                         cudaStream_t stream) {
   if (n == 0) return;
   adamw_kernel<<<grid_for(n, kOptimBlock), kOptimBlock, 0, stream>>>(
-      param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, live);
+      param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2,
+      live);
   KEEL_CUDA_CHECK_LAUNCH();
 }
 

@@ -1,9 +1,9 @@
 // Softmax cross-entropy and the row-wise prediction on the CUDA device.
+#include "loss.cuh"
 #include "cuda/allocator.h"
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
-#include "loss.cuh"
 
 namespace keel::cuda {
 

@@ -1,10 +1,10 @@
 // Whole-tensor reductions on the CUDA device.
+#include "reduce.cuh"
 #include "cuda/allocator.h"
 #include "cuda/check.h"
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
-#include "reduce.cuh"
 
 namespace keel::cuda {
 
@@ -15,7 +15,8 @@ double sum(const Tensor& x) {
   Scratch result(sizeof(double));
   launch_sum(x.data(), n, partials.as<double>(), result.as<double>(), stream());
   double value = 0.0;
-  KEEL_CUDA_CHECK(cudaMemcpyAsync(&value, result.as<double>(), sizeof(double), cudaMemcpyDeviceToHost, stream()));
+  KEEL_CUDA_CHECK(cudaMemcpyAsync(&value, result.as<double>(), sizeof(double),
+                                  cudaMemcpyDeviceToHost, stream()));
   KEEL_CUDA_CHECK(cudaStreamSynchronize(stream()));
   return value;
 }
