@@ -392,8 +392,8 @@ void to_nhwc(const float* x, const ConvShape& g, int64_t n0, int64_t n1, float* 
   const int64_t plane = g.h * g.w;
 #if defined(__AVX512F__)
   // 16 channels × 16 pixels per tile: 16 row loads, a register transpose (64 shuffles) and 16
-  // stores. A 16-lane gather per pixel, as before, moved one element per cycle and was a fifth of
-  // the backward pass of a 1×1 stride-2 projection. Partial tiles use masked loads and stores.
+  // stores, instead of a 16-lane gather per pixel, which moves one element per cycle (why it
+  // matters: notes/cpu-dispatch.md). Partial tiles use masked loads and stores.
   for (int64_t n = n0; n < n1; ++n) {
     const float* image = x + n * g.c * plane;
     float* to = out + n * plane * g.c;
@@ -1009,7 +1009,7 @@ void gather_chunks(const float* src, const Window& g, int64_t rows, const float*
 // Output columns of dw per weight-gradient chunk: the depth of its GEMM. Fixed by the shape, so
 // the chunks' partial sums add up in the same order for every thread count. At most 384, so the
 // chunk's packed B (384 × 576 floats at ResNet's 64-channel 3×3 layers) is still in L2 when the
-// GEMM reads it back; 1024 spilled it to L3 and cost 5-7% of the backward pass at 56² and 14².
+// GEMM reads it back (the measurement: notes/cpu-dispatch.md).
 constexpr int64_t kWeightGradDepth = 384;
 
 // How the weight gradient is shared: threads own panels of dw's columns (or of its rows when there
