@@ -1,5 +1,6 @@
-// The one dispatch point of ops.h: checks that an op's input tensors share a device, then calls the
-// backend of that device (keel::cpu or keel::cuda, same name and arguments).
+// The one dispatch point of ops.h: checks that an op's input tensors share a device and, for the
+// ops with geometry, that their shapes fit (op_shapes.h), then calls the backend of that device
+// (keel::cpu or keel::cuda, same name and arguments), which only computes.
 #include "keel/ops.h"
 
 #include <initializer_list>
@@ -9,6 +10,7 @@
 #include "backend.h"
 #include "cpu/isa.h"
 #include "keel/error.h"
+#include "op_shapes.h"
 
 namespace keel {
 
@@ -40,67 +42,50 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> inputs
   throw Error(ErrorKind::runtime, #op ": unknown device")
 #define KEEL_INPUTS(...) (std::initializer_list<const Tensor*>{__VA_ARGS__})
 
-// Rounded down as PyTorch does: a window larger than the padded input leaves 0 (C++'s division
-// rounds toward zero, which made (5 - 9) / 9 + 1 a 1-pixel output).
-int64_t conv_out_size(int64_t in, int64_t kernel, int stride, int padding) {
-  const int64_t span = in + 2 * padding - kernel;
-  return span < 0 ? 0 : span / stride + 1;
-}
-
-namespace {
-// x: (N, C, H, W); refuses a window that leaves no output pixel, for every backend at once.
-void expect_window_fits(const char* op, const Tensor& x, int64_t kernel_h, int64_t kernel_w,
-                        int stride, int padding) {
-  // A wrong rank, stride or padding is named by the backends' own checks.
-  if (!x.defined() || x.ndim() != 4 || stride < 1 || padding < 0) return;
-  const int64_t oh = conv_out_size(x.dim(2), kernel_h, stride, padding);
-  const int64_t ow = conv_out_size(x.dim(3), kernel_w, stride, padding);
-  if (oh >= 1 && ow >= 1) return;
-  throw Error(ErrorKind::runtime,
-              fmt::format("{}: a {}x{} window (stride {}, padding {}) leaves no output pixel of a "
-                          "{}x{} input; use a smaller window or more padding",
-                          op, kernel_h, kernel_w, stride, padding, x.dim(2), x.dim(3)));
-}
-}  // namespace
-
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, Conv2dArgs a) {
-  if (w.defined() && w.ndim() == 4) {
-    expect_window_fits("conv2d_forward", x, w.dim(2), w.dim(3), a.stride, a.padding);
-  }
+  op_shapes::conv2d_forward(x, w, b, a);
   KEEL_DISPATCH(conv2d_forward, KEEL_INPUTS(&x, &w, &b), x, w, b, y, a);
 }
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
                      Tensor* db, Conv2dArgs a) {
+  op_shapes::conv2d_backward(x, w, dy, a);
   KEEL_DISPATCH(conv2d_backward, KEEL_INPUTS(&x, &w, &dy), x, w, dy, dx, dw, db, a);
 }
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
+  op_shapes::linear_forward(x, w, b);
   KEEL_DISPATCH(linear_forward, KEEL_INPUTS(&x, &w, &b), x, w, b, y);
 }
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
                      Tensor* db) {
+  op_shapes::linear_backward(x, w, dy);
   KEEL_DISPATCH(linear_backward, KEEL_INPUTS(&x, &w, &dy), x, w, dy, dx, dw, db);
 }
 void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                               Tensor& running_mean, Tensor& running_var, float momentum, float eps,
                               Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  op_shapes::batch_norm_forward_train(x, gamma, beta, running_mean, running_var);
   KEEL_DISPATCH(batch_norm_forward_train, KEEL_INPUTS(&x, &gamma, &beta, &running_mean, &running_var),
                 x, gamma, beta, running_mean, running_var, momentum, eps, y, save_mean, save_invstd);
 }
 void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                              const Tensor& running_mean, const Tensor& running_var, float eps,
                              Tensor& y) {
+  op_shapes::batch_norm_forward_eval(x, gamma, beta, running_mean, running_var);
   KEEL_DISPATCH(batch_norm_forward_eval, KEEL_INPUTS(&x, &gamma, &beta, &running_mean, &running_var),
                 x, gamma, beta, running_mean, running_var, eps, y);
 }
 void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                          const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dgamma,
                          Tensor& dbeta) {
+  op_shapes::batch_norm_backward(x, gamma, save_mean, save_invstd, dy);
   KEEL_DISPATCH(batch_norm_backward, KEEL_INPUTS(&x, &gamma, &save_mean, &save_invstd, &dy), x, gamma,
                 save_mean, save_invstd, dy, dx, dgamma, dbeta);
 }
 void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                    Tensor& running_mean, Tensor& running_var, float momentum,
                                    float eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  op_shapes::batch_norm_forward_train(x, gamma, beta, running_mean, running_var,
+                                      "batch_norm_relu_forward_train");
   KEEL_DISPATCH(batch_norm_relu_forward_train,
                 KEEL_INPUTS(&x, &gamma, &beta, &running_mean, &running_var), x, gamma, beta,
                 running_mean, running_var, momentum, eps, y, save_mean, save_invstd);
@@ -108,6 +93,7 @@ void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const T
 void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& gamma,
                               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy,
                               Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+  op_shapes::batch_norm_relu_backward(x, y, gamma, save_mean, save_invstd, dy);
   KEEL_DISPATCH(batch_norm_relu_backward,
                 KEEL_INPUTS(&x, &y, &gamma, &save_mean, &save_invstd, &dy), x, y, gamma, save_mean,
                 save_invstd, dy, dx, dgamma, dbeta);
@@ -121,29 +107,35 @@ void scale(const Tensor& x, float alpha, Tensor& y) {
   KEEL_DISPATCH(scale, KEEL_INPUTS(&x), x, alpha, y);
 }
 void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
-  expect_window_fits("max_pool2d_forward", x, a.kernel, a.kernel, a.stride, a.padding);
+  op_shapes::pool2d_forward("max_pool2d_forward", x, a);
   KEEL_DISPATCH(max_pool2d_forward, KEEL_INPUTS(&x), x, y, a);
 }
 void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dArgs a) {
+  op_shapes::max_pool2d_backward(x, dy, a);
   KEEL_DISPATCH(max_pool2d_backward, KEEL_INPUTS(&x, &dy), x, dy, dx, a);
 }
 void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
-  expect_window_fits("avg_pool2d_forward", x, a.kernel, a.kernel, a.stride, a.padding);
+  op_shapes::pool2d_forward("avg_pool2d_forward", x, a);
   KEEL_DISPATCH(avg_pool2d_forward, KEEL_INPUTS(&x), x, y, a);
 }
 void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_h, int64_t in_w) {
+  op_shapes::avg_pool2d_backward(dy, a, in_h, in_w);
   KEEL_DISPATCH(avg_pool2d_backward, KEEL_INPUTS(&dy), dy, dx, a, in_h, in_w);
 }
 void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
+  op_shapes::adaptive_pool2d_forward("adaptive_avg_pool2d_forward", x, out_h, out_w);
   KEEL_DISPATCH(adaptive_avg_pool2d_forward, KEEL_INPUTS(&x), x, y, out_h, out_w);
 }
 void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
+  op_shapes::adaptive_avg_pool2d_backward(dy, in_h, in_w);
   KEEL_DISPATCH(adaptive_avg_pool2d_backward, KEEL_INPUTS(&dy), dy, dx, in_h, in_w);
 }
 void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
+  op_shapes::adaptive_pool2d_forward("adaptive_max_pool2d_forward", x, out_h, out_w);
   KEEL_DISPATCH(adaptive_max_pool2d_forward, KEEL_INPUTS(&x), x, y, out_h, out_w);
 }
 void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  op_shapes::adaptive_max_pool2d_backward(x, dy);
   KEEL_DISPATCH(adaptive_max_pool2d_backward, KEEL_INPUTS(&x, &dy), x, dy, dx);
 }
 void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {

@@ -314,30 +314,5 @@ TEST(BatchNormRelu, BitIdenticalForAnyThreadCount) {
   EXPECT_EQ(one, three);
 }
 
-TEST(BatchNorm, ShapeErrorsThrow) {
-  Params p(4, 1);
-  Tensor y, m, s, dx, dg, db;
-  Tensor x3 = random_tensor({2, 4, 5}, 2);
-  EXPECT_THROW(batch_norm_forward_train(x3, p.gamma, p.beta, p.running_mean, p.running_var,
-                                        kMomentum, kEps, y, m, s),
-               Error);
-  Tensor x = random_tensor({2, 5, 3, 3}, 3);  // 5 channels, parameters for 4
-  EXPECT_THROW(batch_norm_forward_train(x, p.gamma, p.beta, p.running_mean, p.running_var,
-                                        kMomentum, kEps, y, m, s),
-               Error);
-  EXPECT_THROW(batch_norm_forward_eval(x, p.gamma, p.beta, p.running_mean, p.running_var, kEps, y),
-               Error);
-  // One value per channel cannot be normalised with batch statistics.
-  Tensor single = random_tensor({1, 4}, 4);
-  EXPECT_THROW(batch_norm_forward_train(single, p.gamma, p.beta, p.running_mean, p.running_var,
-                                        kMomentum, kEps, y, m, s),
-               Error);
-  Tensor good = random_tensor({2, 4, 3, 3}, 5);
-  batch_norm_forward_train(good, p.gamma, p.beta, p.running_mean, p.running_var, kMomentum, kEps, y,
-                           m, s);
-  Tensor bad_dy = random_tensor({2, 4, 3, 2}, 6);
-  EXPECT_THROW(batch_norm_backward(good, p.gamma, m, s, bad_dy, dx, dg, db), Error);
-}
-
 }  // namespace
 }  // namespace keel

@@ -271,22 +271,5 @@ TEST(Pool2d, GradientChecks) {
   }
 }
 
-TEST(Pool2d, ShapeErrorsThrow) {
-  Tensor x = random_tensor(kAwkward, 13), y, dx;
-  Tensor flat = random_tensor({3, 5, 35}, 14);
-  EXPECT_THROW(max_pool2d_forward(flat, y, {}), Error);
-  EXPECT_THROW(avg_pool2d_forward(flat, y, {}), Error);
-  EXPECT_THROW(max_pool2d_forward(x, y, Pool2dArgs{7, 1, 0}), Error);  // kernel taller than 5
-  EXPECT_THROW(max_pool2d_forward(x, y, Pool2dArgs{2, 2, 2}), Error);  // padding > kernel / 2
-  EXPECT_THROW(avg_pool2d_forward(x, y, Pool2dArgs{2, 0, 0}), Error);  // stride 0
-  Tensor wrong_dy = random_tensor({3, 5, 2, 2}, 15);                   // k2 s2 gives 2x3
-  EXPECT_THROW(max_pool2d_backward(x, wrong_dy, dx, Pool2dArgs{}), Error);
-  EXPECT_THROW(avg_pool2d_backward(wrong_dy, dx, Pool2dArgs{}, 5, 7), Error);
-  EXPECT_THROW(adaptive_avg_pool2d_forward(x, y, 0, 1), Error);
-  EXPECT_THROW(adaptive_max_pool2d_forward(flat, y, 1, 1), Error);
-  Tensor other_batch = random_tensor({2, 5, 1, 1}, 16);
-  EXPECT_THROW(adaptive_max_pool2d_backward(x, other_batch, dx), Error);
-}
-
 }  // namespace
 }  // namespace keel

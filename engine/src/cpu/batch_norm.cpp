@@ -7,9 +7,9 @@
 
 #include <omp.h>
 
-#include "common/check.h"
-#include "cpu/simd.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/parallel.h"
+#include "cpu/simd.h"
 #include "cpu/workspace.h"
 #include "keel/runtime.h"
 
@@ -29,18 +29,10 @@ struct BnDims {
   int64_t count() const { return n * l; }  // values per channel
 };
 
-BnDims bn_dims(const Tensor& x, const char* op) {
-  KEEL_CHECK(x.defined() && x.device() == Device::cpu, "{}: x must be a defined CPU tensor", op);
-  KEEL_CHECK(x.ndim() == 2 || x.ndim() == 4, "{}: x must be (N, C) or (N, C, H, W), got {}", op,
-             x.shape().str());
+// The op layer (op_shapes.cpp) has checked x and the per-channel operands.
+BnDims bn_dims(const Tensor& x) {
   const int64_t l = x.ndim() == 4 ? x.dim(2) * x.dim(3) : 1;
   return BnDims{x.dim(0), x.dim(1), l};
-}
-
-// Shape checks and outputs through workspace.h's helpers, which build no Shape (a vector) when
-// the shape already matches: a training step allocates nothing.
-void expect_channels(const Tensor& t, int64_t c, const char* what) {
-  expect_dims(t, {c}, what);
 }
 
 // y = (x - m) a + b over one channel's n planes of l values, planes `stride` apart (2d layout).
@@ -79,13 +71,6 @@ void normalize_block(const float* x, float* y, int64_t n, int64_t cb, int64_t st
 // among a few threads; few enough that each chunk of a channel is more than a couple of vectors.
 int64_t images_per_chunk(int64_t n) {
   return std::max<int64_t>(1, n / 8);
-}
-
-struct Range {
-  int64_t begin, end;
-};
-Range split(int64_t n, int t, int threads) {
-  return {n * t / threads, n * (t + 1) / threads};
 }
 
 // Sums of d = x - shift and d² over `images` planes of l values, planes `stride` apart, in
@@ -531,15 +516,7 @@ void backward_2d(const float* xp, const float* yp, const float* gp, const float*
 void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                               Tensor& running_mean, Tensor& running_var, float momentum, float eps,
                               Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
-  const BnDims d = bn_dims(x, "batch_norm_forward_train");
-  expect_channels(gamma, d.c, "batch_norm_forward_train: gamma");
-  expect_channels(beta, d.c, "batch_norm_forward_train: beta");
-  expect_channels(running_mean, d.c, "batch_norm_forward_train: running_mean");
-  expect_channels(running_var, d.c, "batch_norm_forward_train: running_var");
-  KEEL_CHECK(d.count() > 1,
-             "batch_norm_forward_train: need more than one value per channel to train, got x {}; "
-             "use a batch larger than 1",
-             x.shape().str());
+  const BnDims d = bn_dims(x);
   y.ensure(x.shape(), Device::cpu);
   ensure_output(save_mean, {d.c});
   ensure_output(save_invstd, {d.c});
@@ -604,11 +581,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
 void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                              const Tensor& running_mean, const Tensor& running_var, float eps,
                              Tensor& y) {
-  const BnDims d = bn_dims(x, "batch_norm_forward_eval");
-  expect_channels(gamma, d.c, "batch_norm_forward_eval: gamma");
-  expect_channels(beta, d.c, "batch_norm_forward_eval: beta");
-  expect_channels(running_mean, d.c, "batch_norm_forward_eval: running_mean");
-  expect_channels(running_var, d.c, "batch_norm_forward_eval: running_var");
+  const BnDims d = bn_dims(x);
   y.ensure(x.shape(), Device::cpu);
   const float* xp = x.data();
   const float* gp = gamma.data();
@@ -653,11 +626,7 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor&
 void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                          const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dgamma,
                          Tensor& dbeta) {
-  const BnDims d = bn_dims(x, "batch_norm_backward");
-  expect_channels(gamma, d.c, "batch_norm_backward: gamma");
-  expect_channels(save_mean, d.c, "batch_norm_backward: save_mean");
-  expect_channels(save_invstd, d.c, "batch_norm_backward: save_invstd");
-  expect_shape(dy, x.shape(), "batch_norm_backward: dy");
+  const BnDims d = bn_dims(x);
   dx.ensure(x.shape(), Device::cpu);
   ensure_output(dgamma, {d.c});
   ensure_output(dbeta, {d.c});
@@ -725,17 +694,13 @@ void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& sav
 void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                    Tensor& running_mean, Tensor& running_var, float momentum,
                                    float eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
-  const BnDims d = bn_dims(x, "batch_norm_relu_forward_train");
+  const BnDims d = bn_dims(x);
   if (d.l == 1) {
     KEEL_CPU_ISA::batch_norm_forward_train(x, gamma, beta, running_mean, running_var, momentum, eps, y,
                                   save_mean, save_invstd);
     KEEL_CPU_ISA::relu_forward(y, y);
     return;
   }
-  expect_channels(gamma, d.c, "batch_norm_relu_forward_train: gamma");
-  expect_channels(beta, d.c, "batch_norm_relu_forward_train: beta");
-  expect_channels(running_mean, d.c, "batch_norm_relu_forward_train: running_mean");
-  expect_channels(running_var, d.c, "batch_norm_relu_forward_train: running_var");
   y.ensure(x.shape(), Device::cpu);
   ensure_output(save_mean, {d.c});
   ensure_output(save_invstd, {d.c});
@@ -748,17 +713,12 @@ void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const T
 void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& gamma,
                               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy,
                               Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
-  const BnDims d = bn_dims(x, "batch_norm_relu_backward");
-  expect_shape(y, x.shape(), "batch_norm_relu_backward: y");
-  expect_shape(dy, x.shape(), "batch_norm_relu_backward: dy");
+  const BnDims d = bn_dims(x);
   if (d.l == 1) {
     KEEL_CPU_ISA::relu_backward(y, dy, dx);
     KEEL_CPU_ISA::batch_norm_backward(x, gamma, save_mean, save_invstd, dx, dx, dgamma, dbeta);
     return;
   }
-  expect_channels(gamma, d.c, "batch_norm_relu_backward: gamma");
-  expect_channels(save_mean, d.c, "batch_norm_relu_backward: save_mean");
-  expect_channels(save_invstd, d.c, "batch_norm_relu_backward: save_invstd");
   dx.ensure(x.shape(), Device::cpu);
   ensure_output(dgamma, {d.c});
   ensure_output(dbeta, {d.c});

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "common/check.h"
-#include "cpu/simd.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/parallel.h"
+#include "cpu/simd.h"
 #include "cpu/workspace.h"
 
 namespace keel::cpu::KEEL_CPU_ISA {
@@ -19,39 +19,21 @@ struct PoolDims {
   int64_t planes, h, w, oh, ow;
 };
 
-void check_nchw(const Tensor& t, const char* op, const char* what) {
-  KEEL_CHECK(t.defined() && t.device() == Device::cpu, "{}: {} must be a defined CPU tensor", op,
-             what);
-  KEEL_CHECK(t.ndim() == 4, "{}: {} must be (N, C, H, W), got {}", op, what, t.shape().str());
-}
-
-PoolDims window_dims(int64_t n, int64_t c, int64_t h, int64_t w, const Pool2dArgs& a,
-                     const char* op) {
-  KEEL_CHECK(a.kernel > 0 && a.stride > 0 && a.padding >= 0,
-             "{}: kernel {} and stride {} must be positive, padding {} non-negative", op, a.kernel,
-             a.stride, a.padding);
-  // As in PyTorch: with more padding than half the kernel a window could see only padding.
-  KEEL_CHECK(a.padding * 2 <= a.kernel, "{}: padding {} exceeds half the kernel {}", op, a.padding,
-             a.kernel);
+// The op layer (op_shapes.cpp) has checked every operand and window; these only size the work.
+PoolDims window_dims(int64_t n, int64_t c, int64_t h, int64_t w, const Pool2dArgs& a) {
   const int64_t oh = conv_out_size(h, a.kernel, a.stride, a.padding);
   const int64_t ow = conv_out_size(w, a.kernel, a.stride, a.padding);
-  KEEL_CHECK(oh >= 1 && ow >= 1, "{}: a {}x{} input is smaller than the kernel {} (padding {})", op,
-             h, w, a.kernel, a.padding);
   return PoolDims{n * c, h, w, oh, ow};
 }
 
-// Checks x and the window, and sizes y for a fixed-window forward pass.
-PoolDims window_forward_dims(const Tensor& x, Tensor& y, const Pool2dArgs& a, const char* op) {
-  check_nchw(x, op, "x");
-  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, op);
+// Sizes y for a fixed-window forward pass.
+PoolDims window_forward_dims(const Tensor& x, Tensor& y, const Pool2dArgs& a) {
+  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a);
   ensure_output(y, {x.dim(0), x.dim(1), d.oh, d.ow});
   return d;
 }
 
 // Input rows [begin, end) under output index o of a fixed window, clipped to the image.
-struct Range {
-  int64_t begin, end;
-};
 Range window(int64_t o, const Pool2dArgs& a, int64_t in) {
   const int64_t start = o * a.stride - a.padding;
   return Range{std::max<int64_t>(start, 0), std::min<int64_t>(start + a.kernel, in)};
@@ -389,7 +371,7 @@ void max_pool_k2s2_backward_plane(const float* src, const float* grad, int64_t h
 
 // x: (N, C, H, W) -> y: (N, C, H', W'), H' = (H + 2p - k) / s + 1
 void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
-  const PoolDims d = window_forward_dims(x, y, a, "max_pool2d_forward");
+  const PoolDims d = window_forward_dims(x, y, a);
   const float* xp = x.data();
   float* yp = y.data();
 #pragma omp parallel for schedule(static) if (x.numel() >= kMinParallel)
@@ -411,9 +393,7 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
 // x: (N, C, H, W), dy: (N, C, H', W') -> dx: (N, C, H, W); each window's gradient goes to its
 // first maximum, recomputed from x (no saved indices to keep in sync with the forward pass).
 void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dArgs a) {
-  check_nchw(x, "max_pool2d_backward", "x");
-  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a, "max_pool2d_backward");
-  expect_dims(dy, {x.dim(0), x.dim(1), d.oh, d.ow}, "max_pool2d_backward: dy");
+  const PoolDims d = window_dims(x.dim(0), x.dim(1), x.dim(2), x.dim(3), a);
   dx.ensure(x.shape(), Device::cpu);
   const float* xp = x.data();
   const float* gp = dy.data();
@@ -438,7 +418,7 @@ void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dAr
 
 // x: (N, C, H, W) -> y: (N, C, H', W'); padding counts as zeros (divisor k*k)
 void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
-  const PoolDims d = window_forward_dims(x, y, a, "avg_pool2d_forward");
+  const PoolDims d = window_forward_dims(x, y, a);
   const float inv = 1.0f / static_cast<float>(a.kernel * a.kernel);
   const float* xp = x.data();
   float* yp = y.data();
@@ -456,9 +436,7 @@ void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
 
 // dy: (N, C, H', W') -> dx: (N, C, in_h, in_w)
 void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_h, int64_t in_w) {
-  check_nchw(dy, "avg_pool2d_backward", "dy");
-  const PoolDims d = window_dims(dy.dim(0), dy.dim(1), in_h, in_w, a, "avg_pool2d_backward");
-  expect_dims(dy, {dy.dim(0), dy.dim(1), d.oh, d.ow}, "avg_pool2d_backward: dy");
+  const PoolDims d = window_dims(dy.dim(0), dy.dim(1), in_h, in_w, a);
   ensure_output(dx, {dy.dim(0), dy.dim(1), in_h, in_w});
   const float inv = 1.0f / static_cast<float>(a.kernel * a.kernel);
   const float* gp = dy.data();
@@ -477,11 +455,8 @@ void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_
 }
 
 namespace {
-// Checks x and the output size, and sizes y for an adaptive forward pass.
-PoolDims adaptive_forward_dims(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w,
-                               const char* op) {
-  check_nchw(x, op, "x");
-  KEEL_CHECK(out_h >= 1 && out_w >= 1, "{}: output size {}x{} must be positive", op, out_h, out_w);
+// Sizes y for an adaptive forward pass.
+PoolDims adaptive_forward_dims(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
   ensure_output(y, {x.dim(0), x.dim(1), out_h, out_w});
   return PoolDims{x.dim(0) * x.dim(1), x.dim(2), x.dim(3), out_h, out_w};
 }
@@ -489,7 +464,7 @@ PoolDims adaptive_forward_dims(const Tensor& x, Tensor& y, int64_t out_h, int64_
 
 // x: (N, C, H, W) -> y: (N, C, out_h, out_w)
 void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
-  const PoolDims d = adaptive_forward_dims(x, y, out_h, out_w, "adaptive_avg_pool2d_forward");
+  const PoolDims d = adaptive_forward_dims(x, y, out_h, out_w);
   const int64_t planes = d.planes, h = d.h, w = d.w;
   const bool global = out_h == 1 && out_w == 1;
   const float* xp = x.data();
@@ -518,9 +493,6 @@ void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int6
 
 // dy: (N, C, H', W') -> dx: (N, C, in_h, in_w)
 void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
-  check_nchw(dy, "adaptive_avg_pool2d_backward", "dy");
-  KEEL_CHECK(in_h >= 1 && in_w >= 1,
-             "adaptive_avg_pool2d_backward: input size {}x{} must be positive", in_h, in_w);
   const int64_t planes = dy.dim(0) * dy.dim(1), out_h = dy.dim(2), out_w = dy.dim(3);
   const bool global = out_h == 1 && out_w == 1;
   ensure_output(dx, {dy.dim(0), dy.dim(1), in_h, in_w});
@@ -549,7 +521,7 @@ void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, in
 
 // x: (N, C, H, W) -> y: (N, C, out_h, out_w)
 void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
-  const PoolDims d = adaptive_forward_dims(x, y, out_h, out_w, "adaptive_max_pool2d_forward");
+  const PoolDims d = adaptive_forward_dims(x, y, out_h, out_w);
   const int64_t planes = d.planes, h = d.h, w = d.w;
   const bool global = out_h == 1 && out_w == 1;
   const float* xp = x.data();
@@ -572,11 +544,6 @@ void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int6
 
 // x: (N, C, H, W), dy: (N, C, H', W') -> dx: (N, C, H, W); gradient to each cell's first maximum
 void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
-  check_nchw(x, "adaptive_max_pool2d_backward", "x");
-  check_nchw(dy, "adaptive_max_pool2d_backward", "dy");
-  KEEL_CHECK(dy.dim(0) == x.dim(0) && dy.dim(1) == x.dim(1),
-             "adaptive_max_pool2d_backward: dy {} does not match x {} in N and C", dy.shape().str(),
-             x.shape().str());
   const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
   const int64_t out_h = dy.dim(2), out_w = dy.dim(3);
   const bool global = out_h == 1 && out_w == 1;

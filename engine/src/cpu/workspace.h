@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "common/dims.h"
 #include "keel/tensor.h"
 
 namespace keel::cpu {
@@ -27,23 +28,8 @@ constexpr size_t cache_line_floats(size_t count) {
   return (count + 15) / 16 * 16;
 }
 
-// Shape checks and output sizing that allocate nothing when the shape already matches (a Shape owns
-// a std::vector, so building one per call would allocate on every training step).
-inline bool has_dims(const Tensor& t, std::initializer_list<int64_t> dims) {
-  if (!t.defined() || t.ndim() != static_cast<int>(dims.size())) return false;
-  int i = 0;
-  for (int64_t d : dims) {
-    if (t.dim(i++) != d) return false;
-  }
-  return true;
-}
-
-// Throws keel::Error naming `what` (expect_shape's message) unless t has these dimensions.
-inline void expect_dims(const Tensor& t, std::initializer_list<int64_t> dims, const char* what) {
-  if (!has_dims(t, dims)) expect_shape(t, Shape(dims), what);
-}
-
-// Tensor::ensure for a CPU output, skipped when it already has these dimensions.
+// Tensor::ensure for a CPU output, skipped when it already has these dimensions (allocates
+// nothing on a training step's repeated shapes; common/dims.h has the matching checks).
 inline void ensure_output(Tensor& t, std::initializer_list<int64_t> dims) {
   if (!has_dims(t, dims) || t.device() != Device::cpu) t.ensure(Shape(dims), Device::cpu);
 }

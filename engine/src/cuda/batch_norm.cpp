@@ -20,10 +20,8 @@ struct BnShape {
   int64_t n, c, plane;
 };
 
-BnShape bn_shape(const Tensor& x, const char* op) {
-  expect_cuda(x, op, "x");
-  KEEL_CHECK(x.ndim() == 2 || x.ndim() == 4, "{}: x must be (N, C) or (N, C, H, W), got {}", op,
-             x.shape().str());
+// The op layer (op_shapes.cpp) has checked x and the per-channel operands.
+BnShape bn_shape(const Tensor& x) {
   const int64_t plane = x.ndim() == 4 ? x.dim(2) * x.dim(3) : 1;
   return BnShape{x.dim(0), x.dim(1), plane};
 }
@@ -40,13 +38,9 @@ bool cudnn_selected() {
 // ReLU's gradient in a scratch block.
 void backward_from(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                    const Tensor& save_invstd, const float* dy, Tensor& dx, Tensor& dgamma,
-                   Tensor& dbeta, const char* op) {
-  const BnShape s = bn_shape(x, op);
+                   Tensor& dbeta) {
+  const BnShape s = bn_shape(x);
   const Shape channels{s.c};
-  expect_shape(gamma, channels, "batch_norm_backward gamma");
-  expect_shape(save_mean, channels, "batch_norm_backward save_mean");
-  expect_shape(save_invstd, channels, "batch_norm_backward save_invstd");
-  KEEL_CHECK(s.n * s.plane > 0, "{}: empty batch {}", op, x.shape().str());
   dx.ensure(x.shape(), Device::cuda);
   dgamma.ensure(channels, Device::cuda);
   dbeta.ensure(channels, Device::cuda);
@@ -68,13 +62,8 @@ void backward_from(const Tensor& x, const Tensor& gamma, const Tensor& save_mean
 void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                               Tensor& running_var, float momentum, float eps, Tensor& y, Tensor& save_mean,
                               Tensor& save_invstd) {
-  const BnShape s = bn_shape(x, "batch_norm_forward_train");
+  const BnShape s = bn_shape(x);
   const Shape channels{s.c};
-  expect_shape(gamma, channels, "batch_norm_forward_train gamma");
-  expect_shape(beta, channels, "batch_norm_forward_train beta");
-  expect_shape(running_mean, channels, "batch_norm_forward_train running_mean");
-  expect_shape(running_var, channels, "batch_norm_forward_train running_var");
-  KEEL_CHECK(s.n * s.plane > 0, "batch_norm_forward_train: empty batch {}", x.shape().str());
   y.ensure(x.shape(), Device::cuda);
   save_mean.ensure(channels, Device::cuda);
   save_invstd.ensure(channels, Device::cuda);
@@ -101,12 +90,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
 
 void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                              const Tensor& running_mean, const Tensor& running_var, float eps, Tensor& y) {
-  const BnShape s = bn_shape(x, "batch_norm_forward_eval");
-  const Shape channels{s.c};
-  expect_shape(gamma, channels, "batch_norm_forward_eval gamma");
-  expect_shape(beta, channels, "batch_norm_forward_eval beta");
-  expect_shape(running_mean, channels, "batch_norm_forward_eval running_mean");
-  expect_shape(running_var, channels, "batch_norm_forward_eval running_var");
+  const BnShape s = bn_shape(x);
   y.ensure(x.shape(), Device::cuda);
 #if defined(KEEL_HAS_CUDNN)
   if (cudnn_selected() && cudnn::batch_norm_supported(eps) && s.n > 0)
@@ -118,9 +102,7 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor&
 
 void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                          const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
-  expect_cuda(dy, "batch_norm_backward", "dy");
-  expect_shape(dy, x.shape(), "batch_norm_backward dy");
-  backward_from(x, gamma, save_mean, save_invstd, dy.data(), dx, dgamma, dbeta, "batch_norm_backward");
+  backward_from(x, gamma, save_mean, save_invstd, dy.data(), dx, dgamma, dbeta);
 }
 
 // The fused pair of the CPU backend, as its two steps: the CPU saves a pass over memory-bound
@@ -136,16 +118,12 @@ void batch_norm_relu_forward_train(const Tensor& x, const Tensor& gamma, const T
 void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& gamma,
                               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy,
                               Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
-  expect_cuda(y, "batch_norm_relu_backward", "y");
-  expect_shape(y, x.shape(), "batch_norm_relu_backward y");
-  expect_shape(dy, x.shape(), "batch_norm_relu_backward dy");
   // The ReLU's input gradient lives for this op only: a scratch block, not a tensor, whose
   // allocation would count as a lasting one and make a captured step stale after every eager step.
   const size_t count = static_cast<size_t>(y.numel());
   Scratch masked(count * sizeof(float));
   launch_relu_backward(y.data(), dy.data(), masked.as(), count, stream());
-  backward_from(x, gamma, save_mean, save_invstd, masked.as(), dx, dgamma, dbeta,
-                "batch_norm_relu_backward");
+  backward_from(x, gamma, save_mean, save_invstd, masked.as(), dx, dgamma, dbeta);
 }
 
 }  // namespace keel::cuda

@@ -46,14 +46,8 @@ struct ConvPlan {
   int64_t chunk;  // images per GEMM
 };
 
-ConvPlan plan_conv(const char* op, const Tensor& x, const Tensor& w, Conv2dArgs a) {
-  expect_cuda(x, op, "x");
-  expect_cuda(w, op, "w");
-  expect_ndim(x, 4, op, "x");
-  expect_ndim(w, 4, op, "w");
-  KEEL_CHECK(x.dim(1) == w.dim(1), "{}: x {} has {} channels but w {} expects {}", op, x.shape().str(),
-             x.dim(1), w.shape().str(), w.dim(1));
-  KEEL_CHECK(a.stride >= 1 && a.padding >= 0, "{}: stride {} padding {}", op, a.stride, a.padding);
+// The op layer (op_shapes.cpp) has checked the operands; this sizes the work.
+ConvPlan plan_conv(const Tensor& x, const Tensor& w, Conv2dArgs a) {
   ConvPlan p{};
   p.n = x.dim(0);
   p.k = w.dim(0);
@@ -66,8 +60,6 @@ ConvPlan plan_conv(const char* op, const Tensor& x, const Tensor& w, Conv2dArgs 
   p.g.out_w = conv_out_size(p.g.w, p.g.s, a.stride, a.padding);
   p.g.stride = a.stride;
   p.g.padding = a.padding;
-  KEEL_CHECK(p.g.out_h > 0 && p.g.out_w > 0, "{}: kernel {}x{} does not fit input {} (padding {})", op,
-             p.g.r, p.g.s, x.shape().str(), a.padding);
   const size_t per_image = static_cast<size_t>((p.crs() + p.k) * p.plane()) * sizeof(float);
   p.chunk = std::clamp<int64_t>(static_cast<int64_t>(kColumnBudgetBytes / std::max<size_t>(per_image, 1)), 1,
                                 std::max<int64_t>(p.n, 1));
@@ -285,8 +277,7 @@ int64_t direct_filter_gradients() { return g_direct_filter_grads.load(); }
 
 // x: (N, C, H, W), w: (K, C, R, S), b: (K) or undefined -> y: (N, K, H', W')
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, Conv2dArgs a) {
-  const ConvPlan p = plan_conv("conv2d_forward", x, w, a);
-  if (b.defined()) expect_shape(b, Shape{p.k}, "conv2d_forward bias");
+  const ConvPlan p = plan_conv(x, w, a);
   y.ensure(Shape{p.n, p.k, p.g.out_h, p.g.out_w}, Device::cuda);
   if (p.n == 0) return;
 #if defined(KEEL_HAS_CUDNN)
@@ -317,9 +308,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
 // dy: (N, K, H', W') -> dx: (N, C, H, W) (if dx), dw: (K, C, R, S), db: (K) (if db)
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw, Tensor* db,
                      Conv2dArgs a) {
-  const ConvPlan p = plan_conv("conv2d_backward", x, w, a);
-  expect_cuda(dy, "conv2d_backward", "dy");
-  expect_shape(dy, Shape{p.n, p.k, p.g.out_h, p.g.out_w}, "conv2d_backward dy");
+  const ConvPlan p = plan_conv(x, w, a);
   dw.ensure(w.shape(), Device::cuda);
   if (dx) dx->ensure(x.shape(), Device::cuda);
   if (db) db->ensure(Shape{p.k}, Device::cuda);

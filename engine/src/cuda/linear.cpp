@@ -1,5 +1,6 @@
 // Fully connected layer on the CUDA device: cuBLAS SGEMMs plus a bias broadcast and a
-// deterministic column sum for the bias gradient.
+// deterministic column sum for the bias gradient. The op layer (op_shapes.cpp) has checked the
+// operands.
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
@@ -9,11 +10,7 @@ namespace keel::cuda {
 
 // x: (N, I), w: (O, I), b: (O) or undefined -> y: (N, O)
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
-  expect_ndim(x, 2, "linear_forward", "x");
-  expect_ndim(w, 2, "linear_forward", "w");
-  KEEL_CHECK(x.dim(1) == w.dim(1), "linear_forward: x {} does not match w {}", x.shape().str(), w.shape().str());
   const int64_t n = x.dim(0), in = x.dim(1), out = w.dim(0);
-  if (b.defined()) expect_shape(b, Shape{out}, "linear_forward bias");
   y.ensure(Shape{n, out}, Device::cuda);
   if (n == 0 || out == 0) return;
   gemm(false, true, static_cast<int>(n), static_cast<int>(out), static_cast<int>(in), 1.0f, x.data(), w.data(),
@@ -22,11 +19,9 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
 }
 
 // dy: (N, O) -> dx: (N, I) (if dx), dw: (O, I), db: (O) (if db)
-void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw, Tensor* db) {
-  expect_ndim(x, 2, "linear_backward", "x");
-  expect_ndim(w, 2, "linear_backward", "w");
+void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
+                     Tensor* db) {
   const int64_t n = x.dim(0), in = x.dim(1), out = w.dim(0);
-  expect_shape(dy, Shape{n, out}, "linear_backward dy");
   dw.ensure(w.shape(), Device::cuda);
   if (dx) dx->ensure(x.shape(), Device::cuda);
   if (db) db->ensure(Shape{out}, Device::cuda);

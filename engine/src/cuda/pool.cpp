@@ -8,10 +8,8 @@ namespace keel::cuda {
 
 namespace {
 
-PoolGeometry window_geometry(const Tensor& x, Pool2dArgs a, const char* op) {
-  expect_ndim(x, 4, op, "x");
-  KEEL_CHECK(a.kernel >= 1 && a.stride >= 1 && a.padding >= 0 && 2 * a.padding <= a.kernel,
-             "{}: kernel {} stride {} padding {}", op, a.kernel, a.stride, a.padding);
+// The op layer (op_shapes.cpp) has checked every operand and window; these only size the work.
+PoolGeometry window_geometry(const Tensor& x, Pool2dArgs a) {
   PoolGeometry g{};
   g.planes = x.dim(0) * x.dim(1);
   g.h = x.dim(2);
@@ -21,14 +19,11 @@ PoolGeometry window_geometry(const Tensor& x, Pool2dArgs a, const char* op) {
   g.kernel = a.kernel;
   g.stride = a.stride;
   g.padding = a.padding;
-  KEEL_CHECK(g.out_h > 0 && g.out_w > 0, "{}: window {} does not fit input {}", op, a.kernel, x.shape().str());
   return g;
 }
 
-PoolGeometry adaptive_geometry(const Tensor& x, int64_t out_h, int64_t out_w, const char* op) {
-  expect_ndim(x, 4, op, "x");
-  KEEL_CHECK(out_h >= 1 && out_w >= 1 && out_h <= x.dim(2) && out_w <= x.dim(3),
-             "{}: output {}x{} for input {}", op, out_h, out_w, x.shape().str());
+// Any output size, also larger than the input: a cell then repeats input pixels (as PyTorch).
+PoolGeometry adaptive_geometry(const Tensor& x, int64_t out_h, int64_t out_w) {
   PoolGeometry g{};
   g.planes = x.dim(0) * x.dim(1);
   g.h = x.dim(2);
@@ -43,56 +38,50 @@ Shape out_shape(const Tensor& x, const PoolGeometry& g) { return Shape{x.dim(0),
 }  // namespace
 
 void max_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
-  const PoolGeometry g = window_geometry(x, a, "max_pool2d_forward");
+  const PoolGeometry g = window_geometry(x, a);
   y.ensure(out_shape(x, g), Device::cuda);
   launch_max_pool_forward(x.data(), g, y.data(), stream());
 }
 
 void max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, Pool2dArgs a) {
-  const PoolGeometry g = window_geometry(x, a, "max_pool2d_backward");
-  expect_shape(dy, out_shape(x, g), "max_pool2d_backward dy");
+  const PoolGeometry g = window_geometry(x, a);
   dx.ensure(x.shape(), Device::cuda);
   launch_max_pool_backward(x.data(), dy.data(), g, dx.data(), stream());
 }
 
 void avg_pool2d_forward(const Tensor& x, Tensor& y, Pool2dArgs a) {
-  const PoolGeometry g = window_geometry(x, a, "avg_pool2d_forward");
+  const PoolGeometry g = window_geometry(x, a);
   y.ensure(out_shape(x, g), Device::cuda);
   launch_avg_pool_forward(x.data(), g, y.data(), stream());
 }
 
 void avg_pool2d_backward(const Tensor& dy, Tensor& dx, Pool2dArgs a, int64_t in_h, int64_t in_w) {
-  expect_ndim(dy, 4, "avg_pool2d_backward", "dy");
   const Shape in_shape{dy.dim(0), dy.dim(1), in_h, in_w};
   dx.ensure(in_shape, Device::cuda);
-  const PoolGeometry g = window_geometry(dx, a, "avg_pool2d_backward");
-  expect_shape(dy, out_shape(dx, g), "avg_pool2d_backward dy");
+  const PoolGeometry g = window_geometry(dx, a);
   launch_avg_pool_backward(dy.data(), g, dx.data(), stream());
 }
 
 void adaptive_avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
-  const PoolGeometry g = adaptive_geometry(x, out_h, out_w, "adaptive_avg_pool2d_forward");
+  const PoolGeometry g = adaptive_geometry(x, out_h, out_w);
   y.ensure(out_shape(x, g), Device::cuda);
   launch_adaptive_avg_forward(x.data(), g, y.data(), stream());
 }
 
 void adaptive_avg_pool2d_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
-  expect_ndim(dy, 4, "adaptive_avg_pool2d_backward", "dy");
   dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cuda);
-  const PoolGeometry g = adaptive_geometry(dx, dy.dim(2), dy.dim(3), "adaptive_avg_pool2d_backward");
+  const PoolGeometry g = adaptive_geometry(dx, dy.dim(2), dy.dim(3));
   launch_adaptive_avg_backward(dy.data(), g, dx.data(), stream());
 }
 
 void adaptive_max_pool2d_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
-  const PoolGeometry g = adaptive_geometry(x, out_h, out_w, "adaptive_max_pool2d_forward");
+  const PoolGeometry g = adaptive_geometry(x, out_h, out_w);
   y.ensure(out_shape(x, g), Device::cuda);
   launch_adaptive_max_forward(x.data(), g, y.data(), stream());
 }
 
 void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx) {
-  expect_ndim(dy, 4, "adaptive_max_pool2d_backward", "dy");
-  const PoolGeometry g = adaptive_geometry(x, dy.dim(2), dy.dim(3), "adaptive_max_pool2d_backward");
-  expect_shape(dy, out_shape(x, g), "adaptive_max_pool2d_backward dy");
+  const PoolGeometry g = adaptive_geometry(x, dy.dim(2), dy.dim(3));
   dx.ensure(x.shape(), Device::cuda);
   launch_adaptive_max_backward(x.data(), dy.data(), g, dx.data(), stream());
 }
