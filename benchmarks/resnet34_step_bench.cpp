@@ -29,6 +29,12 @@ void bm_resnet34_step(benchmark::State& state, Device device, keel::GpuBackend b
     }
     return;
   }
+  if (backend == keel::GpuBackend::cudnn && !keel::cudnn_built()) {
+    state.SkipWithError("this keel build has no cuDNN: skipped");
+    for (auto _ : state) {
+    }
+    return;
+  }
   const int64_t batch = state.range(0);
   keel::set_allow_tf32(false);
   keel::set_gpu_backend(backend);

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "backend.h"
+#include "keel/error.h"
 
 namespace keel {
 
@@ -54,7 +55,15 @@ bool cuda_available() {
 #endif
 }
 
-void set_gpu_backend(GpuBackend backend) { g_gpu_backend = backend; }
+void set_gpu_backend(GpuBackend backend) {
+  // Refused here, once, so the CUDA ops never meet a choice they cannot follow.
+  if (backend == GpuBackend::cudnn && !cudnn_built()) {
+    throw Error(ErrorKind::usage,
+                "the cudnn GPU backend was selected but this keel build has no cuDNN: install "
+                "cuDNN 9 and reconfigure, or select the keel GPU backend (gpu_backend: keel)");
+  }
+  g_gpu_backend = backend;
+}
 GpuBackend gpu_backend() { return g_gpu_backend; }
 void set_allow_tf32(bool allow) { g_allow_tf32 = allow; }
 bool allow_tf32() { return g_allow_tf32; }

@@ -75,5 +75,15 @@ TEST(RuntimePolicy, SettingsHoldUntilChanged) {
   set_gpu_conv_dw(dw);
 }
 
+// The cuDNN choice is refused when it is made, in a build without cuDNN, not at the first
+// convolution; the setting stays what it was.
+TEST(RuntimePolicy, CudnnBackendIsRefusedWhereTheBuildHasNone) {
+  if (cudnn_built()) GTEST_SKIP() << "this keel build has cuDNN, so the cudnn backend is allowed";
+  const GpuBackend before = gpu_backend();
+  const std::string message = usage_error([] { set_gpu_backend(GpuBackend::cudnn); });
+  EXPECT_NE(message.find("no cuDNN"), std::string::npos) << message;
+  EXPECT_EQ(gpu_backend(), before);
+}
+
 }  // namespace
 }  // namespace keel

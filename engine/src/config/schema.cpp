@@ -39,8 +39,8 @@ std::vector<KeySpec> build_key_specs() {
        "where to train; auto takes cuda when a usable GPU is present, else cpu "
        "(--device overrides it)"},
       {"gpu_backend", KEEL_FIELD(gpu_backend), {}, {"keel", "cudnn"}, hashed,
-       "on cuda: keel's own kernels, or cuDNN for convolution and batch norm where the build "
-       "has it"},
+       "on cuda: keel's own kernels, or cuDNN for convolution and batch norm (a CUDA run with "
+       "`cudnn` on a build without cuDNN stops before training, exit 2; CPU runs ignore the key)"},
       {"cpu_conv_algo", KEEL_FIELD(cpu_conv_algo), {}, {"auto", "im2col", "winograd"}, hashed,
        "on cpu, 3x3 stride-1 padding-1 convolutions: auto takes Winograd F(2x2, 3x3) where it "
        "pays, im2col or winograd forces one (results agree within float rounding)"},

@@ -26,14 +26,6 @@ BnShape bn_shape(const Tensor& x) {
   return BnShape{x.dim(0), x.dim(1), plane};
 }
 
-bool cudnn_selected() {
-#if defined(KEEL_HAS_CUDNN)
-  return keel::gpu_backend() == GpuBackend::cudnn;
-#else
-  return false;
-#endif
-}
-
 // batch_norm_backward with dy as device memory shaped like x, so that the fused pair can pass the
 // ReLU's gradient in a scratch block.
 void backward_from(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,

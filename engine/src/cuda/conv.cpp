@@ -66,17 +66,6 @@ ConvPlan plan_conv(const Tensor& x, const Tensor& w, Conv2dArgs a) {
   return p;
 }
 
-bool use_cudnn() {
-  if (keel::gpu_backend() != GpuBackend::cudnn) return false;
-#if defined(KEEL_HAS_CUDNN)
-  return true;
-#else
-  throw Error(ErrorKind::usage,
-              "the cudnn GPU backend was selected but this keel build has no cuDNN: install cuDNN 9 "
-              "and reconfigure, or select the keel GPU backend");
-#endif
-}
-
 enum class ConvAlgo { im2col, winograd2, winograd4 };
 
 // Below this much direct-convolution work (2·N·K·C·9·H·W FLOPs) a 3x3 convolution stays on the
@@ -281,9 +270,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   y.ensure(Shape{p.n, p.k, p.g.out_h, p.g.out_w}, Device::cuda);
   if (p.n == 0) return;
 #if defined(KEEL_HAS_CUDNN)
-  if (use_cudnn()) return cudnn::conv2d_forward(x, w, b, y, a);
-#else
-  use_cudnn();
+  if (cudnn_selected()) return cudnn::conv2d_forward(x, w, b, y, a);
 #endif
   const ConvAlgo algo = choose_algo(p);
   if (algo == ConvAlgo::winograd4)
@@ -323,9 +310,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
     launch_channel_sums(dy.data(), p.n, p.k, plane, partials.as(), db->data(), stream());
   }
 #if defined(KEEL_HAS_CUDNN)
-  if (use_cudnn()) return cudnn::conv2d_backward(x, w, dy, dx, dw, a);
-#else
-  use_cudnn();
+  if (cudnn_selected()) return cudnn::conv2d_backward(x, w, dy, dx, dw, a);
 #endif
   const ConvAlgo algo = choose_algo(p);
   if (algo == ConvAlgo::winograd4) {

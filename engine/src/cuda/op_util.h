@@ -7,11 +7,18 @@
 #include <cstdint>
 
 #include "common/check.h"
+#include "keel/runtime.h"
 #include "keel/tensor.h"
 
 namespace keel::cuda {
 
 inline size_t count(const Tensor& t) { return static_cast<size_t>(t.numel()); }
+
+// Whether convolution and batch norm go to cuDNN: the one question the CUDA ops ask, and
+// set_gpu_backend has already refused cudnn in a build without it.
+inline bool cudnn_selected() {
+  return keel::gpu_backend() == GpuBackend::cudnn;
+}
 
 inline void expect_cuda(const Tensor& t, const char* op, const char* name) {
   KEEL_CHECK(t.defined() && t.device() == Device::cuda, "{}: {} must be a defined CUDA tensor", op, name);

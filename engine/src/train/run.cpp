@@ -101,11 +101,22 @@ std::string precision_message(const Config& config) {
                      config.precision, config.precision, scaling);
 }
 
+void expect_gpu_backend_built(const Config& config, Device device) {
+  if (config.gpu_backend != "cudnn" || device != Device::cuda || cudnn_built()) return;
+  throw Error(ErrorKind::config,
+              fmt::format("{}: gpu_backend: cudnn, but this keel build has no cuDNN: install cuDNN "
+                          "9 and reconfigure (scripts/install-deps.sh), or set gpu_backend: keel",
+                          config.source.empty() ? "config" : config.source));
+}
+
 void apply_runtime_settings(const Config& config) {
   set_num_threads(config.threads);
   cpu_isa();  // settles the CPU kernels' path now, so a bad KEEL_CPU_ISA stops the run before any work
   set_deterministic(config.deterministic);
-  set_gpu_backend(config.gpu_backend == "cudnn" ? GpuBackend::cudnn : GpuBackend::keel);
+  // gpu_backend applies on CUDA only: a build without cuDNN keeps keel's kernels here, and a run
+  // that does use the GPU with `cudnn` there is refused once the device is known.
+  const bool cudnn = config.gpu_backend == "cudnn" && cudnn_built();
+  set_gpu_backend(cudnn ? GpuBackend::cudnn : GpuBackend::keel);
   set_cpu_conv_algo(parse_cpu_conv_algo(config.cpu_conv_algo));
   // Settles the CUDA convolution policies from KEEL_CONV_ALGO / KEEL_CONV_DW now, so a bad value
   // stops the run before any work.
@@ -462,7 +473,10 @@ RunResult Run::execute() {
     return {};
   }
   // An explicit --device cuda is refused before the GPU starts; auto is checked once resolved.
-  if (config_.device == "cuda") expect_precision_supported(config_, Device::cuda);
+  if (config_.device == "cuda") {
+    expect_precision_supported(config_, Device::cuda);
+    expect_gpu_backend_built(config_, Device::cuda);
+  }
   Stopwatch clock;
   std::future<DeviceChoice> device_start;
   if (config_.device != "cpu") device_start = std::async(std::launch::async, choose_device, std::cref(config_));
@@ -473,6 +487,7 @@ RunResult Run::execute() {
   device_ = choice.device;
   log_(choice.message);
   expect_precision_supported(config_, device_);
+  expect_gpu_backend_built(config_, device_);
   if (config_.precision != "fp32") log_(precision_message(config_));
   if (config_.cuda_graph && device_ != Device::cuda) log_("cuda_graph: ignored, training runs on the CPU");
   if (config_.cuda_graph && device_ == Device::cuda &&
