@@ -1,6 +1,7 @@
 // Batch-norm kernels (see batch_norm.cuh): per-channel finishing steps in double, elementwise
 // application with a grid-stride loop.
 #include "batch_norm.cuh"
+#include "grid_stride.cuh"
 
 #include <cmath>
 
@@ -41,8 +42,7 @@ __global__ void bn_apply_kernel(const float* __restrict__ x, const float* __rest
                                 const float* __restrict__ invstd, const float* __restrict__ gamma,
                                 const float* __restrict__ beta, float* __restrict__ y, size_t total,
                                 int64_t c, int64_t plane) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ch = static_cast<int64_t>(i / plane) % c;
     y[i] = (x[i] - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch];
   }
@@ -52,8 +52,7 @@ __global__ void bn_eval_kernel(const float* __restrict__ x, const float* __restr
                                const float* __restrict__ running_var, float eps,
                                const float* __restrict__ gamma, const float* __restrict__ beta,
                                float* __restrict__ y, size_t total, int64_t c, int64_t plane) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ch = static_cast<int64_t>(i / plane) % c;
     const float invstd = 1.0f / sqrtf(running_var[ch] + eps);
     y[i] = (x[i] - running_mean[ch]) * invstd * gamma[ch] + beta[ch];
@@ -73,8 +72,7 @@ __global__ void bn_backward_dx_kernel(const float* __restrict__ x, const float* 
                                       const float* __restrict__ gamma, const float* __restrict__ dgamma,
                                       const float* __restrict__ dbeta, float* __restrict__ dx,
                                       size_t total, int64_t c, int64_t plane, float inv_m) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ch = static_cast<int64_t>(i / plane) % c;
     const float xhat = (x[i] - mean[ch]) * invstd[ch];
     dx[i] = gamma[ch] * invstd[ch] * (dy[i] - inv_m * dbeta[ch] - xhat * inv_m * dgamma[ch]);

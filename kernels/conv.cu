@@ -1,5 +1,6 @@
 // im2col / col2im and the layout swap of the convolution path (see conv.cuh).
 #include "conv.cuh"
+#include "grid_stride.cuh"
 
 #include <algorithm>
 
@@ -17,8 +18,7 @@ __global__ void im2col_kernel(const float* __restrict__ x, int64_t images, ConvG
   const int64_t plane = g.out_h * g.out_w;
   const int64_t columns = images * plane;
   const size_t total = static_cast<size_t>(g.c * columns);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t column = static_cast<int64_t>(i % columns);
     const int64_t ch = static_cast<int64_t>(i / columns);
     const int64_t image = column / plane;
@@ -49,8 +49,7 @@ __global__ void col2im_kernel(const float* __restrict__ col, int64_t images, Con
   const int64_t plane = g.out_h * g.out_w;
   const int64_t columns = images * plane;
   const size_t total = static_cast<size_t>(images * g.c * g.h * g.w);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t xx = static_cast<int64_t>(i % g.w);
     const int64_t yy = static_cast<int64_t>((i / g.w) % g.h);
     const int64_t ch = static_cast<int64_t>((i / (g.w * g.h)) % g.c);
@@ -77,8 +76,7 @@ __global__ void col2im_kernel(const float* __restrict__ col, int64_t images, Con
 // out[j] = (accumulate ? out[j] : 0) + parts[0][j] + parts[1][j] + ..., in that order.
 __global__ void sum_parts_kernel(const float* __restrict__ parts, int64_t count, int64_t size, bool accumulate,
                                  float* __restrict__ out) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < static_cast<size_t>(size);
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, static_cast<size_t>(size)) {
     float sum = accumulate ? out[i] : 0.0f;
     for (int64_t p = 0; p < count; ++p) sum += parts[p * size + static_cast<int64_t>(i)];
     out[i] = sum;
@@ -88,8 +86,7 @@ __global__ void sum_parts_kernel(const float* __restrict__ parts, int64_t count,
 __global__ void swap_outer_kernel(const float* __restrict__ src, int64_t a, int64_t b, int64_t p,
                                   const float* __restrict__ bias, float* __restrict__ dst) {
   const size_t total = static_cast<size_t>(a * b * p);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     // i indexes dst (B, A, P)
     const int64_t pi = static_cast<int64_t>(i % p);
     const int64_t ai = static_cast<int64_t>((i / p) % a);

@@ -1,5 +1,6 @@
 // Elementwise kernels (see elementwise.cuh): grid-stride loops, one element per thread step.
 #include "elementwise.cuh"
+#include "grid_stride.cuh"
 
 #include "common/philox.h"
 #include "cuda/check.h"
@@ -10,33 +11,27 @@ namespace keel::cuda {
 namespace {
 
 __global__ void fill_kernel(float* y, size_t n, float value) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
-    y[i] = value;
+  KEEL_GRID_STRIDE(i, n) y[i] = value;
 }
 
 __global__ void relu_forward_kernel(const float* x, float* y, size_t n) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
-    y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  KEEL_GRID_STRIDE(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 __global__ void relu_backward_kernel(const float* y, const float* dy, float* dx, size_t n) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
-    dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  KEEL_GRID_STRIDE(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 __global__ void add_kernel(const float* a, const float* b, float* y, size_t n) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
-    y[i] = a[i] + b[i];
+  KEEL_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
 }
 
 __global__ void scale_kernel(const float* x, float alpha, float* y, size_t n) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
-    y[i] = alpha * x[i];
+  KEEL_GRID_STRIDE(i, n) y[i] = alpha * x[i];
 }
 
 __global__ void multiply_kernel(const float* a, const float* b, float* y, size_t n) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
-    y[i] = a[i] * b[i];
+  KEEL_GRID_STRIDE(i, n) y[i] = a[i] * b[i];
 }
 
 __global__ void dropout_forward_kernel(const float* x, float p, float keep_scale, uint64_t seed,
@@ -44,8 +39,7 @@ __global__ void dropout_forward_kernel(const float* x, float p, float keep_scale
                                        float* mask, size_t n) {
   const size_t counters = (n + 3) / 4;
   if (live_shift) base += *live_shift;
-  for (size_t c = blockIdx.x * size_t{blockDim.x} + threadIdx.x; c < counters;
-       c += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(c, counters) {
     const philox::Words w = philox::draw(seed, base + c);
     for (int j = 0; j < 4; ++j) {
       const size_t i = c * 4 + j;
@@ -59,17 +53,14 @@ __global__ void dropout_forward_kernel(const float* x, float p, float keep_scale
 
 __global__ void normalize_channels_kernel(const float* x, const float* mean, const float* std, float* y,
                                           size_t total, int64_t c, int64_t plane) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ch = static_cast<int64_t>(i / plane) % c;
     y[i] = (x[i] - mean[ch]) / std[ch];
   }
 }
 
 __global__ void add_row_bias_kernel(float* y, const float* bias, size_t total, int64_t cols) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x)
-    y[i] += bias[i % cols];
+  KEEL_GRID_STRIDE(i, total) y[i] += bias[i % cols];
 }
 
 // One thread per column walks the rows in order: neighbouring threads read neighbouring columns.
@@ -84,8 +75,7 @@ __global__ void column_sums_kernel(const float* x, int64_t rows, int64_t cols, f
 __global__ void gather_rows_kernel(const float* __restrict__ src, int64_t rows, int64_t row,
                                    const float* __restrict__ indices, int64_t batch, float* __restrict__ dst) {
   const size_t total = static_cast<size_t>(batch * row);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t b = static_cast<int64_t>(i / row), j = static_cast<int64_t>(i % row);
     const float index = indices[b];
     const int64_t r = static_cast<int64_t>(index);

@@ -1,5 +1,6 @@
 // Softmax cross-entropy and argmax kernels (see loss.cuh): one thread per row, since the rows are
 // short (a handful of classes) and few (a batch); the batch mean is one block in a fixed order.
+#include "grid_stride.cuh"
 #include "loss.cuh"
 
 #include <cmath>
@@ -48,8 +49,7 @@ __global__ void softmax_ce_backward_kernel(const float* __restrict__ probs, cons
                                            int64_t n, int64_t k, float* __restrict__ dlogits) {
   const float inv_n = 1.0f / static_cast<float>(n);
   const size_t total = static_cast<size_t>(n * k);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t row = static_cast<int64_t>(i / k), col = static_cast<int64_t>(i % k);
     const float target = static_cast<int64_t>(labels[row]) == col ? 1.0f : 0.0f;
     dlogits[i] = (probs[i] - target) * inv_n;

@@ -1,5 +1,6 @@
 // Mixed-precision kernels (see mixed_precision.cuh): grid-stride loops over the elements, and one
 // thread for the scale update.
+#include "grid_stride.cuh"
 #include "mixed_precision.cuh"
 
 #include <cuda_bf16.h>
@@ -13,31 +14,24 @@ namespace keel::cuda {
 namespace {
 
 __global__ void round_to_half_kernel(const float* x, float* y, size_t n) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x)
-    y[i] = __half2float(__float2half_rn(x[i]));
+  KEEL_GRID_STRIDE(i, n) y[i] = __half2float(__float2half_rn(x[i]));
 }
 
 __global__ void round_to_bfloat16_kernel(const float* x, float* y, size_t n) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x)
-    y[i] = __bfloat162float(__float2bfloat16_rn(x[i]));
+  KEEL_GRID_STRIDE(i, n) y[i] = __bfloat162float(__float2bfloat16_rn(x[i]));
 }
 
 __global__ void apply_loss_scale_kernel(const float* x, const LossScaleState* state, float* y,
                                         size_t n) {
   const float factor = state->scale;
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x)
-    y[i] = factor * x[i];
+  KEEL_GRID_STRIDE(i, n) y[i] = factor * x[i];
 }
 
 __global__ void unscale_gradients_kernel(float* grad, size_t n, LossScaleState* state) {
   // The same float reciprocal as the CPU op, so both devices unscale to the same bits.
   const float inverse = 1.0f / state->scale;
   bool found = false;
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, n) {
     const float g = grad[i];
     found |= !isfinite(g);
     grad[i] = inverse * g;

@@ -1,4 +1,5 @@
 // Fused SGD and AdamW updates (see optimizer_update.cuh).
+#include "grid_stride.cuh"
 #include "optimizer_update.cuh"
 
 #include "cuda/check.h"
@@ -17,8 +18,7 @@ __global__ void sgd_kernel(float* __restrict__ param, const float* __restrict__ 
     // Without a velocity buffer (a parameter whose optimizer keeps none) momentum stays 0.
     if (velocity) momentum = live->momentum;
   }
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, n) {
     float g = grad[i];
     if (weight_decay != 0.0f) g += weight_decay * param[i];
     if (momentum != 0.0f) {
@@ -40,8 +40,7 @@ __global__ void adamw_kernel(float* __restrict__ param, const float* __restrict_
     bc1 = live->bias_correction1;
     bc2 = live->bias_correction2;
   }
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, n) {
     const float g = grad[i];
     float p = param[i];
     p -= lr * weight_decay * p;

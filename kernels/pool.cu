@@ -1,4 +1,5 @@
 // Pooling kernels (see pool.cuh).
+#include "grid_stride.cuh"
 #include "pool.cuh"
 
 #include <cfloat>
@@ -9,10 +10,6 @@
 namespace keel::cuda {
 
 namespace {
-
-#define KEEL_GRID_STRIDE(i, total)                                                          \
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < (total); \
-       i += size_t{gridDim.x} * blockDim.x)
 
 // Index of the first maximum of window (oy, ox) in plane p, or -1 when the window is all padding.
 __device__ int64_t window_argmax(const float* p, const PoolGeometry& g, int64_t oy, int64_t ox) {

@@ -1,4 +1,5 @@
 // Bilinear resize kernels (see resize.cuh).
+#include "grid_stride.cuh"
 #include "resize.cuh"
 
 #include <cmath>
@@ -34,8 +35,7 @@ float axis_scale(int64_t in, int64_t out) {
 __global__ void resize_forward_kernel(const float* __restrict__ x, int64_t planes, int64_t in_h, int64_t in_w,
                                       float* __restrict__ y, int64_t out_h, int64_t out_w, float sy, float sx) {
   const size_t total = static_cast<size_t>(planes * out_h * out_w);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ox = static_cast<int64_t>(i % out_w);
     const int64_t oy = static_cast<int64_t>((i / out_w) % out_h);
     const int64_t plane = static_cast<int64_t>(i / (out_w * out_h));
@@ -64,8 +64,7 @@ __global__ void resize_backward_kernel(const float* __restrict__ dy, int64_t pla
                                        int64_t out_w, float* __restrict__ dx, int64_t in_h, int64_t in_w,
                                        float sy, float sx) {
   const size_t total = static_cast<size_t>(planes * in_h * in_w);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t xx = static_cast<int64_t>(i % in_w);
     const int64_t yy = static_cast<int64_t>((i / in_w) % in_h);
     const int64_t plane = static_cast<int64_t>(i / (in_w * in_h));

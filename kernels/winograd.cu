@@ -2,6 +2,7 @@
 // bodies of winograd_transforms.h, which the CPU test runs as well. The innermost index of each loop
 // is the innermost index of the buffer written (cin or the tile t), so the 16 stores of a thread land
 // next to its neighbours' and coalesce.
+#include "grid_stride.cuh"
 #include "winograd.cuh"
 
 #include "cuda/check.h"
@@ -17,8 +18,7 @@ namespace wg = keel::winograd;
 __global__ void filter_transform_kernel(const float* __restrict__ w, int64_t kout, int64_t cin, bool flip,
                                         float* __restrict__ u) {
   const size_t total = static_cast<size_t>(kout * cin);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ko = static_cast<int64_t>(i / cin);
     wg::filter_transform_at(w, kout, cin, flip, ko, static_cast<int64_t>(i) - ko * cin, u);
   }
@@ -28,8 +28,7 @@ __global__ void input_transform_kernel(const float* __restrict__ x, int64_t c, i
                                        wg::TileLayout layout, float* __restrict__ v) {
   const int64_t padded = layout.padded();
   const size_t total = static_cast<size_t>(c * padded);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ch = static_cast<int64_t>(i / padded);
     wg::input_transform_at(x, c, h, w, layout, ch, static_cast<int64_t>(i) - ch * padded, v);
   }
@@ -38,8 +37,7 @@ __global__ void input_transform_kernel(const float* __restrict__ x, int64_t c, i
 __global__ void output_transform_kernel(const float* __restrict__ m, int64_t k, int64_t h, int64_t w,
                                         int64_t tiles, const float* __restrict__ bias, float* __restrict__ y) {
   const size_t total = static_cast<size_t>(k * tiles);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ch = static_cast<int64_t>(i / tiles);
     wg::output_transform_at(m, k, h, w, tiles, bias, ch, static_cast<int64_t>(i) - ch * tiles, y);
   }
@@ -49,8 +47,7 @@ __global__ void output_grad_transform_kernel(const float* __restrict__ dy, int64
                                              wg::TileLayout layout, float* __restrict__ dyt) {
   const int64_t padded = layout.padded();
   const size_t total = static_cast<size_t>(k * padded);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ch = static_cast<int64_t>(i / padded);
     wg::output_grad_transform_at(dy, k, h, w, layout, ch, static_cast<int64_t>(i) - ch * padded, dyt);
   }
@@ -59,8 +56,7 @@ __global__ void output_grad_transform_kernel(const float* __restrict__ dy, int64
 __global__ void filter_grad_transform_kernel(const float* __restrict__ du, int64_t k, int64_t c, int64_t slices,
                                              float* __restrict__ dw) {
   const size_t total = static_cast<size_t>(k * c);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t kk = static_cast<int64_t>(i / c);
     wg::filter_grad_transform_at(du, k, c, slices, kk, static_cast<int64_t>(i) - kk * c, dw);
   }

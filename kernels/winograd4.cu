@@ -2,6 +2,7 @@
 // bodies of winograd4_transforms.h, which the CPU test runs as well. The innermost index of each loop
 // is the innermost index of the buffer written (cin or the tile t), so the 36 stores of a thread land
 // next to its neighbours' and coalesce.
+#include "grid_stride.cuh"
 #include "winograd4.cuh"
 
 #include "cuda/check.h"
@@ -17,8 +18,7 @@ namespace wg4 = keel::winograd4;
 __global__ void filter_transform4_kernel(const float* __restrict__ w, int64_t kout, int64_t cin, bool flip,
                                          float* __restrict__ u) {
   const size_t total = static_cast<size_t>(kout * cin);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ko = static_cast<int64_t>(i / cin);
     wg4::filter_transform_at(w, kout, cin, flip, ko, static_cast<int64_t>(i) - ko * cin, u);
   }
@@ -27,8 +27,7 @@ __global__ void filter_transform4_kernel(const float* __restrict__ w, int64_t ko
 __global__ void input_transform4_kernel(const float* __restrict__ x, int64_t c, int64_t h, int64_t w,
                                         int64_t tiles, float* __restrict__ v) {
   const size_t total = static_cast<size_t>(c * tiles);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ch = static_cast<int64_t>(i / tiles);
     wg4::input_transform_at(x, c, h, w, tiles, ch, static_cast<int64_t>(i) - ch * tiles, v);
   }
@@ -37,8 +36,7 @@ __global__ void input_transform4_kernel(const float* __restrict__ x, int64_t c, 
 __global__ void output_transform4_kernel(const float* __restrict__ m, int64_t k, int64_t h, int64_t w,
                                          int64_t tiles, const float* __restrict__ bias, float* __restrict__ y) {
   const size_t total = static_cast<size_t>(k * tiles);
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total;
-       i += size_t{gridDim.x} * blockDim.x) {
+  KEEL_GRID_STRIDE(i, total) {
     const int64_t ch = static_cast<int64_t>(i / tiles);
     wg4::output_transform_at(m, k, h, w, tiles, bias, ch, static_cast<int64_t>(i) - ch * tiles, y);
   }
