@@ -4,11 +4,13 @@
 #include "keel/train/model_builder.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "config/schema.h"
 #include "keel/error.h"
 #include "keel/nn/activation.h"
 #include "keel/nn/batch_norm.h"
@@ -16,6 +18,7 @@
 #include "keel/nn/linear.h"
 #include "keel/nn/pooling.h"
 #include "keel/nn/resnet.h"
+#include "keel/ops.h"
 
 namespace keel::train {
 
@@ -36,19 +39,19 @@ struct LayerShapes {
   ActivationShape in, out;
 };
 
-double layer_arg(const LayerSpec& spec, const std::string& name, double fallback) {
-  auto it = spec.args.find(name);
-  return it == spec.args.end() ? fallback : it->second;
-}
-int int_layer_arg(const LayerSpec& spec, const std::string& name, double fallback) {
-  return static_cast<int>(layer_arg(spec, name, fallback));
-}
-
-// Window geometry of conv2d and the pools along one side. Floor division, as PyTorch computes it,
-// so a window larger than the padded input gives a size below 1 rather than C++'s truncated 1.
-int64_t window_out_size(int64_t in, int kernel, int stride, int padding) {
-  const int64_t room = in + 2 * padding - kernel;
-  return (room >= 0 ? room / stride : -((-room + stride - 1) / stride)) + 1;
+// A layer argument as the config wrote it, else its default from the layer table
+// (config/schema.cpp, the one place defaults are written: a config read from a file has them
+// filled in already, one assembled in code may not); nullopt for a missing required argument.
+std::optional<double> layer_arg(const LayerSpec& spec, const std::string& name) {
+  if (auto it = spec.args.find(name); it != spec.args.end()) return it->second;
+  const config_detail::LayerTypeSpec* type = config_detail::find_layer(spec.type);
+  if (!type) return std::nullopt;
+  for (const config_detail::LayerArgSpec& a : type->args) {
+    if (a.name != name) continue;
+    if (a.default_value) return a.default_value;
+    if (!a.default_from.empty()) return layer_arg(spec, a.default_from);
+  }
+  return std::nullopt;
 }
 
 // The dry forward pass over shapes only: each layer's output shape from its input and arguments,
@@ -85,37 +88,39 @@ class ShapePass {
                             "\"Layers\")",
                             config_.source, spec_->line, index_, spec_->type, shape_.str(), what));
   }
+  int int_arg(const std::string& name) const {
+    const std::optional<double> value = layer_arg(*spec_, name);
+    if (!value) fail(fmt::format("the required argument `{}` is missing", name));
+    return static_cast<int>(*value);
+  }
   void require_spatial() const {
     if (!shape_.spatial) fail(fmt::format("`{}` needs an image input but follows `flatten`", spec_->type));
   }
   // Refuses a window that does not fit the padded input, naming the output it would give.
   void require_window_fits(int64_t out_channels, int kernel, int stride, int padding) const {
-    const int64_t h = window_out_size(shape_.height, kernel, stride, padding);
-    const int64_t w = window_out_size(shape_.width, kernel, stride, padding);
+    const int64_t h = conv_out_size(shape_.height, kernel, stride, padding);
+    const int64_t w = conv_out_size(shape_.width, kernel, stride, padding);
     if (h >= 1 && w >= 1) return;
-    fail(fmt::format("the output would be {}x{}x{}, empty: kernel {} is larger than the padded "
-                     "input {}x{} (padding {} on each side). Use a kernel of at most {}, more "
-                     "padding, or remove a layer that shrinks the image before it",
-                     out_channels, std::max<int64_t>(h, 0), std::max<int64_t>(w, 0), kernel,
-                     shape_.height + 2 * padding, shape_.width + 2 * padding, padding,
-                     std::min(shape_.height, shape_.width) + 2 * padding));
+    fail(fmt::format(
+        "the output would be {}x{}x{}, empty: kernel {} is larger than the padded "
+        "input {}x{} (padding {} on each side). Use a kernel of at most {}, more "
+        "padding, or remove a layer that shrinks the image before it",
+        out_channels, h, w, kernel, shape_.height + 2 * padding, shape_.width + 2 * padding,
+        padding, std::min(shape_.height, shape_.width) + 2 * padding));
   }
 
   ActivationShape conv2d() const {
     require_spatial();
-    const int kernel = int_layer_arg(*spec_, "kernel", 3), stride = int_layer_arg(*spec_, "stride", 1),
-              padding = int_layer_arg(*spec_, "padding", 0);
-    const int out = int_layer_arg(*spec_, "out", 0);
+    const int kernel = int_arg("kernel"), stride = int_arg("stride"), padding = int_arg("padding");
+    const int out = int_arg("out");
     require_window_fits(out, kernel, stride, padding);
-    return {out, window_out_size(shape_.height, kernel, stride, padding),
-            window_out_size(shape_.width, kernel, stride, padding), true};
+    return {out, conv_out_size(shape_.height, kernel, stride, padding),
+            conv_out_size(shape_.width, kernel, stride, padding), true};
   }
 
   ActivationShape pool() const {
     require_spatial();
-    const int kernel = int_layer_arg(*spec_, "kernel", 2),
-              stride = int_layer_arg(*spec_, "stride", kernel),
-              padding = int_layer_arg(*spec_, "padding", 0);
+    const int kernel = int_arg("kernel"), stride = int_arg("stride"), padding = int_arg("padding");
     // PyTorch's rule: a wider padding would make windows of padding only. The config reader
     // already refuses it; this keeps configs assembled in code to the same rule.
     if (2 * padding > kernel) {
@@ -123,20 +128,20 @@ class ShapePass {
                        padding, kernel, kernel / 2));
     }
     require_window_fits(shape_.channels, kernel, stride, padding);
-    return {shape_.channels, window_out_size(shape_.height, kernel, stride, padding),
-            window_out_size(shape_.width, kernel, stride, padding), true};
+    return {shape_.channels, conv_out_size(shape_.height, kernel, stride, padding),
+            conv_out_size(shape_.width, kernel, stride, padding), true};
   }
 
   // Any size fits, as in PyTorch: an output larger than the input repeats input cells.
   ActivationShape adaptive_pool(bool concat) const {
     require_spatial();
-    const int size = int_layer_arg(*spec_, "size", 1);
+    const int size = int_arg("size");
     return {concat ? 2 * shape_.channels : shape_.channels, size, size, true};
   }
 
   ActivationShape linear() const {
     if (shape_.spatial) fail("`linear` needs a flat input: add `- flatten` before it");
-    return {int_layer_arg(*spec_, "out", 0), 1, 1, false};
+    return {int_arg("out"), 1, 1, false};
   }
 
   const Config& config_;
@@ -168,21 +173,22 @@ std::vector<LayerShapes> trace_shapes(const Config& config, int64_t in_channels,
 // The module of one layer whose shapes the pass has already checked.
 nn::ModulePtr make_layer(const LayerSpec& spec, const LayerShapes& s, Generator& gen) {
   const std::string& t = spec.type;
-  auto arg = [&](const std::string& name, double fallback) { return layer_arg(spec, name, fallback); };
-  auto int_arg = [&](const std::string& name, double fallback) { return int_layer_arg(spec, name, fallback); };
+  // Every argument read here has a default in the layer table, or the shape pass has read it.
+  auto arg = [&](const std::string& name) { return layer_arg(spec, name).value(); };
+  auto int_arg = [&](const std::string& name) { return static_cast<int>(arg(name)); };
   if (t == "conv2d") {
-    return std::make_unique<nn::Conv2d>(gen, s.in.channels, s.out.channels, int_arg("kernel", 3),
-                                        int_arg("stride", 1), int_arg("padding", 0), arg("bias", 1.0) != 0.0);
+    return std::make_unique<nn::Conv2d>(gen, s.in.channels, s.out.channels, int_arg("kernel"),
+                                        int_arg("stride"), int_arg("padding"), arg("bias") != 0.0);
   }
   if (t == "batch_norm") {
-    const auto eps = static_cast<float>(arg("eps", 1e-5)), momentum = static_cast<float>(arg("momentum", 0.1));
+    const auto eps = static_cast<float>(arg("eps")), momentum = static_cast<float>(arg("momentum"));
     if (s.in.spatial) return std::make_unique<nn::BatchNorm2d>(s.in.channels, eps, momentum);
     return std::make_unique<nn::BatchNorm1d>(s.in.channels, eps, momentum);
   }
   if (t == "relu") return std::make_unique<nn::ReLU>();
-  if (t == "dropout") return std::make_unique<nn::Dropout>(static_cast<float>(arg("p", 0.5)));
+  if (t == "dropout") return std::make_unique<nn::Dropout>(static_cast<float>(arg("p")));
   if (t == "max_pool" || t == "avg_pool") {
-    const int kernel = int_arg("kernel", 2), stride = int_arg("stride", kernel), padding = int_arg("padding", 0);
+    const int kernel = int_arg("kernel"), stride = int_arg("stride"), padding = int_arg("padding");
     if (t == "max_pool") return std::make_unique<nn::MaxPool2d>(kernel, stride, padding);
     return std::make_unique<nn::AvgPool2d>(kernel, stride, padding);
   }
