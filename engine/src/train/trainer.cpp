@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -647,63 +649,76 @@ Tensor Trainer::predict_with(const Tensor& images,
   return out;
 }
 
+template <class Self, class Fn>
+void Trainer::visit_progress(Self& self, Fn&& fn) {
+  fn("phase", self.phase_);
+  fn("epoch_in_phase", self.epoch_in_phase_);
+  fn("step_in_epoch", self.step_in_epoch_);
+  fn("step_in_phase", self.step_in_phase_);
+  fn("global_step", self.global_step_);
+  fn("epochs_done", self.epochs_done_);
+  fn("best_epoch", self.best_epoch_);
+  fn("epochs_without_improvement", self.epochs_without_improvement_);
+  fn("early_stopped", self.early_stopped_);
+  fn("skipped_steps", self.skipped_steps_);
+  fn("skipped_in_epoch", self.skipped_in_epoch_);
+  fn("best_value", self.best_value_);
+  fn("train_seconds", self.train_seconds_);
+}
+
+namespace {
+// Absent from checkpoints written before train.on_nonfinite existed: nothing was skipped then.
+bool zero_when_absent(const std::string& key) {
+  return key == "skipped_steps" || key == "skipped_in_epoch";
+}
+}  // namespace
+
 void Trainer::save_state(Checkpoint& c) const {
   const std::string p = fmt::format("member{}.", fold_);
-  c.ints[p + "phase"] = phase_;
-  c.ints[p + "epoch_in_phase"] = epoch_in_phase_;
-  c.ints[p + "step_in_epoch"] = step_in_epoch_;
-  c.ints[p + "step_in_phase"] = step_in_phase_;
-  c.ints[p + "global_step"] = global_step_;
-  c.ints[p + "epochs_done"] = epochs_done_;
-  c.ints[p + "best_epoch"] = best_epoch_;
-  c.ints[p + "epochs_without_improvement"] = epochs_without_improvement_;
-  c.ints[p + "early_stopped"] = early_stopped_;
+  visit_progress(*this, [&](const std::string& key, const auto& field) {
+    if constexpr (std::is_floating_point_v<std::decay_t<decltype(field)>>) {
+      c.reals[p + key] = field;
+    } else {
+      c.ints[p + key] = static_cast<int64_t>(field);
+    }
+  });
   c.ints[p + "dropout_offset"] = static_cast<int64_t>(dropout_gen_.offset());
   c.ints[p + "optimizer_steps"] = optimizer_->steps();
-  c.ints[p + "skipped_steps"] = skipped_steps_;
-  c.ints[p + "skipped_in_epoch"] = skipped_in_epoch_;
   c.reals[p + "loss_sum"] = loss_sum_.item();
-  c.reals[p + "best_value"] = best_value_;
-  c.reals[p + "train_seconds"] = train_seconds_;
   if (loss_scaling_) loss_scaling_->save(c, p);
   c.texts[p + "history"] = encode_records(history_);
   save_model_weights(c, p, model_);
   optimizer_->visit_state([&](const std::string& name, Tensor& s) {
     c.tensors[p + "optim." + name] = s.to(Device::cpu).clone();
   });
-  for (size_t i = 0; i < best_weights_.size(); ++i) c.tensors[fmt::format("{}best.{}", p, i)] = best_weights_[i];
+  for (size_t i = 0; i < best_weights_.size(); ++i) {
+    c.tensors[fmt::format("{}best.{}", p, i)] = best_weights_[i];
+  }
 }
-
 
 void Trainer::load_state(const Checkpoint& c) {
   const std::string p = fmt::format("member{}.", fold_);
-  phase_ = static_cast<int>(c.int_at(p + "phase"));
-  epoch_in_phase_ = static_cast<int>(c.int_at(p + "epoch_in_phase"));
-  step_in_epoch_ = c.int_at(p + "step_in_epoch");
-  step_in_phase_ = c.int_at(p + "step_in_phase");
-  global_step_ = c.int_at(p + "global_step");
-  epochs_done_ = static_cast<int>(c.int_at(p + "epochs_done"));
-  best_epoch_ = static_cast<int>(c.int_at(p + "best_epoch"));
-  epochs_without_improvement_ = static_cast<int>(c.int_at(p + "epochs_without_improvement"));
-  early_stopped_ = c.int_at(p + "early_stopped") != 0;
+  visit_progress(*this, [&](const std::string& key, auto& field) {
+    using Field = std::decay_t<decltype(field)>;
+    if constexpr (std::is_floating_point_v<Field>) {
+      field = c.real_at(p + key);
+    } else if (zero_when_absent(key) && !c.ints.count(p + key)) {
+      field = Field{0};
+    } else {
+      field = static_cast<Field>(c.int_at(p + key));
+    }
+  });
   dropout_gen_.set_state(dropout_gen_.seed(), static_cast<uint64_t>(c.int_at(p + "dropout_offset")));
   optimizer_->set_steps(c.int_at(p + "optimizer_steps"));
-  // Absent from checkpoints written before train.on_nonfinite existed: nothing was skipped then.
-  const auto int_or_zero = [&](const std::string& key) {
-    return c.ints.count(key) ? c.int_at(key) : int64_t{0};
-  };
-  skipped_steps_ = int_or_zero(p + "skipped_steps");
-  skipped_in_epoch_ = int_or_zero(p + "skipped_in_epoch");
   loss_sum_.fill_(static_cast<float>(c.real_at(p + "loss_sum")));
-  best_value_ = c.real_at(p + "best_value");
-  train_seconds_ = c.real_at(p + "train_seconds");
   if (loss_scaling_) {
     loss_scaling_->load(c, p);
     overflows_before_epoch_ = loss_scaling_->state().skipped_steps;
   }
   history_ = decode_records(c.text_at(p + "history"));
   load_model_weights(c, p, model_);
-  optimizer_->visit_state([&](const std::string& name, Tensor& s) { restore_tensor(c, p + "optim." + name, s); });
+  optimizer_->visit_state(
+      [&](const std::string& name, Tensor& s) { restore_tensor(c, p + "optim." + name, s); });
   best_weights_.clear();
   for (size_t i = 0; c.tensors.count(fmt::format("{}best.{}", p, i)); ++i) {
     best_weights_.push_back(c.tensor_at(fmt::format("{}best.{}", p, i)).clone());

@@ -125,6 +125,11 @@ class Trainer {
     int epochs;
     bool frozen;
   };
+  // fn(key, field) for every scalar of the training progress kept in a checkpoint (int, int64_t,
+  // bool or double fields): save_state and load_state share this one list. Self is Trainer or
+  // const Trainer.
+  template <class Self, class Fn>
+  static void visit_progress(Self& self, Fn&& fn);
   std::vector<Phase> phases() const;
   bool finished(const std::vector<Phase>& plan) const;
   void start_phase(const Phase& phase, int64_t steps_per_epoch);
