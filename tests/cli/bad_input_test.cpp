@@ -240,6 +240,16 @@ TEST_F(BadInput, UnknownCpuConvolutionMethod) {
                        {"cpu_conv_algo", "fft", "winograd"});
 }
 
+// gpu_backend: cudnn on a build without cuDNN: a CUDA run stops before any work (before the GPU
+// starts), a CPU run keeps keel's kernels and trains.
+TEST_F(BadInput, CudnnBackendWithoutCudnn) {
+  if (cudnn_built()) GTEST_SKIP() << "this keel build has cuDNN";
+  expect_clean_failure(run(std::string(kSmallRun) + " --device cuda --set gpu_backend=cudnn"), 2,
+                       {"gpu_backend: cudnn", "no cuDNN", "gpu_backend: keel"});
+  const CliResult cpu = run(std::string(kSmallRun) + " --device cpu --set gpu_backend=cudnn");
+  EXPECT_EQ(cpu.exit_code, 0) << cpu.output;
+}
+
 TEST_F(BadInput, OutputFolderIsAFile) {
   write_text(work_ + "/plainfile", "x");
   const CliResult r = run_titanic_train("--config configs/small_cnn.yaml --data " + quote(data_) +

@@ -105,7 +105,7 @@ void expect_gpu_backend_built(const Config& config, Device device) {
   if (config.gpu_backend != "cudnn" || device != Device::cuda || cudnn_built()) return;
   throw Error(ErrorKind::config,
               fmt::format("{}: gpu_backend: cudnn, but this keel build has no cuDNN: install cuDNN "
-                          "9 and reconfigure (scripts/install-deps.sh), or set gpu_backend: keel",
+                          "9 and reconfigure, or set gpu_backend: keel",
                           config.source.empty() ? "config" : config.source));
 }
 
