@@ -53,8 +53,7 @@ void expect_like(const char* op, const char* name, const Tensor& t, const Tensor
   refuse(op, fmt::format("{} must have x's shape {}, got {}", name, x.shape().str(), shape_of(t)));
 }
 
-// ---- convolution
-// ---------------------------------------------------------------------------------
+// ---- convolution ----
 
 struct ConvOut {
   int64_t n, k, oh, ow;
@@ -84,8 +83,18 @@ ConvOut conv_geometry(const char* op, const Tensor& x, const Tensor& w, Conv2dAr
   return ConvOut{x.dim(0), w.dim(0), oh, ow};
 }
 
-// ---- batch norm
-// ----------------------------------------------------------------------------------
+// ---- linear ----
+
+void expect_linear_operands(const char* op, const Tensor& x, const Tensor& w) {
+  expect_rank(op, "x", x, 2, "(N, I)");
+  expect_rank(op, "w", w, 2, "(O, I)");
+  if (w.dim(1) != x.dim(1)) {
+    refuse(op, fmt::format("w {} expects {} inputs but x {} has {}", w.shape().str(), w.dim(1),
+                           x.shape().str(), x.dim(1)));
+  }
+}
+
+// ---- batch norm ----
 
 // Values per channel: N, or N·H·W.
 int64_t bn_values_per_channel(const char* op, const Tensor& x) {
@@ -101,14 +110,26 @@ void expect_per_channel(const char* op, const Tensor& x,
   for (const auto& [name, t] : operands) expect_exact(op, name, *t, {c});
 }
 
+// x and the four per-channel operands of a forward pass; returns the values per channel.
+int64_t expect_forward_operands(const char* op, const Tensor& x, const Tensor& gamma,
+                                const Tensor& beta, const Tensor& running_mean,
+                                const Tensor& running_var) {
+  const int64_t values = bn_values_per_channel(op, x);
+  expect_per_channel(op, x,
+                     {{"gamma", &gamma},
+                      {"beta", &beta},
+                      {"running_mean", &running_mean},
+                      {"running_var", &running_var}});
+  return values;
+}
+
 void expect_values_to_reduce(const char* op, const Tensor& x, int64_t values, int64_t least,
                              const char* why) {
   if (values >= least) return;
   refuse(op, fmt::format("x {} has {} value(s) per channel; {}", x.shape().str(), values, why));
 }
 
-// ---- pooling
-// -------------------------------------------------------------------------------------
+// ---- pooling ----
 
 struct PoolOut {
   int64_t oh, ow;
@@ -150,34 +171,19 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Conv2dA
 }
 
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b) {
-  expect_rank("linear_forward", "x", x, 2, "(N, I)");
-  expect_rank("linear_forward", "w", w, 2, "(O, I)");
-  if (w.dim(1) != x.dim(1)) {
-    refuse("linear_forward", fmt::format("w {} expects {} inputs but x {} has {}", w.shape().str(),
-                                         w.dim(1), x.shape().str(), x.dim(1)));
-  }
+  expect_linear_operands("linear_forward", x, w);
   if (b.defined()) expect_exact("linear_forward", "bias b", b, {w.dim(0)});
 }
 
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy) {
-  expect_rank("linear_backward", "x", x, 2, "(N, I)");
-  expect_rank("linear_backward", "w", w, 2, "(O, I)");
-  if (w.dim(1) != x.dim(1)) {
-    refuse("linear_backward", fmt::format("w {} expects {} inputs but x {} has {}", w.shape().str(),
-                                          w.dim(1), x.shape().str(), x.dim(1)));
-  }
+  expect_linear_operands("linear_backward", x, w);
   expect_exact("linear_backward", "dy", dy, {x.dim(0), w.dim(0)});
 }
 
 void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                               const Tensor& running_mean, const Tensor& running_var,
                               const char* op) {
-  const int64_t values = bn_values_per_channel(op, x);
-  expect_per_channel(op, x,
-                     {{"gamma", &gamma},
-                      {"beta", &beta},
-                      {"running_mean", &running_mean},
-                      {"running_var", &running_var}});
+  const int64_t values = expect_forward_operands(op, x, gamma, beta, running_mean, running_var);
   expect_values_to_reduce(op, x, values, 2,
                           "training needs more than one to estimate a variance: use a batch "
                           "larger than 1");
@@ -185,18 +191,11 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
 
 void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                              const Tensor& running_mean, const Tensor& running_var) {
-  const char* op = "batch_norm_forward_eval";
-  bn_values_per_channel(op, x);
-  expect_per_channel(op, x,
-                     {{"gamma", &gamma},
-                      {"beta", &beta},
-                      {"running_mean", &running_mean},
-                      {"running_var", &running_var}});
+  expect_forward_operands("batch_norm_forward_eval", x, gamma, beta, running_mean, running_var);
 }
 
 void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
-                         const Tensor& save_invstd, const Tensor& dy) {
-  const char* op = "batch_norm_backward";
+                         const Tensor& save_invstd, const Tensor& dy, const char* op) {
   const int64_t values = bn_values_per_channel(op, x);
   expect_per_channel(op, x,
                      {{"gamma", &gamma}, {"save_mean", &save_mean}, {"save_invstd", &save_invstd}});
@@ -208,12 +207,8 @@ void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& ga
                               const Tensor& save_mean, const Tensor& save_invstd,
                               const Tensor& dy) {
   const char* op = "batch_norm_relu_backward";
-  const int64_t values = bn_values_per_channel(op, x);
-  expect_per_channel(op, x,
-                     {{"gamma", &gamma}, {"save_mean", &save_mean}, {"save_invstd", &save_invstd}});
+  batch_norm_backward(x, gamma, save_mean, save_invstd, dy, op);
   expect_like(op, "y", y, x);
-  expect_like(op, "dy", dy, x);
-  expect_values_to_reduce(op, x, values, 1, "the backward pass needs at least one");
 }
 
 void pool2d_forward(const char* op, const Tensor& x, Pool2dArgs a) {

@@ -26,7 +26,8 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor
 void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                              const Tensor& running_mean, const Tensor& running_var);
 void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
-                         const Tensor& save_invstd, const Tensor& dy);
+                         const Tensor& save_invstd, const Tensor& dy,
+                         const char* op = "batch_norm_backward");
 void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& gamma,
                               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy);
 

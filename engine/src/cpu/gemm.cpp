@@ -287,16 +287,19 @@ void pack_b(View b, int64_t k, int64_t n, float* packed, int64_t first, int64_t 
   pack_b_panels(b, k, n, first, last < 0 ? panels(n, kNr) : last, packed + first * kNr * k);
 }
 
+namespace {
+// A product of depth 0 is a sum over nothing: C becomes zeros, or stays as it is when accumulating.
+void multiply_no_depth(int64_t m, int64_t n, float* c, int64_t ldc, bool accumulate) {
+  if (accumulate) return;
+  for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+}
+}  // namespace
+
 void multiply_packed(int64_t m, int64_t n, int64_t k, const float* a_packed, int64_t a_stride,
                      const float* b_packed, int64_t b_stride, float* c, int64_t ldc,
                      bool accumulate) {
   if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    if (!accumulate) {
-      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
-    }
-    return;
-  }
+  if (k <= 0) return multiply_no_depth(m, n, c, ldc, accumulate);
   const int64_t kc = depth_block(k);
   const int64_t row_panels = panels(m, kMr), col_panels = panels(n, kNr);
   // Column blocks whose slice of C (m × block) stays in L2 while every depth block adds into it:
@@ -354,6 +357,7 @@ int64_t tile_cols() {
 void multiply(int64_t m, int64_t n, int64_t k, View a, View b, float* c, int64_t ldc,
               bool accumulate) {
   if (m <= 0 || n <= 0) return;
+  if (k <= 0) return multiply_no_depth(m, n, c, ldc, accumulate);
   float* a_packed = scratch(ScratchSlot::packed_a, packed_a_floats(m, k));
   const int64_t row_panels = panels(m, kMr), col_panels = panels(n, kNr);
   // Split the wider dimension; each thread owns whole panels of C.

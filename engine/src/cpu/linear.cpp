@@ -31,11 +31,9 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor*
   const float* dyp = dy.data();
   // dw (O × I) = dyᵀ (O × N) · x (N × I)
   ensure_output(dw, {out, in});
-  if (n == 0) dw.zero_();  // a sum over no rows (the GEMM is not asked for a depth of 0)
-  if (n > 0) {
-    gemm::multiply(out, in, n, gemm::View{dyp, 1, out}, gemm::View{x.data(), in, 1}, dw.data(), in,
-                   false);
-  }
+  // With no rows (n == 0) the GEMM's depth is 0 and it writes zeros: a sum over nothing.
+  gemm::multiply(out, in, n, gemm::View{dyp, 1, out}, gemm::View{x.data(), in, 1}, dw.data(), in,
+                 false);
   if (dx) {
     // dx (N × I) = dy (N × O) · w (O × I)
     ensure_output(*dx, {n, in});
