@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
 #include "dist/communicator.h"
+#include "environment.h"
 #include "keel/error.h"
 #include "keel/ops.h"
 #include "keel/runtime.h"
@@ -29,7 +32,7 @@ std::unique_ptr<Communicator>& current() {
 // program started by hand is a job of one, and never pays for MPI's start-up.
 [[maybe_unused]] bool started_by_launcher() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"}) {
-    if (std::getenv(name)) return true;
+    if (!environment::read(name).empty()) return true;
   }
   return false;
 }
@@ -38,7 +41,8 @@ std::unique_ptr<Communicator>& current() {
 // The job's size as the launcher announces it (1 when it does not).
 int launched_world_size() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
-    if (const char* value = std::getenv(name)) return std::max(1, std::atoi(value));
+    const std::string_view value = environment::read(name);
+    if (!value.empty()) return std::max(1, std::atoi(std::string(value).c_str()));
   }
   return 1;
 }
