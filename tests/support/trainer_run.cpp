@@ -55,7 +55,7 @@ train: {epochs: 3, batch_size: 64, drop_last: true, val_fraction: 0.2, best_metr
 TrainedModel train_synthetic(const Config& config, Device device) {
   Generator init(config.seed);
   auto model = train::build_model(config, 1, kSide, init);
-  train::Trainer trainer(config, *model, device, config.seed, 0);
+  train::Trainer trainer(trainer_options(config), *model, device, config.seed, 0);
   const int64_t held_out = config.train.val_fraction > 0 ? kHeldOut : 0;
   const train::LabelledImages train = synthetic_images(kImages - held_out, 11, device);
   const train::LabelledImages valid =

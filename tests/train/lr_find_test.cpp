@@ -42,7 +42,7 @@ TEST(LrFind, SweepsExponentiallyAndStopsWhenTheLossExplodes) {
   LrFindOptions o;
   o.steps = 60;
   o.end_lr = 1e4;  // far too high: the loss must explode before the end
-  const LrFindResult r = lr_find(c, *model, train, Device::cpu, 1, o);
+  const LrFindResult r = lr_find(trainer_options(c), *model, train, Device::cpu, 1, o);
   ASSERT_GE(r.lrs.size(), 10u);
   EXPECT_TRUE(r.stopped_early);
   EXPECT_LT(r.lrs.size(), 60u);

@@ -89,7 +89,7 @@ Outcome finish(Trainer& trainer, nn::Sequential& model, Outcome out) {
 Outcome train(const Config& c, const LabelledImages& data) {
   Generator init(c.seed);
   auto model = train::build_model(c, 1, 6, init);
-  Trainer trainer(c, *model, Device::cpu, c.seed, 0);
+  Trainer trainer(trainer_options(c), *model, Device::cpu, c.seed, 0);
   Outcome out;
   TrainerHooks hooks;
   hooks.log = [&](const std::string& line) { out.log.push_back(line); };
@@ -173,7 +173,7 @@ TEST(MixedPrecision, NonFiniteLossStaysTheGuardsToStop) {
   const Config c = mlp("stop");
   Generator init(c.seed);
   auto model = train::build_model(c, 1, 6, init);
-  Trainer trainer(c, *model, Device::cpu, c.seed, 0);
+  Trainer trainer(trainer_options(c), *model, Device::cpu, c.seed, 0);
   try {
     trainer.fit(images(5), {}, {});
     FAIL() << "a NaN loss must stop training";
@@ -223,7 +223,7 @@ TEST(MixedPrecision, OverflowAtTheMinimumScaleStopsUnderStop) {
   Generator init(c.seed);
   auto model = train::build_model(c, 1, 6, init);
   saturate(*model);
-  Trainer trainer(c, *model, Device::cpu, c.seed, 0);
+  Trainer trainer(trainer_options(c), *model, Device::cpu, c.seed, 0);
   try {
     trainer.fit(images(), {}, {});
     FAIL() << "an overflow at the minimum scale must stop training under on_nonfinite: stop";
@@ -239,7 +239,7 @@ TEST(MixedPrecision, OverflowAtTheMinimumScaleIsSkippedUnderSkipStep) {
   Generator init(c.seed);
   auto model = train::build_model(c, 1, 6, init);
   saturate(*model);
-  Trainer trainer(c, *model, Device::cpu, c.seed, 0);
+  Trainer trainer(trainer_options(c), *model, Device::cpu, c.seed, 0);
   ASSERT_TRUE(trainer.fit(images(), {}, {}));
   EXPECT_GT(trainer.loss_scale_skipped_steps(), 0);
   EXPECT_EQ(trainer.loss_scale(), 1.0);
@@ -261,14 +261,14 @@ TEST(MixedPrecision, ResumeContinuesTheScalerExactly) {
   auto model = train::build_model(c, 1, 6, init);
   train::Checkpoint saved;
   {
-    Trainer trainer(first, *model, Device::cpu, c.seed, 0);
+    Trainer trainer(trainer_options(first), *model, Device::cpu, c.seed, 0);
     TrainerHooks hooks;
     hooks.save_checkpoint = [&](TrainerHooks::Save) { trainer.save_state(saved); };
     EXPECT_FALSE(trainer.fit(images(), {}, hooks));
   }
   Generator other(c.seed + 1);
   auto resumed_model = train::build_model(c, 1, 6, other);
-  Trainer resumed(c, *resumed_model, Device::cpu, c.seed, 0);
+  Trainer resumed(trainer_options(c), *resumed_model, Device::cpu, c.seed, 0);
   resumed.load_state(saved);
   ASSERT_TRUE(resumed.fit(images(), {}, {}));
   const Outcome rest = finish(resumed, *resumed_model, {});

@@ -75,7 +75,7 @@ Outcome train_linear(const Config& c, const LabelledImages& data) {
   auto model = train::build_model(c, 1, kSide, init);
   Outcome out;
   out.initial = weights_of(*model);
-  Trainer trainer(c, *model, Device::cpu, c.seed, 0);
+  Trainer trainer(trainer_options(c), *model, Device::cpu, c.seed, 0);
   TrainerHooks hooks;
   hooks.log = [&](const std::string& line) { out.log.push_back(line); };
   EXPECT_TRUE(trainer.fit(data, {}, hooks));
@@ -89,7 +89,7 @@ TEST(NonFiniteGuard, NaNLossStopsWithEpochStepAndWhatToTry) {
   Config c = linear_config();
   Generator init(c.seed);
   auto model = train::build_model(c, 1, kSide, init);
-  Trainer trainer(c, *model, Device::cpu, c.seed, 0);
+  Trainer trainer(trainer_options(c), *model, Device::cpu, c.seed, 0);
   TrainerHooks hooks;
   hooks.model_name = "model 1/1";
   int saves = 0;
@@ -133,7 +133,7 @@ TEST(NonFiniteGuard, WeightCheckStopsBeforeTheDivergedStateIsSaved) {
   c.train.epochs = 3;
   Generator init(c.seed);
   auto model = train::build_model(c, 1, 6, init);
-  Trainer trainer(c, *model, Device::cpu, c.seed, 0);
+  Trainer trainer(trainer_options(c), *model, Device::cpu, c.seed, 0);
   Tensor* running_var = nullptr;
   model->visit_buffers("", [&](const std::string& name, Tensor& b) {
     if (name == "1.running_var") running_var = &b;

@@ -30,7 +30,7 @@ std::vector<float> predict(Config config, int tta, bool final_prediction) {
   config.predict.tta = tta;
   Generator init(config.seed);
   auto model = build_model(config, 1, kSide, init);
-  Trainer trainer(config, *model, Device::cpu, config.seed, 0);
+  Trainer trainer(trainer_options(config), *model, Device::cpu, config.seed, 0);
   const Tensor images = random_images();
   return (final_prediction ? trainer.predict_final(images) : trainer.predict_probabilities(images))
       .to_vector();

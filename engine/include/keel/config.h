@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "keel/train/trainer_options.h"
+
 namespace keel {
 
 // One layer of a model given as a list in the config, e.g. `- conv2d: {out: 32, kernel: 3, padding: 1}`.
@@ -18,14 +20,12 @@ struct LayerSpec {
   int line = 0;  // line in the config file, for error messages
 };
 
-struct DataConfig {
+// data.image_size, data.imagenet_normalize and data.augment are the Trainer's InputOptions.
+struct DataConfig : train::InputOptions {
   std::string dir = "data/titanic";       // --data / KEEL_DATA_DIR override it
   std::vector<std::string> features;      // explicit ordered list; empty = the 33 of PIPELINE.md §2
   int rank_top_k = 0;                     // > 0: keel ranks features by logistic regression, keeps k
   int channels = 1;                       // 1 or 3
-  int image_size = 0;                     // 0: the square side S itself; else bilinear resize to this
-  bool imagenet_normalize = false;        // normalise with ImageNet mean/std (seed recipe)
-  bool augment = false;                   // the seed recipe's training augmentations
   bool write_images = false;              // also write the PNGs into <out>/images
 };
 
@@ -41,47 +41,16 @@ struct ModelConfig {
   std::string pretrained = "none";        // safetensors file the models start from; none: random init
 };
 
-struct OptimizerConfig {
-  std::string name = "adamw";             // adamw | sgd
-  double lr = 3e-3;                       // max LR of the head (and of everything for "layers")
-  double body_lr = 3e-4;                  // resnet body group's max LR
-  double beta1 = 0.9, beta2 = 0.99, eps = 1e-5;
-  double weight_decay = 0.01;
-  double momentum = 0.9;                  // sgd
-  bool nesterov = false;                  // sgd
-};
+using OptimizerConfig = train::OptimizerOptions;
 
-struct ScheduleConfig {
-  std::string name = "one_cycle";         // one_cycle | cosine | constant
-  std::string style = "fastai";           // one_cycle: fastai (fastai v1) | pytorch (OneCycleLR)
-  double pct_start = 0.3;
-  double div = 25.0;
-  double final_div = 1e4;
-  double moms_max = 0.95, moms_min = 0.85;  // beta1 cycling; equal values turn it off
-  double final_lr_fraction = 0.0;         // cosine: final LR as a fraction of lr
-};
+using ScheduleConfig = train::ScheduleOptions;
 
-struct TrainConfig {
-  int epochs = 30;
-  int frozen_epochs = 0;                  // resnet: epochs with the body frozen before `epochs`
-  int batch_size = 64;
-  bool drop_last = true;
+// The Trainer's LoopOptions, plus how the job splits its rows into models.
+struct TrainConfig : train::LoopOptions {
   double val_fraction = 0.2;              // stratified hold-out; 0 = train on everything
   int folds = 0;                          // > 1: stratified k-fold cross-validation
   int repeats = 1;                        // repeated k-fold: different seeds per repeat
   std::vector<uint64_t> ensemble_seeds;   // > 1 entries: train one model per seed, average
-  std::string best_metric = "val_loss";   // val_loss | val_accuracy | last
-  int patience = 0;                       // early stopping; 0 = off
-  int eval_batch_size = 256;
-  double grad_clip = 0.0;                 // > 0: clip the global gradient L2 norm to this; 0 = off
-  std::string on_nonfinite = "stop";      // stop | skip_step: a non-finite loss or gradient
-  double loss_scale = 65536.0;            // precision fp16: the loss scaler's initial scale
-  int loss_scale_growth_interval = 2000;  // precision fp16: clean steps before the scale doubles
-  double label_smoothing = 0.0;           // epsilon of the smoothed targets; 0 = plain labels
-  double mixup = 0.0;                     // alpha of mixup's Beta(alpha, alpha); 0 = off
-  int stop_after_epochs = 0;              // > 0: stop, with a checkpoint, after this many epochs of
-                                          // the run (0 = off); tests use it to check bit-identical resume
-  bool sync_batch_norm = false;           // data-parallel: batch statistics over the global batch
 };
 
 // mpirun -np N titanic_train: how the N processes share the work (keel/dist.h).
@@ -142,6 +111,8 @@ void apply_overrides(Config& config, const std::vector<std::string>& assignments
 std::vector<std::string> candidate_overrides(const std::string& candidate);
 // The fully resolved config as YAML (every key, defaults filled in), printed at start and saved.
 std::string to_yaml(const Config& config);
+// What the Trainer takes from a config: its optimizer, schedule, train and input keys.
+train::TrainerOptions trainer_options(const Config& config);
 // A stable hash of the resolved config (checkpoints refuse to resume under another config).
 uint64_t config_hash(const Config& config);
 

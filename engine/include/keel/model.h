@@ -1,7 +1,6 @@
 // keel::Model, the load-and-predict path for programs that link libkeel: trained networks in
 // evaluation mode (one, or an ensemble whose probabilities are averaged) and their weights from a
-// safetensors file or a keel checkpoint. The Titanic job's own checkpoints:
-// keel/train/trained_model.h.
+// safetensors file or a keel checkpoint.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +32,8 @@ class Model {
   static Model from_safetensors(std::unique_ptr<nn::Module> network, const std::string& path,
                                 const WeightLoadOptions& options = {});
   // Every finished network of a keel checkpoint (saved by save_model_weights under "model0.",
-  // "model1.", ... as titanic_train does), each built by `make_network` and loaded with its
-  // shapes checked. Throws keel::Error(checkpoint) naming the file when it holds none.
+  // "model1.", ..., as an ensemble's training job does), each built by `make_network` and loaded
+  // with its shapes checked. Throws keel::Error(checkpoint) naming the file when it holds none.
   static Model from_checkpoint(const std::function<std::unique_ptr<nn::Module>()>& make_network,
                                const std::string& path);
   static Model from_checkpoint(const std::function<std::unique_ptr<nn::Module>()>& make_network,

@@ -107,7 +107,7 @@ std::vector<double> NestedRun::train_member(const Config& recipe, const detail::
       data::encode_images(source_->train_table(target, pool), features, channels);
   Generator init_gen(m.seed);
   auto model = build_model(recipe, train.images.dim(1), train.images.dim(2), init_gen);
-  Trainer trainer(recipe, *model, device_, m.seed, m.index);
+  Trainer trainer(trainer_options(recipe), *model, device_, m.seed, m.index);
   TrainerHooks hooks;
   hooks.stop_requested = [] { return interrupt_requested(); };
   if (!trainer.fit(train, valid, hooks)) throw Interrupted{};

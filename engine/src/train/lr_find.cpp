@@ -11,8 +11,6 @@
 #include <fmt/format.h>
 
 #include "keel/ops.h"
-#include "keel/optim/adamw.h"
-#include "keel/optim/sgd.h"
 #include "keel/runtime.h"
 #include "keel/train/atomic_file.h"
 #include "keel/train/input_pipeline.h"
@@ -22,22 +20,6 @@
 namespace keel::train {
 
 namespace {
-
-std::unique_ptr<optim::Optimizer> config_optimizer(const Config& c, nn::Sequential& model) {
-  if (c.optimizer.name == "sgd") {
-    optim::SgdOptions o;
-    o.momentum = c.optimizer.momentum;
-    o.nesterov = c.optimizer.nesterov;
-    o.weight_decay = c.optimizer.weight_decay;
-    return std::make_unique<optim::SGD>(model.parameters(), o);
-  }
-  optim::AdamWOptions o;
-  o.beta1 = c.optimizer.beta1;
-  o.beta2 = c.optimizer.beta2;
-  o.eps = c.optimizer.eps;
-  o.weight_decay = c.optimizer.weight_decay;
-  return std::make_unique<optim::AdamW>(model.parameters(), o);
-}
 
 std::vector<float> shuffled_rows(int64_t n, Generator& gen) {
   std::vector<float> order(static_cast<size_t>(n));
@@ -51,15 +33,17 @@ std::vector<float> shuffled_rows(int64_t n, Generator& gen) {
 
 }  // namespace
 
-LrFindResult lr_find(const Config& config, nn::Sequential& model, const LabelledImages& train,
-                     Device device, uint64_t seed, const LrFindOptions& options) {
+LrFindResult lr_find(const TrainerOptions& trainer, nn::Sequential& model,
+                     const LabelledImages& train, Device device, uint64_t seed,
+                     const LrFindOptions& options) {
   Generator gen(seed), dropout_gen(seed + 1);
   model.to(device);
   model.set_generator(&dropout_gen);
   model.set_training(true);
-  auto optimizer = config_optimizer(config, model);
-  InputPipeline pipeline(config.data, device);
-  const int64_t batch = std::min<int64_t>(config.train.batch_size, train.size());
+  validate(trainer);
+  auto optimizer = make_optimizer(trainer.optimizer, model.parameters());
+  InputPipeline pipeline(trainer.input, device);
+  const int64_t batch = std::min<int64_t>(trainer.train.batch_size, train.size());
   LrFindResult r;
   double average = 0.0, best = INFINITY;
   std::vector<float> order;
@@ -174,7 +158,7 @@ LrFindResult lr_find_titanic(const Config& config, const RunOptions& options) {
   train.labels = Tensor::from_data({static_cast<int64_t>(labels.size())}, labels);
   Generator init(config.seed);
   auto model = build_model(config, data.train_images.dim(1), data.side, init);
-  const LrFindResult r = lr_find(config, *model, train, Device::cpu, config.seed);
+  const LrFindResult r = lr_find(trainer_options(config), *model, train, Device::cpu, config.seed);
   std::string csv = "lr,smoothed_loss\n";
   for (size_t i = 0; i < r.lrs.size(); ++i)
     csv += fmt::format("{:.6e},{:.6f}\n", r.lrs[i], r.losses[i]);

@@ -272,7 +272,7 @@ void Run::train_member(const Member& member, const Checkpoint* resume) {
     layer_table_.push_back(model->describe());
     log_(fmt::format("model ({} parameters):\n{}", parameter_count_, layer_table_.back()));
   }
-  Trainer trainer(config_, *model, device_, member.seed, member.index);
+  Trainer trainer(trainer_options(config_), *model, device_, member.seed, member.index);
   if (dist_mode_ == detail::DistMode::data) trainer.share_batches_across_ranks();
   if (resume) trainer.load_state(*resume);
   const double earlier_step_seconds = trainer.train_seconds();  // of the sessions a resume continues
@@ -434,7 +434,8 @@ RunResult Run::predict_only() {
   Tensor sum = Tensor::zeros(results_.test_prob_sum.shape());
   for (int j = 0; j < results_.members_done; ++j) {
     auto model = finished_network(c, j);
-    Trainer trainer(config_, *model, device_, members_[static_cast<size_t>(j)].seed, j);
+    Trainer trainer(trainer_options(config_), *model, device_,
+                    members_[static_cast<size_t>(j)].seed, j);
     const data::FoldImages images =
         detail::member_images(data_, config_, members_[static_cast<size_t>(j)]);
     add(sum, trainer.predict_final(images.test_images.to(device_)), sum);

@@ -10,16 +10,14 @@
 
 #include <fmt/format.h>
 
-#include "keel/dist.h"
-#include "keel/error.h"
-#include "keel/ops.h"
-#include "keel/optim/adamw.h"
-#include "keel/optim/sgd.h"
-#include "keel/runtime.h"
-#include "keel/train/step_graph.h"
 #include "class_scores.h"
 #include "common/stopwatch.h"
 #include "data_parallel.h"
+#include "keel/dist.h"
+#include "keel/error.h"
+#include "keel/ops.h"
+#include "keel/runtime.h"
+#include "keel/train/step_graph.h"
 #include "loss_scaling.h"
 #include "soft_targets.h"
 #include "step_checks.h"
@@ -40,61 +38,6 @@ constexpr uint64_t kMixupStream = 1ull << 40, kTtaStream = 1ull << 50;
 // fastai v1's Learner.TTA(beta=0.4): the weight of the plain prediction in the blend.
 constexpr float kTtaPlainWeight = 0.4f;
 
-std::vector<double> group_lrs(const Config& c, int groups) {
-  if (groups <= 1) return {c.optimizer.lr};
-  // Group 0 is a resnet body, the last group its head (PIPELINE.md §4: 3e-4 body, 3e-3 head).
-  std::vector<double> lrs(static_cast<size_t>(groups), c.optimizer.body_lr);
-  lrs.back() = c.optimizer.lr;
-  return lrs;
-}
-
-int count_groups(const std::vector<nn::Parameter*>& params) {
-  int groups = 1;
-  for (const nn::Parameter* p : params) groups = std::max(groups, p->group + 1);
-  return groups;
-}
-
-std::unique_ptr<optim::Optimizer> make_optimizer(const Config& c, std::vector<nn::Parameter*> params) {
-  const std::vector<double> lrs = group_lrs(c, count_groups(params));
-  if (c.optimizer.name == "sgd") {
-    optim::SgdOptions o;
-    o.lr = c.optimizer.lr;
-    o.momentum = c.optimizer.momentum;
-    o.nesterov = c.optimizer.nesterov;
-    o.weight_decay = c.optimizer.weight_decay;
-    o.lrs = lrs;
-    return std::make_unique<optim::SGD>(std::move(params), o);
-  }
-  optim::AdamWOptions o;
-  o.lr = c.optimizer.lr;
-  o.beta1 = c.optimizer.beta1;
-  o.beta2 = c.optimizer.beta2;
-  o.eps = c.optimizer.eps;
-  o.weight_decay = c.optimizer.weight_decay;
-  o.lrs = lrs;
-  return std::make_unique<optim::AdamW>(std::move(params), o);
-}
-
-std::unique_ptr<optim::Schedule> make_schedule(const Config& c, std::vector<double> lrs,
-                                               int64_t total_steps) {
-  const ScheduleConfig& s = c.schedule;
-  if (s.name == "constant") return std::make_unique<optim::ConstantSchedule>(std::move(lrs));
-  if (s.name == "cosine") {
-    return std::make_unique<optim::CosineSchedule>(std::move(lrs), total_steps, s.final_lr_fraction);
-  }
-  optim::OneCycleOptions o;
-  o.max_lrs = std::move(lrs);
-  o.total_steps = total_steps;
-  o.pct_start = s.pct_start;
-  o.div = s.div;
-  o.final_div = s.final_div;
-  o.max_momentum = s.moms_max;
-  o.min_momentum = s.moms_min;
-  o.cycle_momentum = s.moms_max != s.moms_min;
-  o.variant = s.style == "pytorch" ? optim::OneCycleVariant::pytorch : optim::OneCycleVariant::fastai;
-  return std::make_unique<optim::OneCycleSchedule>(std::move(o));
-}
-
 // "NaN", "inf" or "-inf": the sign of a NaN means nothing to a reader.
 std::string non_finite_text(double v) {
   if (std::isnan(v)) return "NaN";
@@ -113,34 +56,35 @@ std::vector<int64_t> permutation(int64_t n, Generator& gen) {
 
 }  // namespace
 
-Trainer::Trainer(const Config& config, nn::Sequential& model, Device device, uint64_t seed, int fold)
-    : config_(config),
+Trainer::Trainer(TrainerOptions options, nn::Sequential& model, Device device, uint64_t seed,
+                 int fold)
+    : options_((validate(options), std::move(options))),
       model_(model),
       device_(device),
       seed_(seed),
       fold_(fold),
-      pipeline_(config.data, device),
+      pipeline_(options_.input, device),
       dropout_gen_(mix(seed, kDropoutStream)) {
   model_.to(device_);
   model_.set_generator(&dropout_gen_);
   model_.set_training(true);
-  model_.set_precision(parse_precision(config_.precision));
-  if (config_.precision == "fp16") {
+  model_.set_precision(parse_precision(options_.precision));
+  if (options_.precision == "fp16") {
     loss_scaling_ = std::make_unique<detail::LossScaling>(
-        config_.train.loss_scale, config_.train.loss_scale_growth_interval, device_);
+        options_.train.loss_scale, options_.train.loss_scale_growth_interval, device_);
   }
   params_ = model_.parameters();
-  optimizer_ = make_optimizer(config_, params_);
+  optimizer_ = make_optimizer(options_.optimizer, params_);
   loss_sum_ = Tensor::zeros({1}, device_);
-  skip_nonfinite_ = config_.train.on_nonfinite == "skip_step";
-  checks_each_step_ = config_.train.grad_clip > 0 || skip_nonfinite_;
-  if (config_.train.label_smoothing > 0 || config_.train.mixup > 0) {
+  skip_nonfinite_ = options_.train.on_nonfinite == "skip_step";
+  checks_each_step_ = options_.train.grad_clip > 0 || skip_nonfinite_;
+  if (options_.train.label_smoothing > 0 || options_.train.mixup > 0) {
     soft_loss_ = std::make_unique<detail::SoftTargetLoss>();
   }
   // A captured step cannot wait for the host's decision to clip or skip, so the graph path stays
   // off with those keys (run_titanic logs why); mixup changes its weights every step, and the
   // soft-target loss is kept off the captured path with it.
-  if (config_.cuda_graph && device_ == Device::cuda && !checks_each_step_ && !soft_loss_) {
+  if (options_.cuda_graph && device_ == Device::cuda && !checks_each_step_ && !soft_loss_) {
     step_graph_ = std::make_unique<StepGraph>(dropout_gen_, *optimizer_);
   }
   model_.visit_parameters("", [&](const std::string& name, nn::Parameter& p) {
@@ -162,52 +106,52 @@ Trainer::~Trainer() = default;
 void Trainer::share_batches_across_ranks() {
   const int world = dist::world_size();
   if (world == 1) return;
-  if (config_.train.mixup > 0) {
+  if (options_.train.mixup > 0) {
     throw Error(
         ErrorKind::config,
         fmt::format("{}: train.mixup = {} blends each image with a partner from anywhere in the "
                     "global batch, which data-parallel training splits over {} processes: set "
                     "train.mixup: 0, or run with dist.mode: folds or one process",
-                    config_.source, config_.train.mixup, world));
+                    options_.source, options_.train.mixup, world));
   }
-  if (config_.train.batch_size % world != 0) {
+  if (options_.train.batch_size % world != 0) {
     throw Error(ErrorKind::config,
                 fmt::format("{}: train.batch_size = {} (the global batch) does not split evenly "
                             "over {} processes: use a batch size divisible by the number of "
                             "processes (e.g. {}) or another -np",
-                            config_.source, config_.train.batch_size, world,
-                            (config_.train.batch_size / world + 1) * world));
+                            options_.source, options_.train.batch_size, world,
+                            (options_.train.batch_size / world + 1) * world));
   }
   step_graph_.reset();  // a captured step cannot hold the all-reduce between backward and update
   data_parallel_ =
-      std::make_unique<detail::DataParallel>(model_, device_, config_.train.sync_batch_norm);
+      std::make_unique<detail::DataParallel>(model_, device_, options_.train.sync_batch_norm);
 }
 
 
 std::vector<Trainer::Phase> Trainer::phases() const {
   std::vector<Phase> out;
-  if (config_.train.frozen_epochs > 0) out.push_back({config_.train.frozen_epochs, true});
-  out.push_back({config_.train.epochs, false});
+  if (options_.train.frozen_epochs > 0) out.push_back({options_.train.frozen_epochs, true});
+  out.push_back({options_.train.epochs, false});
   return out;
 }
 
 void Trainer::start_phase(const Phase& phase, int64_t steps_per_epoch) {
-  std::vector<double> lrs = group_lrs(config_, optimizer_->num_groups());
+  std::vector<double> lrs = group_lrs(options_.optimizer, optimizer_->num_groups());
   // A frozen body (fastai's freeze()) gets no updates: its group's learning rate stays 0.
   if (phase.frozen && lrs.size() > 1) std::fill(lrs.begin(), lrs.end() - 1, 0.0);
-  schedule_ = make_schedule(config_, std::move(lrs), phase.epochs * steps_per_epoch);
+  schedule_ = make_schedule(options_.schedule, std::move(lrs), phase.epochs * steps_per_epoch);
 }
 
 bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, const TrainerHooks& hooks) {
   if (!hooks.model_name.empty()) model_name_ = hooks.model_name;
-  const int64_t batch = config_.train.batch_size;
+  const int64_t batch = options_.train.batch_size;
   const int64_t steps_per_epoch =
-      config_.train.drop_last ? train.size() / batch : (train.size() + batch - 1) / batch;
+      options_.train.drop_last ? train.size() / batch : (train.size() + batch - 1) / batch;
   if (steps_per_epoch == 0) {
     throw Error(ErrorKind::config,
                 fmt::format("{}: train.batch_size = {} is larger than the {} training images with "
                             "train.drop_last on: lower train.batch_size",
-                            config_.source, batch, train.size()));
+                            options_.source, batch, train.size()));
   }
   steps_per_epoch_ = steps_per_epoch;
   if (data_parallel_) start_data_parallel(train.size());
@@ -231,7 +175,7 @@ bool Trainer::fit(const LabelledImages& train, const LabelledImages& valid, cons
       step_in_phase_ = 0;
     }
     finish_epoch(valid, hooks, seconds, loss_sum);
-    const int stop_after = config_.train.stop_after_epochs;
+    const int stop_after = options_.train.stop_after_epochs;
     if (stop_after > 0 && epochs_done_ >= stop_after && !finished(plan)) {
       stopped_after_epochs_ = true;
       if (hooks.save_checkpoint) hooks.save_checkpoint(TrainerHooks::Save::stop);
@@ -258,7 +202,7 @@ bool Trainer::run_epoch(const LabelledImages& train, const TrainerHooks& hooks,
   for (size_t i = 0; i < order.size(); ++i) host[i] = static_cast<float>(order[i]);
   epoch_order_.ensure(host_order_.shape(), device_);
   epoch_order_.copy_from(host_order_);
-  const int64_t batch = config_.train.batch_size;
+  const int64_t batch = options_.train.batch_size;
   for (; step_in_epoch_ < steps_per_epoch; ++step_in_epoch_) {
     bool stop = hooks.stop_requested && hooks.stop_requested();
     if (data_parallel_) stop = dist::any(stop);  // every rank stops at the same step
@@ -286,11 +230,11 @@ void Trainer::train_step(const LabelledImages& train, const Tensor& batch_indice
   begin_pass(rows.dim(0));
   gather_rows(train.images, rows, batch_images_);
   gather_rows(train.labels, rows, batch_labels_);
-  const Tensor& input = config_.train.mixup > 0
+  const Tensor& input = options_.train.mixup > 0
                             ? mix_batch(pipeline_.train_input(batch_images_, augment_gen))
                             : pipeline_.train_input(batch_images_, augment_gen);
   // Only full batches go through the graph: a last partial batch would need a capture of its own.
-  const bool full_batch = batch_indices.dim(0) == config_.train.batch_size;
+  const bool full_batch = batch_indices.dim(0) == options_.train.batch_size;
   if (step_graph_ && full_batch &&
       step_graph_->run(input, batch_labels_, [&] { compute_step(input); })) {
     return;
@@ -300,13 +244,13 @@ void Trainer::train_step(const LabelledImages& train, const Tensor& batch_indice
 
 void Trainer::start_data_parallel(int64_t train_rows) {
   const int world = dist::world_size();
-  const int64_t last = train_rows % config_.train.batch_size;
-  if (!config_.train.drop_last && last > 0 && last < world) {
+  const int64_t last = train_rows % options_.train.batch_size;
+  if (!options_.train.drop_last && last > 0 && last < world) {
     throw Error(ErrorKind::config,
                 fmt::format("{}: with train.drop_last off, the last batch of each epoch has {} "
                             "row(s), too few to give each of the {} processes one: set "
                             "train.drop_last: true or run with at most {} processes",
-                            config_.source, last, world, last));
+                            options_.source, last, world, last));
   }
   data_parallel_->broadcast_weights();
 }
@@ -344,7 +288,7 @@ void Trainer::begin_pass(int64_t rows) {
 const Tensor& Trainer::mix_batch(const Tensor& input) {
   // Its own stream per step: a resumed run draws the same partners and weight.
   Generator gen(mix(seed_, kMixupStream + static_cast<uint64_t>(global_step_)));
-  mixup_lambda_ = detail::sample_mixup_lambda(config_.train.mixup, gen);
+  mixup_lambda_ = detail::sample_mixup_lambda(options_.train.mixup, gen);
   const std::vector<int64_t> order = permutation(input.dim(0), gen);
   const std::vector<float> partners(order.begin(), order.end());
   mix_partners_ = Tensor::from_data({input.dim(0)}, partners, device_);
@@ -358,9 +302,9 @@ void Trainer::compute_step(const Tensor& input) {
   if (soft_loss_) {
     detail::SoftTargets targets;
     targets.labels = &batch_labels_;
-    targets.partner_labels = config_.train.mixup > 0 ? &partner_labels_ : nullptr;
-    targets.lambda = config_.train.mixup > 0 ? mixup_lambda_ : 1.0f;
-    targets.epsilon = static_cast<float>(config_.train.label_smoothing);
+    targets.partner_labels = options_.train.mixup > 0 ? &partner_labels_ : nullptr;
+    targets.lambda = options_.train.mixup > 0 ? mixup_lambda_ : 1.0f;
+    targets.epsilon = static_cast<float>(options_.train.label_smoothing);
     soft_loss_->forward_backward(logits, targets, loss_, probs_, dlogits_);
   } else {
     softmax_cross_entropy_forward(logits, batch_labels_, loss_, probs_);
@@ -442,8 +386,8 @@ bool Trainer::step_is_finite() {
 }
 
 void Trainer::clip_gradients(double norm) {
-  if (config_.train.grad_clip <= 0) return;
-  const double factor = detail::clip_factor(norm, config_.train.grad_clip);
+  if (options_.train.grad_clip <= 0) return;
+  const double factor = detail::clip_factor(norm, options_.train.grad_clip);
   if (factor >= 1.0) return;
   for (nn::Parameter* p : params_) scale(p->grad, static_cast<float>(factor), p->grad);
 }
@@ -475,15 +419,15 @@ void Trainer::diverged(const std::string& what, bool step_known) const {
                                step_in_epoch_ + 1, steps_per_epoch_, global_step_ + 1)
                  : fmt::format("during epoch {}", epoch);
   std::string finding = fmt::format("training diverged in {} {}: {}.", model_name_, where, what);
-  std::string lrs = fmt::format("optimizer.lr (now {})", config_.optimizer.lr);
+  std::string lrs = fmt::format("optimizer.lr (now {})", options_.optimizer.lr);
   if (optimizer_->num_groups() > 1) {
-    lrs += fmt::format(" or optimizer.body_lr (now {})", config_.optimizer.body_lr);
+    lrs += fmt::format(" or optimizer.body_lr (now {})", options_.optimizer.body_lr);
   }
   std::string advice = fmt::format(
       "Try a lower {}, a lower optimizer.weight_decay (now {}), or train.grad_clip (now {}, e.g. "
       "1.0) to bound each update; train.on_nonfinite: skip_step (now {}) drops steps whose loss or "
       "gradients are not finite instead of stopping.",
-      lrs, config_.optimizer.weight_decay, config_.train.grad_clip, config_.train.on_nonfinite);
+      lrs, options_.optimizer.weight_decay, options_.train.grad_clip, options_.train.on_nonfinite);
   throw Diverged(std::move(finding), std::move(advice));
 }
 
@@ -537,28 +481,31 @@ void Trainer::finish_epoch(const LabelledImages& valid, const TrainerHooks& hook
 
   const bool better = improved(record);
   if (better) {
-    best_value_ = config_.train.best_metric == "val_accuracy" ? record.val_accuracy : record.val_loss;
+    best_value_ =
+        options_.train.best_metric == "val_accuracy" ? record.val_accuracy : record.val_loss;
     best_epoch_ = record.epoch;
     epochs_without_improvement_ = 0;
     // With best_metric "last" the best epoch is always the latest: its weights are the model's own.
-    if (config_.train.best_metric != "last") snapshot_best();
+    if (options_.train.best_metric != "last") snapshot_best();
   } else {
     ++epochs_without_improvement_;
-    if (config_.train.patience > 0 && epochs_without_improvement_ >= config_.train.patience) {
+    if (options_.train.patience > 0 && epochs_without_improvement_ >= options_.train.patience) {
       early_stopped_ = true;
-      if (hooks.log) hooks.log(fmt::format("early stopping after epoch {}: no improvement of {} in {} epochs",
-                                           record.epoch, config_.train.best_metric, config_.train.patience));
+      if (hooks.log)
+        hooks.log(fmt::format("early stopping after epoch {}: no improvement of {} in {} epochs",
+                              record.epoch, options_.train.best_metric, options_.train.patience));
     }
   }
   if (hooks.on_epoch) hooks.on_epoch(record);
   if (hooks.save_checkpoint) {
-    if (better && config_.train.best_metric != "last") hooks.save_checkpoint(TrainerHooks::Save::best);
+    if (better && options_.train.best_metric != "last")
+      hooks.save_checkpoint(TrainerHooks::Save::best);
     hooks.save_checkpoint(TrainerHooks::Save::epoch);
   }
 }
 
 bool Trainer::improved(const EpochRecord& r) const {
-  const std::string& metric = config_.train.best_metric;
+  const std::string& metric = options_.train.best_metric;
   if (metric == "last" || std::isnan(r.val_loss)) return true;
   if (best_epoch_ < 0) return true;
   return metric == "val_accuracy" ? r.val_accuracy > best_value_ : r.val_loss < best_value_;
@@ -573,7 +520,7 @@ void Trainer::snapshot_best() {
 }
 
 void Trainer::restore_best() {
-  if (best_weights_.empty() || config_.train.best_metric == "last") return;
+  if (best_weights_.empty() || options_.train.best_metric == "last") return;
   size_t i = 0;
   for (nn::Parameter* p : params_) p->value.copy_from(best_weights_[i++]);
   model_.visit_buffers("", [&](const std::string&, Tensor& b) { b.copy_from(best_weights_[i++]); });
@@ -614,8 +561,8 @@ Tensor Trainer::predict_probabilities(const Tensor& images) {
 
 Tensor Trainer::predict_final(const Tensor& images) {
   Tensor blend = predict_probabilities(images);
-  const int passes = config_.predict.tta;
-  if (passes == 0 || !config_.data.augment) return blend;
+  const int passes = options_.tta;
+  if (passes == 0 || !options_.input.augment) return blend;
   scale(blend, kTtaPlainWeight, blend);
   for (int pass = 0; pass < passes; ++pass) {
     Tensor augmented = predict_with(images, [&](const Tensor& raw, int64_t begin) -> const Tensor& {
@@ -633,8 +580,8 @@ Tensor Trainer::predict_final(const Tensor& images) {
 Tensor Trainer::predict_with(const Tensor& images,
                              const std::function<const Tensor&(const Tensor&, int64_t)>& input) {
   model_.set_training(false);
-  const int64_t n = images.dim(0), batch = config_.train.eval_batch_size;
-  Tensor out({n, config_.model.num_classes}, Device::cpu);
+  const int64_t n = images.dim(0), batch = options_.train.eval_batch_size;
+  Tensor out({n, options_.num_classes}, Device::cpu);
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t end = std::min(begin + batch, n);
     begin_pass(end - begin);

@@ -15,9 +15,9 @@ struct Split {
 };
 
 // round(valid_fraction * N) rows go to validation, shared among the classes by largest remainder of
-// valid_fraction * class_count (891 Titanic rows at 0.2: 110 died + 68 survived = 178).
-// labels: small non-negative class ids. Throws keel::Error (config) unless 0 < fraction < 1 and
-// both parts end up non-empty.
+// valid_fraction * class_count (891 rows, 549 of class 0 and 342 of class 1, at 0.2: 110 + 68 =
+// 178). labels: small non-negative class ids. Throws keel::Error (config) unless 0 < fraction < 1
+// and both parts end up non-empty.
 Split stratified_split(std::span<const int> labels, double valid_fraction, uint64_t seed);
 
 // k folds: every row is in exactly one validation fold; each class is dealt round-robin over the

@@ -1,5 +1,5 @@
-// Table: named numeric columns over rows of doubles, the form the wrangled Titanic features take,
-// with the CSV writer (the reference files' exact format) and a strict reader for such files.
+// Table: named numeric columns over rows of doubles (a job's engineered features, say), with a
+// CSV writer (a fixed, exact number format) and a strict reader for such files.
 #pragma once
 
 #include <cstdint>

@@ -9,7 +9,7 @@
 #include "keel/nn/module.h"
 #include "keel/tensor.h"
 #include "keel/train/atomic_file.h"
-#include "keel/train/outputs.h"
+#include "keel/train/epoch_record.h"
 
 namespace keel::train {
 

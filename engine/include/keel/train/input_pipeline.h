@@ -2,15 +2,15 @@
 // small CNN; resized, augmented (training only) and ImageNet-normalised for the seed recipe.
 #pragma once
 
-#include "keel/config.h"
 #include "keel/random.h"
 #include "keel/tensor.h"
+#include "keel/train/trainer_options.h"
 
 namespace keel::train {
 
 class InputPipeline {
  public:
-  InputPipeline(const DataConfig& data, Device device);
+  InputPipeline(const InputOptions& options, Device device);
 
   // raw: (B, C, S, S) on the device -> (B, C', H, W) on the device; valid until the next call.
   const Tensor& train_input(const Tensor& raw, Generator& augment_gen);
@@ -28,7 +28,7 @@ class InputPipeline {
   // into buffer's own storage (the same every step) on a GPU.
   const Tensor& keep(Tensor host, Tensor& buffer);
 
-  DataConfig data_;
+  InputOptions options_;
   Device device_;
   Tensor mean_, std_, resized_, normalized_, augmented_;
 };

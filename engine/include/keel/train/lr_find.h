@@ -31,10 +31,12 @@ struct LrFindResult {
 };
 
 // step k of `steps` uses start_lr * (end_lr / start_lr)^(k / (steps - 1)); batches are drawn from
-// `train` in a seeded shuffled order, cycling over epochs. The optimizer is the config's (AdamW
-// or SGD, its betas / momentum and weight decay); the model is trained in place.
-LrFindResult lr_find(const Config& config, nn::Sequential& model, const LabelledImages& train,
-                     Device device, uint64_t seed, const LrFindOptions& options = {});
+// `train` in a seeded shuffled order, cycling over epochs, through `trainer.input`'s pipeline. The
+// optimizer is `trainer.optimizer` (AdamW or SGD, its betas / momentum and weight decay), in
+// batches of `trainer.train.batch_size`; the model is trained in place.
+LrFindResult lr_find(const TrainerOptions& trainer, nn::Sequential& model,
+                     const LabelledImages& train, Device device, uint64_t seed,
+                     const LrFindOptions& options = {});
 
 // The index of the steepest fall of `losses` against log(lr), by central differences, ignoring
 // the first and last tenth of the points (the noisy start, the explosion); -1 with fewer than 5.

@@ -7,23 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "keel/train/epoch_record.h"
+
 namespace keel::train {
-
-inline constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
-
-// One row of metrics.csv: the state at the end of an epoch. The val_* fields are NaN when the run
-// has no validation set (val_fraction 0 and no k-fold). `fold` is 0 for a single run, else 0..k-1
-// (folds of later repeats continue the count, so each (fold, epoch) pair is unique).
-struct EpochRecord {
-  int epoch = 0;  // 1-based
-  int fold = 0;
-  double train_loss = kNoValue;
-  double val_loss = kNoValue;
-  double val_accuracy = kNoValue;
-  double lr = kNoValue;     // learning rate at the end of the epoch (the head's, for groups)
-  double beta1 = kNoValue;  // AdamW beta1 / SGD momentum at the end of the epoch
-  double seconds = kNoValue;
-};
 
 // Everything summary.json records about a run. Doubles left NaN are written as null.
 struct RunSummary {

@@ -8,15 +8,15 @@
 #include <string>
 #include <vector>
 
-#include "keel/config.h"
 #include "keel/error.h"
 #include "keel/nn/sequential.h"
 #include "keel/optim/optimizer.h"
 #include "keel/optim/schedule.h"
 #include "keel/random.h"
 #include "keel/train/checkpoint.h"
+#include "keel/train/epoch_record.h"
 #include "keel/train/input_pipeline.h"
-#include "keel/train/outputs.h"
+#include "keel/train/trainer_options.h"
 
 namespace keel::train {
 
@@ -73,7 +73,8 @@ struct TrainerHooks {
 
 class Trainer {
  public:
-  Trainer(const Config& config, nn::Sequential& model, Device device, uint64_t seed, int fold);
+  // Throws keel::Error(config) for options that validate() refuses.
+  Trainer(TrainerOptions options, nn::Sequential& model, Device device, uint64_t seed, int fold);
   ~Trainer();
 
   // Data-parallel training (dist.mode: data under mpirun): every rank of the job calls fit with
@@ -168,7 +169,7 @@ class Trainer {
   Evaluation score(const LabelledImages& data, const Tensor& probabilities) const;
   void snapshot_best();
 
-  const Config& config_;
+  const TrainerOptions options_;
   nn::Sequential& model_;
   Device device_;
   uint64_t seed_;
