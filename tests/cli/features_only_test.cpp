@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "cli/cli_util.h"
-#include "keel/data/group_survival.h"
 #include "support/test_util.h"
+#include "titanic/group_survival.h"
 
 namespace keel::testing {
 namespace {

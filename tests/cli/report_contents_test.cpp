@@ -14,9 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
-#include "keel/data/fold_features.h"
 #include "keel/data/split.h"
 #include "support/test_util.h"
+#include "titanic/fold_features.h"
 
 namespace keel::testing {
 namespace {

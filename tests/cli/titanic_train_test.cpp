@@ -16,9 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
-#include "keel/config.h"
 #include "keel/train/checkpoint.h"
 #include "support/test_util.h"
+#include "titanic/config.h"
 
 namespace keel::testing {
 namespace {

@@ -17,13 +17,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
-#include "keel/config.h"
-#include "keel/data/fold_features.h"
 #include "keel/io/safetensors.h"
 #include "keel/train/checkpoint.h"
-#include "keel/train/model_builder.h"
-#include "keel/train/trained_model.h"
 #include "support/test_util.h"
+#include "titanic/config.h"
+#include "titanic/fold_features.h"
+#include "titanic/model_builder.h"
+#include "titanic/trained_model.h"
 
 namespace keel::testing {
 namespace {

@@ -8,9 +8,9 @@
 
 #include <gtest/gtest.h>
 
-#include "config/schema.h"
-#include "keel/config.h"
 #include "keel/error.h"
+#include "schema.h"
+#include "titanic/config.h"
 
 namespace keel {
 namespace {

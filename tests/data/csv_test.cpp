@@ -7,10 +7,10 @@
 #include <string>
 
 #include "data/data_test_util.h"
-#include "keel/data/csv.h"
-#include "keel/data/titanic.h"
 #include "keel/error.h"
 #include "support/test_util.h"
+#include "titanic/csv.h"
+#include "titanic/features.h"
 
 namespace keel::data {
 namespace {

@@ -8,12 +8,12 @@
 #include <string>
 
 #include "data/data_test_util.h"
-#include "keel/data/csv.h"
-#include "keel/data/group_survival.h"
 #include "keel/data/table.h"
-#include "keel/data/titanic.h"
 #include "keel/error.h"
 #include "support/test_util.h"
+#include "titanic/csv.h"
+#include "titanic/features.h"
+#include "titanic/group_survival.h"
 
 namespace keel::data {
 namespace {

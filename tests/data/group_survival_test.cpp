@@ -5,13 +5,13 @@
 
 #include <algorithm>
 
-#include "keel/data/csv.h"
-#include "keel/data/fold_features.h"
-#include "keel/data/group_survival.h"
 #include "keel/data/split.h"
-#include "keel/data/titanic.h"
 #include "keel/error.h"
 #include "support/test_util.h"
+#include "titanic/csv.h"
+#include "titanic/features.h"
+#include "titanic/fold_features.h"
+#include "titanic/group_survival.h"
 
 namespace keel::data {
 namespace {

@@ -8,11 +8,11 @@
 #include <stb/stb_image.h>
 
 #include "data/data_test_util.h"
-#include "keel/data/selection.h"
 #include "keel/data/square_image.h"
-#include "keel/data/titanic.h"
 #include "keel/error.h"
 #include "support/test_util.h"
+#include "titanic/features.h"
+#include "titanic/selection.h"
 
 namespace keel::data {
 namespace {

@@ -6,11 +6,11 @@
 #include <cmath>
 #include <set>
 
-#include "keel/data/selection.h"
-#include "keel/data/titanic.h"
 #include "keel/error.h"
 #include "keel/random.h"
 #include "support/test_util.h"
+#include "titanic/features.h"
+#include "titanic/selection.h"
 
 namespace keel::data {
 namespace {

@@ -6,9 +6,9 @@
 #include <set>
 
 #include "keel/data/split.h"
-#include "keel/data/titanic.h"
 #include "keel/error.h"
 #include "support/test_util.h"
+#include "titanic/features.h"
 
 namespace keel::data {
 namespace {

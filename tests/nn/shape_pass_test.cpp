@@ -4,10 +4,10 @@
 
 #include <string>
 
-#include "keel/config.h"
 #include "keel/error.h"
 #include "keel/random.h"
-#include "keel/train/model_builder.h"
+#include "titanic/config.h"
+#include "titanic/model_builder.h"
 
 namespace keel::train {
 namespace {

@@ -2,10 +2,10 @@
 #include "support/trainer_run.h"
 
 #include "keel/random.h"
-#include "keel/train/model_builder.h"
 #include "keel/train/step_graph.h"
 #include "keel/train/trainer.h"
 #include "support/test_util.h"
+#include "titanic/model_builder.h"
 
 namespace keel::testing {
 

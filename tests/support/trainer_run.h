@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "keel/config.h"
 #include "keel/tensor.h"
-#include "keel/train/outputs.h"
+#include "titanic/config.h"
+#include "titanic/outputs.h"
 
 namespace keel::testing {
 

@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "data/data_test_util.h"
-#include "keel/config.h"
 #include "keel/train/estimate.h"
-#include "keel/train/evaluate.h"
 #include "support/test_util.h"
+#include "titanic/config.h"
+#include "titanic/evaluate.h"
 
 namespace keel::train {
 namespace {

@@ -6,8 +6,8 @@
 
 #include "keel/random.h"
 #include "keel/train/lr_find.h"
-#include "keel/train/model_builder.h"
 #include "support/trainer_run.h"
+#include "titanic/model_builder.h"
 
 namespace keel::train {
 namespace {

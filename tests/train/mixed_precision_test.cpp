@@ -13,10 +13,10 @@
 #include "keel/nn/linear.h"
 #include "keel/random.h"
 #include "keel/train/checkpoint.h"
-#include "keel/train/model_builder.h"
 #include "keel/train/trainer.h"
 #include "support/test_util.h"
 #include "support/trainer_run.h"
+#include "titanic/model_builder.h"
 
 namespace keel {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "keel/error.h"
 #include "keel/train/atomic_file.h"
-#include "keel/train/outputs.h"
+#include "titanic/outputs.h"
 
 namespace fs = std::filesystem;
 using namespace keel::train;

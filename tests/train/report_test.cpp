@@ -14,7 +14,7 @@
 #include <stb/stb_image.h>
 
 #include "keel/error.h"
-#include "keel/train/report.h"
+#include "titanic/report.h"
 
 namespace fs = std::filesystem;
 using namespace keel::train;

@@ -5,12 +5,12 @@
 
 #include <cmath>
 
-#include "keel/config.h"
 #include "keel/error.h"
 #include "keel/random.h"
-#include "keel/train/model_builder.h"
 #include "keel/train/trainer.h"
 #include "support/trainer_run.h"
+#include "titanic/config.h"
+#include "titanic/model_builder.h"
 
 namespace keel::train {
 namespace {

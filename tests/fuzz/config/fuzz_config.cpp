@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "fuzz_util.h"
-#include "keel/config.h"
 #include "keel/error.h"
+#include "titanic/config.h"
 
 namespace {
 

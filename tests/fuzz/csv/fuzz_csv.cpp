@@ -5,10 +5,10 @@
 #include <cstdint>
 
 #include "fuzz_util.h"
-#include "keel/data/csv.h"
 #include "keel/data/square_image.h"
-#include "keel/data/titanic.h"
 #include "keel/error.h"
+#include "titanic/csv.h"
+#include "titanic/features.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static keel::fuzz::ScratchDir dir;

@@ -7,9 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "keel/config.h"
 #include "keel/nn/sequential.h"
-#include "keel/train/run.h"
 #include "keel/train/trainer.h"
 
 namespace keel::train {
@@ -44,9 +42,5 @@ int steepest_descent(const std::vector<double>& lrs, const std::vector<double>& 
 
 // The loss curve as an SVG chart (log-scale lr axis, the suggestion marked).
 std::string lr_find_svg(const LrFindResult& result);
-
-// titanic_train --lr-find: the test on the config's features (fitted on every labelled row) and
-// model; writes lr_find.csv and report.html (the chart) into options.out_dir.
-LrFindResult lr_find_titanic(const Config& config, const RunOptions& options);
 
 }  // namespace keel::train

@@ -1,6 +1,6 @@
 // What keel::train::Trainer needs to know: the optimizer, the learning-rate schedule, the loop's
 // own settings and the input pipeline. A program fills these in directly; a job that reads them
-// from a config file can give its sections the same names (as the Titanic app does), so that a
+// from a config file can give its sections the same names (as the app in apps/ does), so that a
 // message naming `train.batch_size` or `optimizer.lr` also names the user's key.
 #pragma once
 
