@@ -11,6 +11,7 @@
 
 #include "common/dims.h"
 #include "keel/error.h"
+#include "keel/loss_scaler.h"
 
 namespace keel {
 
@@ -48,9 +49,11 @@ void expect_exact(const char* op, const char* name, const Tensor& t,
   refuse(op, fmt::format("{} must have shape {}, got {}", name, dims_text(dims), shape_of(t)));
 }
 
-void expect_like(const char* op, const char* name, const Tensor& t, const Tensor& x) {
-  if (t.defined() && t.shape() == x.shape()) return;
-  refuse(op, fmt::format("{} must have x's shape {}, got {}", name, x.shape().str(), shape_of(t)));
+void expect_like(const char* op, const char* name, const Tensor& t, const Tensor& x,
+                 const char* x_name = "x") {
+  if (t.defined() && x.defined() && t.shape() == x.shape()) return;
+  refuse(op,
+         fmt::format("{} must have {}'s shape {}, got {}", name, x_name, shape_of(x), shape_of(t)));
 }
 
 // ---- convolution ----
@@ -256,6 +259,118 @@ void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy) {
     refuse(op, fmt::format("dy {} must have the batch and channels of x {}", dy.shape().str(),
                            x.shape().str()));
   }
+}
+
+// ---- same-shape and channel operands ----
+
+void relu_backward(const Tensor& y, const Tensor& dy) {
+  expect_like("relu_backward", "dy", dy, y, "y");
+}
+
+void add(const Tensor& a, const Tensor& b) {
+  expect_like("add", "b", b, a, "a");
+}
+
+void dropout_backward(const Tensor& dy, const Tensor& mask) {
+  expect_like("dropout_backward", "mask", mask, dy, "dy");
+}
+
+void dropout_forward(float p) {
+  if (p >= 0.0f && p < 1.0f) return;
+  refuse("dropout_forward", fmt::format("p = {} must be in [0, 1)", p));
+}
+
+void concat_channels(const Tensor& a, const Tensor& b) {
+  constexpr const char* op = "concat_channels";
+  bool fit = a.defined() && b.defined() && a.ndim() >= 2 && a.ndim() == b.ndim();
+  for (int d = 0; fit && d < a.ndim(); ++d) fit = d == 1 || a.dim(d) == b.dim(d);
+  if (fit) return;
+  refuse(op, fmt::format("a {} and b {} must both be (N, C, ...) and differ only in C", shape_of(a),
+                         shape_of(b)));
+}
+
+void split_channels(const Tensor& dy, int64_t ca) {
+  constexpr const char* op = "split_channels";
+  if (!dy.defined() || dy.ndim() < 2) {
+    refuse(op, fmt::format("dy must be (N, C, ...), got {}", shape_of(dy)));
+  }
+  if (ca < 0 || ca > dy.dim(1)) {
+    refuse(op, fmt::format("ca = {} is outside [0, {}] for dy {}", ca, dy.dim(1), shape_of(dy)));
+  }
+}
+
+void normalize_channels(const Tensor& x, const Tensor& mean, const Tensor& std) {
+  constexpr const char* op = "normalize_channels";
+  expect_rank(op, "x", x, 4, "(N, C, H, W)");
+  expect_exact(op, "mean", mean, {x.dim(1)});
+  expect_exact(op, "std", std, {x.dim(1)});
+}
+
+void resize_bilinear_forward(const Tensor& x, int64_t out_h, int64_t out_w) {
+  constexpr const char* op = "resize_bilinear_forward";
+  expect_rank(op, "x", x, 4, "(N, C, H, W)");
+  if (x.dim(2) < 1 || x.dim(3) < 1 || out_h < 1 || out_w < 1) {
+    refuse(op, fmt::format("sizes must be positive, got {}x{} -> {}x{}", x.dim(2), x.dim(3), out_h,
+                           out_w));
+  }
+}
+
+void resize_bilinear_backward(const Tensor& dy, int64_t in_h, int64_t in_w) {
+  constexpr const char* op = "resize_bilinear_backward";
+  expect_rank(op, "dy", dy, 4, "(N, C, H', W')");
+  if (dy.dim(2) < 1 || dy.dim(3) < 1 || in_h < 1 || in_w < 1) {
+    refuse(op, fmt::format("sizes must be positive, got {}x{} -> {}x{}", in_h, in_w, dy.dim(2),
+                           dy.dim(3)));
+  }
+}
+
+// ---- loss and rows ----
+
+void softmax_cross_entropy(const char* op, const Tensor& scores, const Tensor& labels) {
+  if (!scores.defined() || scores.ndim() != 2 || scores.dim(0) < 1 || scores.dim(1) < 1) {
+    refuse(op, fmt::format("scores must be (N, K) with N, K >= 1, got {}", shape_of(scores)));
+  }
+  expect_exact(op, "labels", labels, {scores.dim(0)});
+}
+
+void argmax_rows(const Tensor& logits) {
+  if (logits.defined() && logits.ndim() == 2 && logits.dim(1) >= 1) return;
+  refuse("argmax_rows", fmt::format("logits must be (N, K) with K >= 1, got {}", shape_of(logits)));
+}
+
+void gather_rows(const Tensor& src, const Tensor& indices) {
+  constexpr const char* op = "gather_rows";
+  if (!src.defined() || src.ndim() < 1) {
+    refuse(op, fmt::format("src must be (N, ...), got {}", shape_of(src)));
+  }
+  expect_rank(op, "indices", indices, 1, "(B)");
+}
+
+// ---- optimizer updates ----
+
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& velocity, const SgdArgs& a) {
+  constexpr const char* op = "sgd_update";
+  expect_like(op, "grad", grad, param, "param");
+  if (a.momentum != 0.0f) expect_like(op, "velocity", velocity, param, "param");
+  if (a.nesterov && (a.momentum <= 0.0f || a.dampening != 0.0f)) {
+    refuse(op, fmt::format("Nesterov momentum needs momentum > 0 and dampening 0 (got {} and {})",
+                           a.momentum, a.dampening));
+  }
+}
+
+void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                  const AdamWArgs& a) {
+  constexpr const char* op = "adamw_update";
+  expect_like(op, "grad", grad, param, "param");
+  expect_like(op, "m", m, param, "param");
+  expect_like(op, "v", v, param, "param");
+  if (a.step < 1) refuse(op, fmt::format("step {} must start at 1", a.step));
+}
+
+void loss_scale_state(const char* op, const Tensor& state) {
+  if (state.defined() && state.numel() == kLossScaleStateFloats) return;
+  refuse(op, fmt::format("the loss scaler's state must have {} values, got {}",
+                         kLossScaleStateFloats, shape_of(state)));
 }
 
 }  // namespace op_shapes

@@ -1,5 +1,7 @@
-// The operand checks of the ops that carry geometry (convolution, linear, pooling, batch norm),
-// made once in ops.cpp for every backend: a backend is only handed operands that fit, and computes.
+// The operand checks of every op with more than one operand or an argument to check, made once in
+// ops.cpp for every backend: a backend is only handed operands that fit, and computes. What only
+// the data can tell (a label outside [0, K), a gather index out of range, a zero std) is the
+// backend's to check, since reading the values is its business.
 // Each refusal is a keel::Error naming the op, the operand and the shapes, the same on every
 // device. Same names and arguments as the ops (minus the outputs they size).
 #pragma once
@@ -41,5 +43,36 @@ void avg_pool2d_backward(const Tensor& dy, Pool2dArgs a, int64_t in_h, int64_t i
 void adaptive_pool2d_forward(const char* op, const Tensor& x, int64_t out_h, int64_t out_w);
 void adaptive_avg_pool2d_backward(const Tensor& dy, int64_t in_h, int64_t in_w);
 void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy);
+
+// Same-shape operands: dy like y, b like a, mask like dy.
+void relu_backward(const Tensor& y, const Tensor& dy);
+void add(const Tensor& a, const Tensor& b);
+void dropout_backward(const Tensor& dy, const Tensor& mask);
+// 0 <= p < 1: at p = 1 the kept values' scale 1 / (1 - p) is infinite.
+void dropout_forward(float p);
+
+// a: (N, Ca, ...), b: (N, Cb, ...) alike but for the channels; dy: (N, C, ...), 0 <= ca <= C.
+void concat_channels(const Tensor& a, const Tensor& b);
+void split_channels(const Tensor& dy, int64_t ca);
+// x: (N, C, H, W); mean and std: (C).
+void normalize_channels(const Tensor& x, const Tensor& mean, const Tensor& std);
+// x: (N, C, H, W) with H, W >= 1, to out_h x out_w >= 1x1; dy: (N, C, H', W') back to in_h x in_w.
+void resize_bilinear_forward(const Tensor& x, int64_t out_h, int64_t out_w);
+void resize_bilinear_backward(const Tensor& dy, int64_t in_h, int64_t in_w);
+
+// scores (logits or probabilities): (N, K) with N, K >= 1; labels: (N).
+void softmax_cross_entropy(const char* op, const Tensor& scores, const Tensor& labels);
+void argmax_rows(const Tensor& logits);  // (N, K), K >= 1
+// src: (N, ...); indices: (B).
+void gather_rows(const Tensor& src, const Tensor& indices);
+
+// grad (and velocity, with momentum) like param; Nesterov needs momentum > 0 and dampening 0
+// (PyTorch's rule).
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& velocity, const SgdArgs& a);
+// grad, m and v like param; steps count from 1 (the bias corrections divide by 1 - beta^step).
+void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                  const AdamWArgs& a);
+// The loss scaler's state: kLossScaleStateFloats values.
+void loss_scale_state(const char* op, const Tensor& state);
 
 }  // namespace keel::op_shapes

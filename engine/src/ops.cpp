@@ -1,6 +1,6 @@
-// The one dispatch point of ops.h: checks that an op's input tensors share a device and, for the
-// ops with geometry, that their shapes fit (op_shapes.h), then calls the backend of that device
-// (keel::cpu or keel::cuda, same name and arguments), which only computes.
+// The one dispatch point of ops.h: checks that an op's input tensors share a device and that its
+// operands fit (op_shapes.h), then calls the backend of that device (keel::cpu or keel::cuda, same
+// name and arguments), which only computes.
 #include "keel/ops.h"
 
 #include <initializer_list>
@@ -100,9 +100,13 @@ void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& ga
 }
 void relu_forward(const Tensor& x, Tensor& y) { KEEL_DISPATCH(relu_forward, KEEL_INPUTS(&x), x, y); }
 void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  op_shapes::relu_backward(y, dy);
   KEEL_DISPATCH(relu_backward, KEEL_INPUTS(&y, &dy), y, dy, dx);
 }
-void add(const Tensor& a, const Tensor& b, Tensor& y) { KEEL_DISPATCH(add, KEEL_INPUTS(&a, &b), a, b, y); }
+void add(const Tensor& a, const Tensor& b, Tensor& y) {
+  op_shapes::add(a, b);
+  KEEL_DISPATCH(add, KEEL_INPUTS(&a, &b), a, b, y);
+}
 void scale(const Tensor& x, float alpha, Tensor& y) {
   KEEL_DISPATCH(scale, KEEL_INPUTS(&x), x, alpha, y);
 }
@@ -139,65 +143,74 @@ void adaptive_max_pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx)
   KEEL_DISPATCH(adaptive_max_pool2d_backward, KEEL_INPUTS(&x, &dy), x, dy, dx);
 }
 void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
+  op_shapes::concat_channels(a, b);
   KEEL_DISPATCH(concat_channels, KEEL_INPUTS(&a, &b), a, b, y);
 }
 void split_channels(const Tensor& dy, int64_t ca, Tensor& da, Tensor& db) {
+  op_shapes::split_channels(dy, ca);
   KEEL_DISPATCH(split_channels, KEEL_INPUTS(&dy), dy, ca, da, db);
 }
 void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor& mask) {
+  op_shapes::dropout_forward(p);
   KEEL_DISPATCH(dropout_forward, KEEL_INPUTS(&x), x, p, gen, y, mask);
 }
 void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
+  op_shapes::dropout_backward(dy, mask);
   KEEL_DISPATCH(dropout_backward, KEEL_INPUTS(&dy, &mask), dy, mask, dx);
 }
 void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& loss,
                                    Tensor& probs) {
+  op_shapes::softmax_cross_entropy("softmax_cross_entropy_forward", logits, labels);
   KEEL_DISPATCH(softmax_cross_entropy_forward, KEEL_INPUTS(&logits, &labels), logits, labels, loss,
                 probs);
 }
 void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, Tensor& dlogits) {
+  op_shapes::softmax_cross_entropy("softmax_cross_entropy_backward", probs, labels);
   KEEL_DISPATCH(softmax_cross_entropy_backward, KEEL_INPUTS(&probs, &labels), probs, labels, dlogits);
 }
 void argmax_rows(const Tensor& logits, Tensor& pred) {
+  op_shapes::argmax_rows(logits);
   KEEL_DISPATCH(argmax_rows, KEEL_INPUTS(&logits), logits, pred);
 }
 void resize_bilinear_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
+  op_shapes::resize_bilinear_forward(x, out_h, out_w);
   KEEL_DISPATCH(resize_bilinear_forward, KEEL_INPUTS(&x), x, y, out_h, out_w);
 }
 void resize_bilinear_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
+  op_shapes::resize_bilinear_backward(dy, in_h, in_w);
   KEEL_DISPATCH(resize_bilinear_backward, KEEL_INPUTS(&dy), dy, dx, in_h, in_w);
 }
 void normalize_channels(const Tensor& x, const Tensor& mean, const Tensor& std, Tensor& y) {
+  op_shapes::normalize_channels(x, mean, std);
   KEEL_DISPATCH(normalize_channels, KEEL_INPUTS(&x, &mean, &std), x, mean, std, y);
 }
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdArgs& a,
                 bool first_step) {
-  // Checked here so every backend refuses the same arguments (PyTorch's rule).
-  if (a.nesterov && (a.momentum <= 0.0f || a.dampening != 0.0f)) {
-    throw Error(ErrorKind::runtime,
-                fmt::format("sgd_update: Nesterov momentum needs momentum > 0 and dampening 0 (got "
-                            "{} and {})",
-                            a.momentum, a.dampening));
-  }
+  op_shapes::sgd_update(param, grad, velocity, a);
   KEEL_DISPATCH(sgd_update, KEEL_INPUTS(&param, &grad, &velocity), param, grad, velocity, a,
                 first_step);
 }
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& a) {
+  op_shapes::adamw_update(param, grad, m, v, a);
   KEEL_DISPATCH(adamw_update, KEEL_INPUTS(&param, &grad, &m, &v), param, grad, m, v, a);
 }
 void round_to_precision(const Tensor& x, Precision precision, Tensor& y) {
   KEEL_DISPATCH(round_to_precision, KEEL_INPUTS(&x), x, precision, y);
 }
 void apply_loss_scale(const Tensor& x, const Tensor& state, Tensor& y) {
+  op_shapes::loss_scale_state("apply_loss_scale", state);
   KEEL_DISPATCH(apply_loss_scale, KEEL_INPUTS(&x, &state), x, state, y);
 }
 void unscale_gradients(Tensor& grad, Tensor& state) {
+  op_shapes::loss_scale_state("unscale_gradients", state);
   KEEL_DISPATCH(unscale_gradients, KEEL_INPUTS(&grad, &state), grad, state);
 }
 void loss_scale_update(Tensor& state, const LossScaleRule& rule) {
+  op_shapes::loss_scale_state("loss_scale_update", state);
   KEEL_DISPATCH(loss_scale_update, KEEL_INPUTS(&state), state, rule);
 }
 void gather_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
+  op_shapes::gather_rows(src, indices);
   KEEL_DISPATCH(gather_rows, KEEL_INPUTS(&src, &indices), src, indices, dst);
 }
 double sum(const Tensor& x) { KEEL_DISPATCH(sum, KEEL_INPUTS(&x), x); }

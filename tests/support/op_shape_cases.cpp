@@ -2,6 +2,7 @@
 #include "support/op_shape_cases.h"
 
 #include "keel/ops.h"
+#include "keel/random.h"
 
 namespace keel::testing {
 
@@ -176,12 +177,152 @@ std::vector<OpShapeCase> batch_norm_cases() {
   };
 }
 
+std::vector<OpShapeCase> elementwise_cases() {
+  const Shape x{2, 3, 4, 4};
+  return {
+      {"dy of another shape", "relu_backward",
+       [=](Device d) {
+         Tensor dx;
+         relu_backward(on(d, x), on(d, {2, 3, 4, 5}), dx);
+       }},
+      {"b of another shape", "add",
+       [=](Device d) {
+         Tensor y;
+         add(on(d, x), on(d, {2, 3, 16}), y);
+       }},
+      {"p = 1 (an infinite scale for what is kept)", "dropout_forward",
+       [=](Device d) {
+         Tensor y, mask;
+         Generator gen(1);
+         dropout_forward(on(d, x), 1.0f, gen, y, mask);
+       }},
+      {"a negative p", "dropout_forward",
+       [=](Device d) {
+         Tensor y, mask;
+         Generator gen(1);
+         dropout_forward(on(d, x), -0.1f, gen, y, mask);
+       }},
+      {"a mask of another shape", "dropout_backward",
+       [=](Device d) {
+         Tensor dx;
+         dropout_backward(on(d, x), on(d, {2, 3, 4, 3}), dx);
+       }},
+      {"a and b of different heights", "concat_channels",
+       [=](Device d) {
+         Tensor y;
+         concat_channels(on(d, x), on(d, {2, 5, 3, 4}), y);
+       }},
+      {"a and b of different ranks", "concat_channels",
+       [=](Device d) {
+         Tensor y;
+         concat_channels(on(d, x), on(d, {2, 5}), y);
+       }},
+      {"a split past the channels", "split_channels",
+       [=](Device d) {
+         Tensor da, db;
+         split_channels(on(d, x), 4, da, db);
+       }},
+      {"dy without channels", "split_channels",
+       [=](Device d) {
+         Tensor da, db;
+         split_channels(on(d, {6}), 1, da, db);
+       }},
+      {"a mean of the wrong length", "normalize_channels",
+       [=](Device d) {
+         Tensor y;
+         normalize_channels(on(d, x), on(d, {2}), on(d, {3}), y);
+       }},
+      {"x of rank 2", "normalize_channels",
+       [=](Device d) {
+         Tensor y;
+         normalize_channels(on(d, {2, 3}), on(d, {3}), on(d, {3}), y);
+       }},
+      {"a resize to zero rows", "resize_bilinear_forward",
+       [=](Device d) {
+         Tensor y;
+         resize_bilinear_forward(on(d, x), y, 0, 4);
+       }},
+      {"dy of rank 3", "resize_bilinear_backward",
+       [=](Device d) {
+         Tensor dx;
+         resize_bilinear_backward(on(d, {3, 4, 4}), dx, 8, 8);
+       }},
+  };
+}
+
+std::vector<OpShapeCase> loss_and_row_cases() {
+  return {
+      {"labels of another batch", "softmax_cross_entropy_forward",
+       [](Device d) {
+         Tensor loss, probs;
+         softmax_cross_entropy_forward(on(d, {4, 2}), on(d, {5}), loss, probs);
+       }},
+      {"logits without rows", "softmax_cross_entropy_forward",
+       [](Device d) {
+         Tensor loss, probs;
+         softmax_cross_entropy_forward(on(d, {0, 2}), on(d, {0}), loss, probs);
+       }},
+      {"probabilities of rank 1", "softmax_cross_entropy_backward",
+       [](Device d) {
+         Tensor dlogits;
+         softmax_cross_entropy_backward(on(d, {4}), on(d, {4}), dlogits);
+       }},
+      {"logits without classes", "argmax_rows",
+       [](Device d) {
+         Tensor pred;
+         argmax_rows(on(d, {4, 0}), pred);
+       }},
+      {"indices of rank 2", "gather_rows",
+       [](Device d) {
+         Tensor dst;
+         gather_rows(on(d, {6, 3}), Tensor::zeros({2, 1}).to(d), dst);
+       }},
+  };
+}
+
+std::vector<OpShapeCase> optimizer_cases() {
+  const Shape p{3, 4};
+  auto sgd = [=](Shape gs, Shape vs, SgdArgs a) {
+    return [=](Device d) {
+      Tensor param = on(d, p), velocity = vs.ndim() ? on(d, vs) : Tensor();
+      sgd_update(param, on(d, gs), velocity, a, false);
+    };
+  };
+  auto adamw = [=](Shape gs, Shape ms, int64_t step) {
+    return [=](Device d) {
+      Tensor param = on(d, p), m = on(d, ms), v = on(d, p);
+      AdamWArgs a;
+      a.step = step;
+      adamw_update(param, on(d, gs), m, v, a);
+    };
+  };
+  SgdArgs momentum;
+  momentum.momentum = 0.9f;
+  SgdArgs nesterov_without_momentum;
+  nesterov_without_momentum.nesterov = true;
+  return {
+      {"a gradient of another shape", "sgd_update", sgd({4, 3}, {}, {})},
+      {"a velocity of another shape, with momentum", "sgd_update", sgd(p, {12}, momentum)},
+      {"no velocity, with momentum", "sgd_update", sgd(p, {}, momentum)},
+      {"Nesterov without momentum", "sgd_update", sgd(p, {}, nesterov_without_momentum)},
+      {"a gradient of another shape", "adamw_update", adamw({3, 5}, p, 1)},
+      {"a first moment of another shape", "adamw_update", adamw(p, {3}, 1)},
+      {"step 0", "adamw_update", adamw(p, p, 0)},
+      {"a loss-scaler state of 3 values", "unscale_gradients",
+       [=](Device d) {
+         Tensor grad = on(d, p), state = on(d, {3});
+         unscale_gradients(grad, state);
+       }},
+  };
+}
+
 }  // namespace
 
 const std::vector<OpShapeCase>& op_shape_cases() {
   static const std::vector<OpShapeCase> cases = [] {
     std::vector<OpShapeCase> all;
-    for (auto part : {conv_cases(), linear_cases(), pool_cases(), batch_norm_cases()}) {
+    for (auto part : {conv_cases(), linear_cases(), pool_cases(), batch_norm_cases(),
+                      elementwise_cases(), loss_and_row_cases(), optimizer_cases()}) {
       all.insert(all.end(), part.begin(), part.end());
     }
     return all;

@@ -8,8 +8,6 @@
 namespace keel::cpu::KEEL_CPU_ISA {
 
 void gather_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
-  KEEL_CHECK(src.ndim() >= 1 && indices.ndim() == 1, "gather_rows: src {} indices {}",
-             src.shape().str(), indices.shape().str());
   std::vector<int64_t> dims = src.shape().dims();
   const int64_t n = dims[0], batch = indices.dim(0);
   const int64_t row = n == 0 ? 0 : src.numel() / n;

@@ -12,15 +12,9 @@ namespace keel::cpu::KEEL_CPU_ISA {
 
 namespace {
 
-// logits or probs: (N, K), labels: (N) holding class indices as floats; throws keel::Error naming
-// the first row whose label is not an integer in [0, K).
+// logits or probs: (N, K), labels: (N) holding class indices as floats (shapes checked by the op
+// layer); throws keel::Error naming the first row whose label is not an integer in [0, K).
 void check_labels(const Tensor& scores, const Tensor& labels, const char* op) {
-  KEEL_CHECK(scores.defined() && scores.device() == Device::cpu && scores.ndim() == 2,
-             "{}: expected (N, K) scores on the CPU, got {}", op,
-             scores.defined() ? scores.shape().str() : std::string("undefined"));
-  // The message is only formatted on a mismatch: a training step allocates nothing.
-  if (!has_dims(labels, {scores.dim(0)}))
-    expect_shape(labels, Shape{scores.dim(0)}, fmt::format("{}: labels", op).c_str());
   const float* lp = labels.data();
   const int64_t k = scores.dim(1);
   for (int64_t i = 0; i < scores.dim(0); ++i) {
@@ -39,8 +33,6 @@ void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, T
                                    Tensor& probs) {
   check_labels(logits, labels, "softmax_cross_entropy_forward");
   const int64_t n = logits.dim(0), k = logits.dim(1);
-  KEEL_CHECK(n > 0 && k > 0, "softmax_cross_entropy_forward: empty logits {}",
-             logits.shape().str());
   ensure_output(loss, {1});
   probs.ensure(logits.shape(), Device::cpu);
   const float* zp = logits.data();
@@ -92,11 +84,7 @@ void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, T
 
 // logits: (N, K) -> pred: (N), the index of each row's first maximum as a float
 void argmax_rows(const Tensor& logits, Tensor& pred) {
-  KEEL_CHECK(logits.defined() && logits.device() == Device::cpu && logits.ndim() == 2,
-             "argmax_rows: expected (N, K) logits on the CPU, got {}",
-             logits.defined() ? logits.shape().str() : std::string("undefined"));
   const int64_t n = logits.dim(0), k = logits.dim(1);
-  KEEL_CHECK(k > 0, "argmax_rows: logits {} have no columns", logits.shape().str());
   ensure_output(pred, {n});
   const float* zp = logits.data();
   float* out = pred.data();

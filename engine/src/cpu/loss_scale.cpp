@@ -14,9 +14,9 @@ namespace {
 constexpr int64_t kMinParallel = 1 << 15;
 
 LossScaleState& state_of(const Tensor& state) {
-  KEEL_CHECK(
-      state.defined() && state.device() == Device::cpu && state.numel() == kLossScaleStateFloats,
-      "loss scaler: the state must be a CPU tensor of {} floats", kLossScaleStateFloats);
+  // Its size is checked by the op layer.
+  KEEL_CHECK(state.defined() && state.device() == Device::cpu,
+             "loss scaler: the state must be a CPU tensor");
   return *reinterpret_cast<LossScaleState*>(state.data());
 }
 

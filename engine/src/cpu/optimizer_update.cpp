@@ -23,11 +23,6 @@ constexpr int64_t kMinParallel = 1 << 15;
 // two threads finish sooner than one.
 constexpr int64_t kMinParallelAdamW = 1 << 13;
 
-void check_param(const Tensor& param, const char* op) {
-  KEEL_CHECK(param.defined() && param.device() == Device::cpu, "{}: param must be a CPU tensor",
-             op);
-}
-
 }  // namespace
 
 // param, grad, velocity: same shape (velocity may be undefined when momentum is 0).
@@ -35,11 +30,6 @@ void check_param(const Tensor& param, const char* op) {
 //   p -= lr (nesterov ? g + momentum v : v)          (without momentum: p -= lr g)
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdArgs& a,
                 bool first_step) {
-  check_param(param, "sgd_update");
-  expect_shape(grad, param.shape(), "sgd_update: grad");
-  KEEL_CHECK(!a.nesterov || (a.momentum > 0.0f && a.dampening == 0.0f),
-             "sgd_update: Nesterov momentum needs momentum > 0 and dampening 0 (got {} and {})",
-             a.momentum, a.dampening);
   float* pp = param.data();
   const float* gp = grad.data();
   const int64_t n = param.numel();
@@ -51,7 +41,6 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdAr
     });
     return;
   }
-  expect_shape(velocity, param.shape(), "sgd_update: velocity");
   float* vp = velocity.data();
   const float keep = first_step ? 0.0f : mom, mix = first_step ? 1.0f : 1.0f - a.dampening;
   const bool nesterov = a.nesterov;
@@ -70,11 +59,6 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdAr
 //   p *= 1 - lr wd;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²;
 //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& a) {
-  check_param(param, "adamw_update");
-  expect_shape(grad, param.shape(), "adamw_update: grad");
-  expect_shape(m, param.shape(), "adamw_update: m");
-  expect_shape(v, param.shape(), "adamw_update: v");
-  KEEL_CHECK(a.step >= 1, "adamw_update: step {} must start at 1", a.step);
   // Bias corrections in double: b2^t for t in the thousands loses digits in float.
   const double bc1 = 1.0 - std::pow(static_cast<double>(a.beta1), static_cast<double>(a.step));
   const double bc2 = 1.0 - std::pow(static_cast<double>(a.beta2), static_cast<double>(a.step));

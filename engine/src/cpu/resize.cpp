@@ -56,20 +56,11 @@ const Taps& taps_for(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w) {
   return taps;
 }
 
-void check_sizes(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w, const char* op) {
-  KEEL_CHECK(in_h >= 1 && in_w >= 1 && out_h >= 1 && out_w >= 1,
-             "{}: sizes must be positive, got {}x{} -> {}x{}", op, in_h, in_w, out_h, out_w);
-}
-
 }  // namespace
 
 // x: (N, C, H, W) -> y: (N, C, out_h, out_w)
 void resize_bilinear_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
-  KEEL_CHECK(x.defined() && x.device() == Device::cpu && x.ndim() == 4,
-             "resize_bilinear_forward: x must be (N, C, H, W) on the CPU, got {}",
-             x.defined() ? x.shape().str() : std::string("undefined"));
   const int64_t h = x.dim(2), w = x.dim(3), planes = x.dim(0) * x.dim(1);
-  check_sizes(h, w, out_h, out_w, "resize_bilinear_forward");
   y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cpu);
   const Taps& t = taps_for(h, w, out_h, out_w);
   const Tap* rows = t.rows.data();
@@ -101,11 +92,7 @@ void resize_bilinear_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t 
 // dy: (N, C, out_h, out_w) -> dx: (N, C, in_h, in_w); each output spreads its gradient over its
 // four taps with the forward weights
 void resize_bilinear_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
-  KEEL_CHECK(dy.defined() && dy.device() == Device::cpu && dy.ndim() == 4,
-             "resize_bilinear_backward: dy must be (N, C, H', W') on the CPU, got {}",
-             dy.defined() ? dy.shape().str() : std::string("undefined"));
   const int64_t out_h = dy.dim(2), out_w = dy.dim(3), planes = dy.dim(0) * dy.dim(1);
-  check_sizes(in_h, in_w, out_h, out_w, "resize_bilinear_backward");
   dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cpu);
   const Taps& t = taps_for(in_h, in_w, out_h, out_w);
   const Tap* rows = t.rows.data();

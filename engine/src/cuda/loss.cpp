@@ -8,11 +8,9 @@
 namespace keel::cuda {
 
 // logits: (N, K), labels: (N) -> loss: (1), probs: (N, K)
-void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& loss, Tensor& probs) {
-  expect_ndim(logits, 2, "softmax_cross_entropy_forward", "logits");
+void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& loss,
+                                   Tensor& probs) {
   const int64_t n = logits.dim(0), k = logits.dim(1);
-  expect_shape(labels, Shape{n}, "softmax_cross_entropy_forward labels");
-  KEEL_CHECK(n > 0 && k > 0, "softmax_cross_entropy_forward: empty logits {}", logits.shape().str());
   loss.ensure(Shape{1}, Device::cuda);
   probs.ensure(logits.shape(), Device::cuda);
   Scratch row_loss(static_cast<size_t>(n) * sizeof(float));
@@ -21,16 +19,12 @@ void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, T
 }
 
 void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, Tensor& dlogits) {
-  expect_ndim(probs, 2, "softmax_cross_entropy_backward", "probs");
   const int64_t n = probs.dim(0), k = probs.dim(1);
-  expect_shape(labels, Shape{n}, "softmax_cross_entropy_backward labels");
   dlogits.ensure(probs.shape(), Device::cuda);
   launch_softmax_cross_entropy_backward(probs.data(), labels.data(), n, k, dlogits.data(), stream());
 }
 
 void argmax_rows(const Tensor& logits, Tensor& pred) {
-  expect_ndim(logits, 2, "argmax_rows", "logits");
-  KEEL_CHECK(logits.dim(1) > 0, "argmax_rows: no columns in {}", logits.shape().str());
   pred.ensure(Shape{logits.dim(0)}, Device::cuda);
   launch_argmax_rows(logits.data(), logits.dim(0), logits.dim(1), pred.data(), stream());
 }

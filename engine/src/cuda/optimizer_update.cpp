@@ -10,22 +10,16 @@ namespace keel::cuda {
 
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdArgs& a,
                 bool first_step) {
-  expect_shape(grad, param.shape(), "sgd_update grad");
   const LiveGroupRow* live = live_group_row(a.group);
   // A captured update keeps the velocity even at momentum 0: a later replay's momentum may not be.
   const bool use_velocity =
       a.momentum != 0.0f || (live && velocity.defined() && velocity.shape() == param.shape());
-  if (use_velocity) expect_shape(velocity, param.shape(), "sgd_update velocity");
   launch_sgd_update(param.data(), grad.data(), use_velocity ? velocity.data() : nullptr,
                     count(param), a.lr, a.momentum, a.dampening, a.weight_decay, a.nesterov,
                     first_step, live, stream());
 }
 
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& a) {
-  expect_shape(grad, param.shape(), "adamw_update grad");
-  expect_shape(m, param.shape(), "adamw_update m");
-  expect_shape(v, param.shape(), "adamw_update v");
-  KEEL_CHECK(a.step >= 1, "adamw_update: step {} must be >= 1", a.step);
   const AdamWBiasCorrections bc = adamw_bias_corrections(a.beta1, a.beta2, a.step);
   launch_adamw_update(param.data(), grad.data(), m.data(), v.data(), count(param), a.lr, a.beta1,
                       a.beta2, a.eps, a.weight_decay, bc.first, bc.second, live_group_row(a.group),

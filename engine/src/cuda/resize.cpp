@@ -8,17 +8,12 @@ namespace keel::cuda {
 
 // x: (N, C, H, W) -> y: (N, C, out_h, out_w)
 void resize_bilinear_forward(const Tensor& x, Tensor& y, int64_t out_h, int64_t out_w) {
-  expect_ndim(x, 4, "resize_bilinear_forward", "x");
-  KEEL_CHECK(out_h >= 1 && out_w >= 1 && x.dim(2) >= 1 && x.dim(3) >= 1,
-             "resize_bilinear_forward: {} to {}x{}", x.shape().str(), out_h, out_w);
   y.ensure(Shape{x.dim(0), x.dim(1), out_h, out_w}, Device::cuda);
   launch_resize_bilinear_forward(x.data(), x.dim(0) * x.dim(1), x.dim(2), x.dim(3), y.data(), out_h,
                                  out_w, stream());
 }
 
 void resize_bilinear_backward(const Tensor& dy, Tensor& dx, int64_t in_h, int64_t in_w) {
-  expect_ndim(dy, 4, "resize_bilinear_backward", "dy");
-  KEEL_CHECK(in_h >= 1 && in_w >= 1, "resize_bilinear_backward: input {}x{}", in_h, in_w);
   dx.ensure(Shape{dy.dim(0), dy.dim(1), in_h, in_w}, Device::cuda);
   launch_resize_bilinear_backward(dy.data(), dy.dim(0) * dy.dim(1), dy.dim(2), dy.dim(3), dx.data(),
                                   in_h, in_w, stream());
