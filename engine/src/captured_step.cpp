@@ -1,5 +1,5 @@
-// CapturedStep (see keel/captured_step.h): the public face of the CUDA backend's StepGraph, which
-// a build without CUDA, or a machine without a GPU, answers with a reason instead.
+// CapturedStep (see keel/captured_step.h): the public face of the CUDA backend's StreamCapture,
+// which a build without CUDA, or a machine without a GPU, answers with a reason instead.
 #include "keel/captured_step.h"
 
 #include "common/check.h"
@@ -12,7 +12,7 @@ namespace keel {
 
 struct CapturedStep::Impl {
 #if defined(KEEL_HAS_CUDA)
-  cuda::StepGraph graph;
+  cuda::StreamCapture graph;
 #endif
   std::string failure;
   int captures = 0;

@@ -1,4 +1,4 @@
-// StepGraph (see graph.h). Capture is thread-local: only this thread's calls are recorded and
+// StreamCapture (see graph.h). Capture is thread-local: only this thread's calls are recorded and
 // checked, so a checkpoint writer on another thread may use the runtime meanwhile.
 #include "cuda/graph.h"
 
@@ -46,7 +46,7 @@ const LiveGroupRow* live_group_row(int group) {
   return &t_capturing->groups[group];
 }
 
-StepGraph::~StepGraph() {
+StreamCapture::~StreamCapture() {
   // Errors are ignored here: a destructor must not throw, and a dead context has nothing to free.
   // A replay may still be running (an exception unwinding past it): let it finish first.
   if (exec_) {
@@ -56,7 +56,7 @@ StepGraph::~StepGraph() {
   if (live_) release_bytes(live_);
 }
 
-std::string StepGraph::capture(const std::function<void()>& work) {
+std::string StreamCapture::capture(const std::function<void()>& work) {
   valid_ = false;
   // An error left by earlier work is that work's, not the capture's: report it as it is.
   KEEL_CUDA_CHECK(cudaPeekAtLastError());
@@ -101,7 +101,7 @@ std::string StepGraph::capture(const std::function<void()>& work) {
 // An executable graph of the same shape takes the new graph's arguments in place (cheaper than a
 // new instantiation); anything else gets a fresh one. The executable graph does not need the graph
 // it was made from, so that is destroyed either way.
-void StepGraph::instantiate(cudaGraph_t graph) {
+void StreamCapture::instantiate(cudaGraph_t graph) {
   if (exec_) {
     cudaGraphExecUpdateResultInfo info{};
     if (cudaGraphExecUpdate(exec_, graph, &info) != cudaSuccess) {
@@ -116,10 +116,12 @@ void StepGraph::instantiate(cudaGraph_t graph) {
   KEEL_CUDA_CHECK(status);
 }
 
-bool StepGraph::current() const { return valid_ && allocator_generation() == generation_; }
+bool StreamCapture::current() const {
+  return valid_ && allocator_generation() == generation_;
+}
 
 // keel::CapturedStep::replay, the one caller, has checked current() (a lock of the allocator).
-void StepGraph::replay(const LiveStepValues& values) {
+void StreamCapture::replay(const LiveStepValues& values) {
   launch_write_live_values(live_, to_device_layout(values), stream());
   KEEL_CUDA_CHECK(cudaGraphLaunch(exec_, stream()));
 }

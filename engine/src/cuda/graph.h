@@ -19,12 +19,12 @@ namespace keel::cuda {
 const unsigned long long* live_dropout_shift();
 const LiveGroupRow* live_group_row(int group);
 
-class StepGraph {
+class StreamCapture {
  public:
-  StepGraph() = default;
-  ~StepGraph();
-  StepGraph(const StepGraph&) = delete;
-  StepGraph& operator=(const StepGraph&) = delete;
+  StreamCapture() = default;
+  ~StreamCapture();
+  StreamCapture(const StreamCapture&) = delete;
+  StreamCapture& operator=(const StreamCapture&) = delete;
 
   // Records what `work` queues on the stream; returns "" or why it could not.
   std::string capture(const std::function<void()>& work);
