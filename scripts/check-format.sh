@@ -23,7 +23,7 @@ base=${1:-$(sed -n '/^[0-9a-f]\{7,40\}$/p' .format-base | head -n 1)}
 git cat-file -e "$base^{commit}" 2>/dev/null || skip "base commit $base is not in this clone"
 
 out=$("$git_clang_format" --binary "$binary" --style file --diff \
-      --extensions cpp,h,cc,hpp,cu,cuh,inc "$base" -- engine apps tests benchmarks examples kernels)
+      --extensions cpp,h,cc,hpp,cu,cuh,inc "$base" -- engine apps tests benchmarks examples)
 if [[ "$out" == diff* ]]; then
     echo "$out"
     echo "check-format.sh: the lines above, changed since $base, do not follow .clang-format." >&2

@@ -1,5 +1,5 @@
 // The direct filter-gradient kernel of the CUDA backend, run on the CPU: the phase bodies of
-// kernels/direct_dw_tile.h (the exact code the kernel calls) driven block by block, each phase for
+// engine/src/cuda/kernels/direct_dw_tile.h (the exact code the kernel calls) driven block by block, each phase for
 // every thread before the next as the kernel's barriers order them, then the partials added in block
 // order as launch_sum_parts does; against the float64 reference gradient. Shapes cover two channel
 // tiles, a channel count that is not a multiple of 64, filter rows from 9 to the full 160, strides,

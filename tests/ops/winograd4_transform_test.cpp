@@ -1,5 +1,5 @@
 // The Winograd F(4x4, 3x3) convolution of the CUDA backend, run on the CPU: the per-thread bodies of
-// kernels/winograd4_transforms.h (the exact code the kernels call) driven by plain loops in the order
+// engine/src/cuda/kernels/winograd4_transforms.h (the exact code the kernels call) driven by plain loops in the order
 // engine/src/cuda/conv.cpp launches them, with a plain loop in place of the batched SGEMM, against
 // the float64 direct convolution, forward and backward data. Bound: 3e-5 of the largest reference
 // magnitude for the largest error of any element (F(4x4)'s constants up to 8 cost more than F(2x2)'s

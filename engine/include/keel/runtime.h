@@ -52,7 +52,7 @@ GpuConvAlgo gpu_conv_algo();
 GpuConvAlgo parse_gpu_conv_algo(std::string_view name);
 
 // How a CUDA filter gradient without the input gradient runs on the im2col path: gemm (im2col and
-// a GEMM, the default) or direct (kernels/direct_dw.cu, for filter rows C·R·S up to 160, the
+// a GEMM, the default) or direct (cuda/kernels/direct_dw.cu, for filter rows C·R·S up to 160, the
 // stem's), which has not been timed against gemm on every card. KEEL_CONV_DW gives the starting
 // value as KEEL_CONV_ALGO does.
 enum class GpuConvDw { gemm, direct };

@@ -3,7 +3,7 @@
 // from a 4x4 input tile with 16 multiplications per channel pair instead of 36, as 16 GEMMs
 // (one per transformed point) between the transformed filters and the transformed input tiles,
 // run by keel's packed GEMM. The transforms are those of Lavin & Gray, "Fast Algorithms for
-// Convolutional Neural Networks", and of the CUDA kernels (kernels/winograd_transforms.h), written
+// Convolutional Neural Networks", and of the CUDA kernels (cuda/kernels/winograd_transforms.h), written
 // here across a GEMM panel of tiles so the compiler vectorises them for the variant's width.
 //
 // Tiles t = (image, ty, tx) in row-major order are the GEMM's columns; tile (ty, tx) reads input

@@ -1,5 +1,5 @@
 // The CUDA backend's host side: every op of ops.h under the same name and argument order, plus
-// device memory. Plain C++ types only; the kernels behind it are in kernels/*.cu.
+// device memory. Plain C++ types only; the kernels behind it are in cuda/kernels/*.cu.
 #pragma once
 
 #include <cstddef>
