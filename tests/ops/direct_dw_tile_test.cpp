@@ -1,10 +1,10 @@
 // The direct filter-gradient kernel of the CUDA backend, run on the CPU: the phase bodies of
-// engine/src/cuda/kernels/direct_dw_tile.h (the exact code the kernel calls) driven block by block, each phase for
-// every thread before the next as the kernel's barriers order them, then the partials added in block
-// order as launch_sum_parts does; against the float64 reference gradient. Shapes cover two channel
-// tiles, a channel count that is not a multiple of 64, filter rows from 9 to the full 160, strides,
-// padding, position runs that end inside a tile and inside an image. Bound: 2e-5 of the largest
-// value (fp32 sums of up to a few thousand terms per block).
+// engine/src/cuda/kernels/direct_dw_tile.h (the exact code the kernel calls) driven block by block,
+// each phase for every thread before the next as the kernel's barriers order them, then the
+// partials added in block order as launch_sum_parts does; against the float64 reference gradient.
+// Shapes cover two channel tiles, a channel count that is not a multiple of 64, filter rows from 9
+// to the full 160, strides, padding, position runs that end inside a tile and inside an image.
+// Bound: 2e-5 of the largest value (fp32 sums of up to a few thousand terms per block).
 #include <cstring>
 #include <memory>
 #include <ostream>

@@ -1,9 +1,10 @@
-// The Winograd F(4x4, 3x3) convolution of the CUDA backend, run on the CPU: the per-thread bodies of
-// engine/src/cuda/kernels/winograd4_transforms.h (the exact code the kernels call) driven by plain loops in the order
-// engine/src/cuda/conv.cpp launches them, with a plain loop in place of the batched SGEMM, against
-// the float64 direct convolution, forward and backward data. Bound: 3e-5 of the largest reference
-// magnitude for the largest error of any element (F(4x4)'s constants up to 8 cost more than F(2x2)'s
-// 1e-6: the worst seen here is 1e-5, at 128 channels on 28x28; each test prints its own).
+// The Winograd F(4x4, 3x3) convolution of the CUDA backend, run on the CPU: the per-thread bodies
+// of engine/src/cuda/kernels/winograd4_transforms.h (the exact code the kernels call) driven by
+// plain loops in the order engine/src/cuda/conv.cpp launches them, with a plain loop in place of
+// the batched SGEMM, against the float64 direct convolution, forward and backward data. Bound: 3e-5
+// of the largest reference magnitude for the largest error of any element (F(4x4)'s constants up to
+// 8 cost more than F(2x2)'s 1e-6: the worst seen here is 1e-5, at 128 channels on 28x28; each test
+// prints its own).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -1,7 +1,8 @@
-// The Winograd F(2x2, 3x3) convolution of the CUDA backend, run on the CPU: the per-thread bodies of
-// engine/src/cuda/kernels/winograd_transforms.h (the exact code the kernels call) driven by plain loops in the order
-// engine/src/cuda/conv.cpp launches them, with a plain loop in place of each batched SGEMM, against
-// the float64 direct convolution. Bound: 1e-5 relative error (fp32 sums of at most a few hundred terms).
+// The Winograd F(2x2, 3x3) convolution of the CUDA backend, run on the CPU: the per-thread bodies
+// of engine/src/cuda/kernels/winograd_transforms.h (the exact code the kernels call) driven by
+// plain loops in the order engine/src/cuda/conv.cpp launches them, with a plain loop in place of
+// each batched SGEMM, against the float64 direct convolution. Bound: 1e-5 relative error (fp32 sums
+// of at most a few hundred terms).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

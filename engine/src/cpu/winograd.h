@@ -3,8 +3,8 @@
 // from a 4x4 input tile with 16 multiplications per channel pair instead of 36, as 16 GEMMs
 // (one per transformed point) between the transformed filters and the transformed input tiles,
 // run by keel's packed GEMM. The transforms are those of Lavin & Gray, "Fast Algorithms for
-// Convolutional Neural Networks", and of the CUDA kernels (cuda/kernels/winograd_transforms.h), written
-// here across a GEMM panel of tiles so the compiler vectorises them for the variant's width.
+// Convolutional Neural Networks", and of the CUDA kernels (cuda/kernels/winograd_transforms.h),
+// written here across a GEMM panel of tiles so the compiler vectorises them at the variant's width.
 //
 // Tiles t = (image, ty, tx) in row-major order are the GEMM's columns; tile (ty, tx) reads input
 // rows 2ty−1 .. 2ty+2, columns 2tx−1 .. 2tx+2 (zero outside) and writes output rows 2ty, 2ty+1,
