@@ -97,7 +97,9 @@ TEST(MixedPrecisionParity, LossScalerStepsMatchTheCpu) {
     unscale_gradients(cpu_grad, cpu_state);
     unscale_gradients(gpu_grad, gpu_state);
     EXPECT_EQ(gpu_state.to_vector(), cpu_state.to_vector()) << "found_inf, step " << step;
-    if (poison_at[step] < 0) EXPECT_EQ(gpu_grad.to_vector(), cpu_grad.to_vector());
+    if (poison_at[step] < 0) {
+      EXPECT_EQ(gpu_grad.to_vector(), cpu_grad.to_vector());
+    }
     loss_scale_update(cpu_state, rule);
     loss_scale_update(gpu_state, rule);
     ASSERT_EQ(gpu_state.to_vector(), cpu_state.to_vector()) << "state after step " << step;

@@ -155,7 +155,9 @@ TEST_F(SafetensorsTest, EveryHalfBitPatternMatchesTheHardwareConversion) {
     if (negative) expected = -expected;
     if (exponent == 0x1f) {
       EXPECT_EQ(std::isnan(got[bits]), mantissa != 0) << bits;
-      if (mantissa == 0) EXPECT_EQ(got[bits], negative ? -INFINITY : INFINITY) << bits;
+      if (mantissa == 0) {
+        EXPECT_EQ(got[bits], negative ? -INFINITY : INFINITY) << bits;
+      }
     } else {
       ASSERT_EQ(got[bits], static_cast<float>(expected)) << bits;
       EXPECT_EQ(std::signbit(got[bits]), negative != 0) << bits;

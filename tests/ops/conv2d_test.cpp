@@ -333,7 +333,9 @@ TEST(Conv2dSteadyState, NoAllocationAfterFirstCall) {
   const long long allocations = heap_allocations();
   for (int i = 0; i < 3; ++i) step();
   const long long after = heap_allocations();
-  if (allocations >= 0) EXPECT_EQ(after - allocations, 0) << "heap allocations in steady state";
+  if (allocations >= 0) {
+    EXPECT_EQ(after - allocations, 0) << "heap allocations in steady state";
+  }
   EXPECT_EQ(cpu::scratch_capacity_bytes(), capacity);
   const float* now[] = {y.data(), dx.data(), dw.data(), db.data()};
   for (int i = 0; i < 4; ++i) EXPECT_EQ(now[i], pointers[i]) << "output " << i << " reallocated";
@@ -382,7 +384,9 @@ TEST(Conv2dSteadyState, SmallCnnTrainingStepAllocatesNothing) {
   for (int i = 0; i < 3; ++i) step();
   const long long after = heap_allocations();
   set_num_threads(threads);
-  if (allocations >= 0) EXPECT_EQ(after - allocations, 0) << "heap allocations in steady state";
+  if (allocations >= 0) {
+    EXPECT_EQ(after - allocations, 0) << "heap allocations in steady state";
+  }
   EXPECT_TRUE(std::isfinite(loss.to_vector()[0]));
 }
 

@@ -60,7 +60,9 @@ TEST(CpuIsa, TheEnvironmentChoosesThePath) {
 TEST(CpuIsa, PortableAlwaysRunsAndTheBestIsSupported) {
   EXPECT_TRUE(cpu_isa_supported(CpuIsa::portable));
   EXPECT_TRUE(cpu_isa_supported(best_cpu_isa()));
-  if (cpu_isa_supported(CpuIsa::avx512)) EXPECT_TRUE(cpu_isa_supported(CpuIsa::avx2));
+  if (cpu_isa_supported(CpuIsa::avx512)) {
+    EXPECT_TRUE(cpu_isa_supported(CpuIsa::avx2));
+  }
 }
 
 TEST(CpuIsa, ForcedPathIsTheActiveOne) {

@@ -90,9 +90,15 @@ TEST(Mixup, LambdaIsFoldedIntoTheUpperHalfAndReproducible) {
       sum += l;
     }
     // E[max(L, 1 - L)] for L ~ Beta(1, 1) is 3/4; smaller alpha pushes it to 1, larger to 1/2.
-    if (alpha == 1.0) EXPECT_NEAR(sum / 2000, 0.75, 0.015);
-    if (alpha == 0.2) EXPECT_GT(sum / 2000, 0.85);
-    if (alpha == 4.0) EXPECT_LT(sum / 2000, 0.65);
+    if (alpha == 1.0) {
+      EXPECT_NEAR(sum / 2000, 0.75, 0.015);
+    }
+    if (alpha == 0.2) {
+      EXPECT_GT(sum / 2000, 0.85);
+    }
+    if (alpha == 4.0) {
+      EXPECT_LT(sum / 2000, 0.65);
+    }
   }
 }
 
