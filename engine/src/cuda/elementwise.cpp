@@ -1,9 +1,9 @@
-// Elementwise, channel-concatenation, dropout, normalisation and batching ops on the CUDA device.
+// Elementwise, channel-concatenation and normalisation ops on the CUDA device (dropout and
+// gather_rows, as on the CPU, have files of their own).
 #include <cuda_runtime.h>
 
 #include "cuda/check.h"
 #include "cuda/context.h"
-#include "cuda/graph.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
 #include "elementwise.cuh"
@@ -69,38 +69,12 @@ void split_channels(const Tensor& dy, int64_t ca, Tensor& da, Tensor& db) {
                                       stream()));
 }
 
-// Inverted dropout with the CPU's counters: base = gen.reserve(ceil(n / 4)), element i uses word
-// i % 4 of counter base + i / 4, so the mask is identical on both devices.
-void dropout_forward(const Tensor& x, float p, Generator& gen, Tensor& y, Tensor& mask) {
-  y.ensure(x.shape(), Device::cuda);
-  mask.ensure(x.shape(), Device::cuda);
-  const size_t n = count(x);
-  const uint64_t base = gen.reserve((n + 3) / 4);
-  launch_dropout_forward(x.data(), p, 1.0f / (1.0f - p), gen.seed(), base, live_dropout_shift(),
-                         y.data(), mask.data(), n, stream());
-}
-
-void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
-  dx.ensure(dy.shape(), Device::cuda);
-  launch_multiply(dy.data(), mask.data(), dx.data(), count(dy), stream());
-}
-
 // x: (N, C, H, W) -> y = (x - mean[c]) / std[c]
 void normalize_channels(const Tensor& x, const Tensor& mean, const Tensor& std, Tensor& y) {
   const int64_t n = x.dim(0), c = x.dim(1);
   y.ensure(x.shape(), Device::cuda);
   const int64_t plane = (n * c) == 0 ? 0 : x.numel() / (n * c);
   launch_normalize_channels(x.data(), mean.data(), std.data(), y.data(), n, c, plane, stream());
-}
-
-// src: (N, ...), indices: (B) -> dst: (B, ...)
-void gather_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
-  std::vector<int64_t> dims = src.shape().dims();
-  const int64_t rows = dims[0], batch = indices.dim(0);
-  const int64_t row = rows == 0 ? 0 : src.numel() / rows;
-  dims[0] = batch;
-  dst.ensure(Shape(dims), Device::cuda);
-  launch_gather_rows(src.data(), rows, row, indices.data(), batch, dst.data(), stream());
 }
 
 }  // namespace keel::cuda

@@ -1,9 +1,9 @@
-// Mixed-precision ops on the CUDA device: rounding to half / bfloat16 and the loss scaler, whose
-// state tensor stays in device memory (kernels/mixed_precision.cuh).
-#include "mixed_precision.cuh"
+// The loss scaler's ops on the CUDA device, whose state tensor stays in device memory (the twin of
+// cpu/loss_scale.cpp; kernels in kernels/mixed_precision.cu).
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
+#include "mixed_precision.cuh"
 
 namespace keel::cuda {
 
@@ -14,22 +14,6 @@ LossScaleState* state_of(const Tensor& state, const char* op) {
   return reinterpret_cast<LossScaleState*>(state.data());
 }
 }  // namespace
-
-void round_to_precision(const Tensor& x, Precision precision, Tensor& y) {
-  expect_cuda(x, "round_to_precision", "x");
-  y.ensure(x.shape(), Device::cuda);
-  switch (precision) {
-    case Precision::fp32:
-      if (y.data() != x.data()) y.copy_from(x);
-      return;
-    case Precision::fp16:
-      launch_round_to_half(x.data(), y.data(), count(x), stream());
-      return;
-    case Precision::bf16:
-      launch_round_to_bfloat16(x.data(), y.data(), count(x), stream());
-      return;
-  }
-}
 
 void apply_loss_scale(const Tensor& x, const Tensor& state, Tensor& y) {
   expect_cuda(x, "apply_loss_scale", "x");
