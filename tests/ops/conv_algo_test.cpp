@@ -13,7 +13,7 @@
 
 #include "keel/ops.h"
 #include "keel/runtime.h"
-#include "ops/conv_reference.h"
+#include "op_cases/conv_reference.h"
 #include "support/test_util.h"
 
 namespace keel {
@@ -59,8 +59,9 @@ std::string dims_text(const ConvDims& d) {
          std::to_string(d.w) + " k" + std::to_string(d.k);
 }
 
-// As in conv2d_test: each output is a sum of at most C·9 products, and Winograd's transforms
-// add a few roundings more (measured: 2-4e-7 at these shapes), far inside the bound.
+// As for the op-case table's convolutions: each output is a sum of at most C·9 products, and
+// Winograd's transforms add a few roundings more (measured: 2-4e-7 at these shapes), far inside
+// the bound.
 constexpr double kTolerance = 1e-5;
 
 void expect_matches_reference(CpuConvAlgo algo) {

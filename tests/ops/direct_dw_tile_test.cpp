@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "direct_dw_tile.h"
-#include "ops/conv_reference.h"
+#include "op_cases/conv_reference.h"
 #include "ops/winograd_test_util.h"
 
 namespace keel {

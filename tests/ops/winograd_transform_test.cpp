@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ops/conv_reference.h"
+#include "op_cases/conv_reference.h"
 #include "ops/winograd_test_util.h"
 #include "support/test_util.h"
 #include "winograd_transforms.h"

@@ -1,5 +1,5 @@
-// Plain-loop float64 references for batch norm, pooling, bilinear resize and softmax
-// cross-entropy: the oracle the CPU fast paths (and later the CUDA kernels) are tested against.
+// Plain-loop float64 references for linear layers, batch norm, pooling, bilinear resize, softmax
+// cross-entropy and the optimizer updates: the oracle the CPU fast paths are tested against.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +9,45 @@
 #include <vector>
 
 namespace keel::reference {
+
+// ---- linear: y = x wᵀ + b, x (n, in), w (out, in) ----------------------------------------------
+
+struct LinearDims {
+  int64_t n, in, out;
+};
+
+inline std::vector<double> linear(const std::vector<float>& x, const std::vector<float>& w,
+                                  const std::vector<float>& b, const LinearDims& d) {
+  std::vector<double> y(static_cast<size_t>(d.n * d.out));
+  for (int64_t i = 0; i < d.n; ++i)
+    for (int64_t o = 0; o < d.out; ++o) {
+      double acc = b.empty() ? 0.0 : b[o];
+      for (int64_t k = 0; k < d.in; ++k)
+        acc += static_cast<double>(x[i * d.in + k]) * w[o * d.in + k];
+      y[i * d.out + o] = acc;
+    }
+  return y;
+}
+
+struct LinearGradients {
+  std::vector<double> dx, dw, db;
+};
+
+inline LinearGradients linear_backward(const std::vector<float>& x, const std::vector<float>& w,
+                                       const std::vector<float>& dy, const LinearDims& d) {
+  LinearGradients g{std::vector<double>(d.n * d.in, 0.0), std::vector<double>(d.out * d.in, 0.0),
+                    std::vector<double>(d.out, 0.0)};
+  for (int64_t i = 0; i < d.n; ++i)
+    for (int64_t o = 0; o < d.out; ++o) {
+      const double gy = dy[i * d.out + o];
+      g.db[o] += gy;
+      for (int64_t k = 0; k < d.in; ++k) {
+        g.dx[i * d.in + k] += gy * w[o * d.in + k];
+        g.dw[o * d.in + k] += gy * x[i * d.in + k];
+      }
+    }
+  return g;
+}
 
 // ---- batch norm: x as (N, C, L), L = H*W (2d) or 1 (1d)
 // ------------------------------------------
@@ -70,6 +109,40 @@ inline std::vector<double> batch_norm_eval(const std::vector<float>& x, int64_t 
                  beta[ch];
       }
   return y;
+}
+
+// The gradients of L = Σ y ⊙ dy through a training-mode batch norm, in closed form:
+// dβ = Σ dy, dγ = Σ dy x̂, dx = γ/σ (dy − dβ/m − x̂ dγ/m) over the m values of each channel.
+struct BatchNormGradients {
+  std::vector<double> dx, dgamma, dbeta;
+};
+
+inline BatchNormGradients batch_norm_backward(const std::vector<float>& x,
+                                              const std::vector<float>& gamma,
+                                              const std::vector<float>& dy, int64_t n, int64_t c,
+                                              int64_t l, double eps) {
+  const BatchNormTrain t =
+      batch_norm_train(x, n, c, l, gamma, std::vector<float>(c, 0.0f), std::vector<float>(c, 0.0f),
+                       std::vector<float>(c, 1.0f), 0.0, eps);
+  BatchNormGradients g{std::vector<double>(x.size()), std::vector<double>(c, 0.0),
+                       std::vector<double>(c, 0.0)};
+  const double m = static_cast<double>(n * l);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const double inv_std = 1.0 / std::sqrt(t.var_biased[ch] + eps);
+    auto each = [&](auto&& f) {
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < l; ++k) f((i * c + ch) * l + k);
+    };
+    each([&](int64_t idx) {
+      g.dbeta[ch] += dy[idx];
+      g.dgamma[ch] += dy[idx] * (x[idx] - t.mean[ch]) * inv_std;
+    });
+    each([&](int64_t idx) {
+      const double xhat = (x[idx] - t.mean[ch]) * inv_std;
+      g.dx[idx] = gamma[ch] * inv_std * (dy[idx] - g.dbeta[ch] / m - xhat * g.dgamma[ch] / m);
+    });
+  }
+  return g;
 }
 
 // ---- pooling: planes of (h, w), p planes -------------------------------------------------------
@@ -311,6 +384,51 @@ inline SoftmaxCrossEntropy softmax_cross_entropy(const std::vector<float>& logit
       r.dlogits[i * k + j] =
           (r.probs[i * k + j] - (j == label ? 1.0 : 0.0)) / static_cast<double>(n);
     }
+  }
+  return r;
+}
+
+// ---- optimizer updates, one step ---------------------------------------------------------------
+
+struct SgdStep {
+  std::vector<double> param, velocity;
+};
+
+// PyTorch's SGD: g += wd·p; with momentum v = g on the first step, else μ v + (1 − dampening) g;
+// the step is v, or g + μ v with Nesterov.
+inline SgdStep sgd_step(const std::vector<float>& p, const std::vector<float>& g0,
+                        const std::vector<float>& v0, double lr, double momentum, double dampening,
+                        double weight_decay, bool nesterov, bool first) {
+  SgdStep r{std::vector<double>(p.size()), std::vector<double>(v0.begin(), v0.end())};
+  for (size_t i = 0; i < p.size(); ++i) {
+    double g = g0[i] + weight_decay * p[i];
+    if (momentum != 0.0) {
+      r.velocity[i] = first ? g : momentum * v0[i] + (1.0 - dampening) * g;
+      g = nesterov ? g + momentum * r.velocity[i] : r.velocity[i];
+    }
+    r.param[i] = p[i] - lr * g;
+  }
+  return r;
+}
+
+struct AdamWStep {
+  std::vector<double> param, m, v;
+};
+
+// Decoupled weight decay p −= lr·wd·p, then the bias-corrected Adam step of `step` (1-based).
+inline AdamWStep adamw_step(const std::vector<float>& p, const std::vector<float>& g,
+                            const std::vector<float>& m0, const std::vector<float>& v0, double lr,
+                            double beta1, double beta2, double eps, double weight_decay,
+                            int64_t step) {
+  AdamWStep r{std::vector<double>(p.size()), std::vector<double>(p.size()),
+              std::vector<double>(p.size())};
+  const double c1 = 1.0 - std::pow(beta1, static_cast<double>(step));
+  const double c2 = 1.0 - std::pow(beta2, static_cast<double>(step));
+  for (size_t i = 0; i < p.size(); ++i) {
+    r.m[i] = beta1 * m0[i] + (1.0 - beta1) * g[i];
+    r.v[i] = beta2 * v0[i] + (1.0 - beta2) * g[i] * g[i];
+    const double decayed = p[i] * (1.0 - lr * weight_decay);
+    r.param[i] = decayed - lr * (r.m[i] / c1) / (std::sqrt(r.v[i] / c2) + eps);
   }
   return r;
 }
