@@ -6,17 +6,26 @@
 //
 // Conventions, so the percentages mean something:
 // - FLOPs count 2 per multiply-add of the mathematical op (conv: 2·N·K·C·R·S·H'·W' per GEMM; the
-//   backward counts one GEMM for dw and one for dx when dx is wanted), nothing for im2col or packing.
+//   backward counts one GEMM for dw and one for dx when dx is wanted), nothing for im2col or
+//   packing.
 // - A convolution that runs as Winograd (keel::CpuConvAlgo) does fewer multiplications than the
 //   direct one it is credited with: its GFLOP/s are an equivalent rate and may pass the peak.
 // - Bytes count the compulsory traffic only: every input read once, every output written once
-//   (e.g. ReLU backward reads y and dy and writes dx: 3 × 4 bytes per element). An op that makes two
-//   passes over its input (batch norm) therefore shows less than its real traffic.
+//   (e.g. ReLU backward reads y and dy and writes dx: 3 × 4 bytes per element). An op that makes
+//   two passes over its input (batch norm) therefore shows less than its real traffic.
 // - CPU peaks are on the benchmarks' thread count (KEEL_BENCH_THREADS, default every hardware
 //   thread); the bandwidth peak is the triad's. CUDA peaks are the card's FMA loop and D2D copy.
 // - CUDA times are device times from CUDA events on keel's stream; CPU times are wall clock.
 //
+// - The rows "<device>/cases/<case>/{fwd,bwd}" time every case of the op-case table the tests use
+//   (tests/op_cases/op_cases.h), at its own shapes: its bytes are every operand and output once,
+//   its FLOPs (convolution, linear) those of the case, twice in the backward pass where both the
+//   input's and the weights' gradients are computed. Ops that update state in place (running
+//   statistics, optimizer moments) run on a copy, and the copy is timed with them. The shapes are
+//   small, so their data sits in cache: a bandwidth percentage there may pass 100.
+//
 //   build/bin/ops_bench --benchmark_filter='cpu/small'            the small CNN's ops on the CPU
+//   build/bin/ops_bench --benchmark_filter='cpu/cases/conv2d'     the table's convolutions
 //   build/bin/ops_bench --benchmark_filter='gemm|conv' --benchmark_format=json
 #include <time.h>
 
@@ -35,6 +44,7 @@
 #include "keel/random.h"
 #include "keel/runtime.h"
 #include "keel/tensor.h"
+#include "op_cases/op_cases.h"
 #include "peak.h"
 
 namespace {
@@ -128,7 +138,7 @@ void bm_op(benchmark::State& state, const Maker& make, Device device, int64_t ba
       if (peak > 0) state.counters["pct_bw_peak"] = 100.0 * gbs / peak;
     }
   }
-  state.counters["batch"] = static_cast<double>(batch);
+  if (batch > 0) state.counters["batch"] = static_cast<double>(batch);
   if (device == Device::cpu) state.counters["threads"] = threads;
 }
 
@@ -532,13 +542,53 @@ std::vector<Case> resnet_cases() {
   return cases;
 }
 
+// ---- the op-case table
+// ---------------------------------------------------------------------------
+
+double bytes_of(const std::vector<Tensor>& tensors) {
+  double total = 0;
+  for (const Tensor& t : tensors) total += t.defined() ? static_cast<double>(t.numel()) * kF : 0.0;
+  return total;
+}
+
+Maker table_forward(const keel::testing::OpCase& c) {
+  return [&c](Device d, int64_t) {
+    const std::vector<Tensor> in = keel::testing::make_operands(c, d);
+    std::vector<Tensor> out;
+    c.forward(in, out);
+    return Work{[&c, in, out]() mutable { c.forward(in, out); }, c.flops,
+                bytes_of(in) + bytes_of(out)};
+  };
+}
+
+Maker table_backward(const keel::testing::OpCase& c) {
+  return [&c](Device d, int64_t) {
+    const keel::testing::CaseRun r = keel::testing::run_case(c, d);
+    const double gemms = c.flops > 0 ? (c.operands[0].differentiable ? 2.0 : 1.0) : 0.0;
+    return Work{
+        [&c, in = r.operands, dy = r.dy, grads = r.grads]() mutable { c.backward(in, dy, grads); },
+        gemms * c.flops, bytes_of(r.operands) + bytes_of({r.dy}) + bytes_of(r.grads)};
+  };
+}
+
+std::vector<Case> table_cases() {
+  std::vector<Case> cases;
+  for (const keel::testing::OpCase& c : keel::testing::op_cases()) {
+    cases.push_back({c.name() + "/fwd", table_forward(c)});
+    if (c.has_backward()) cases.push_back({c.name() + "/bwd", table_backward(c)});
+  }
+  return cases;
+}
+
 void register_all() {
   struct Suite {
     const char* name;
     std::vector<Case> cases;
     int64_t cpu_batch, cuda_batch;
   };
-  const Suite suites[] = {{"small", small_cases(), 64, 64}, {"resnet34", resnet_cases(), 16, 64}};
+  const Suite suites[] = {{"small", small_cases(), 64, 64},
+                          {"resnet34", resnet_cases(), 16, 64},
+                          {"cases", table_cases(), 0, 0}};
   for (Device d : {Device::cpu, Device::cuda}) {
     for (const Suite& s : suites) {
       for (const Case& c : s.cases) {
