@@ -19,7 +19,10 @@ std::vector<float> draw(const Operand& o, uint64_t seed) {
       for (float& x : v) x = gen.next_uniform(o.low, o.high);
       break;
     case Fill::away_from_zero:
-      for (float& x : v) x = (gen.next_below(2) ? 1.0f : -1.0f) * gen.next_uniform(0.1f, 1.0f);
+      for (float& x : v) {
+        const float sign = gen.next_below(2) ? 1.0f : -1.0f;  // drawn first on every compiler
+        x = sign * gen.next_uniform(0.1f, 1.0f);
+      }
       break;
     case Fill::tie_free:
       std::iota(v.begin(), v.end(), 0.0f);

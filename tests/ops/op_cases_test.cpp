@@ -42,7 +42,8 @@ bool small_enough_for_finite_differences(const OpCase& c, const CaseRun& r) {
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   const std::vector<float> va = a.to_vector(), vb = b.to_vector();
-  return va.size() == vb.size() && std::memcmp(va.data(), vb.data(), va.size() * 4) == 0;
+  return va.size() == vb.size() &&
+         std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)) == 0;
 }
 
 class ThreadCount {
