@@ -1,9 +1,9 @@
 // Rounding to half / bfloat16 on the CUDA device (the twin of cpu/convert.cpp; kernels in
-// kernels/mixed_precision.cu).
+// kernels/convert.cu).
+#include "convert.cuh"
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
-#include "mixed_precision.cuh"
 
 namespace keel::cuda {
 

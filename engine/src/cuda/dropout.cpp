@@ -1,5 +1,6 @@
-// Inverted dropout on the CUDA device (the twin of cpu/dropout.cpp; kernels in
-// kernels/elementwise.cu).
+// Inverted dropout on the CUDA device (the twin of cpu/dropout.cpp; the mask's kernel in
+// kernels/dropout.cu, the backward multiply in kernels/elementwise.cu).
+#include "dropout.cuh"
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/graph.h"

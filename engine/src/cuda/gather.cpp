@@ -1,11 +1,11 @@
 // Gathering dataset rows into a batch on the CUDA device (the twin of cpu/gather.cpp; the kernel
-// is in kernels/elementwise.cu).
+// is in kernels/gather.cu).
 #include <vector>
 
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
-#include "elementwise.cuh"
+#include "gather.cuh"
 
 namespace keel::cuda {
 

@@ -1,9 +1,9 @@
 // The loss scaler's ops on the CUDA device, whose state tensor stays in device memory (the twin of
-// cpu/loss_scale.cpp; kernels in kernels/mixed_precision.cu).
+// cpu/loss_scale.cpp; kernels in kernels/loss_scale.cu).
+#include "loss_scale.cuh"
 #include "cuda/context.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/op_util.h"
-#include "mixed_precision.cuh"
 
 namespace keel::cuda {
 

@@ -2,7 +2,6 @@
 #include "elementwise.cuh"
 #include "grid_stride.cuh"
 
-#include "common/philox.h"
 #include "cuda/check.h"
 #include "cuda/context.h"
 
@@ -34,23 +33,6 @@ __global__ void multiply_kernel(const float* a, const float* b, float* y, size_t
   KEEL_GRID_STRIDE(i, n) y[i] = a[i] * b[i];
 }
 
-__global__ void dropout_forward_kernel(const float* x, float p, float keep_scale, uint64_t seed,
-                                       uint64_t base, const unsigned long long* live_shift, float* y,
-                                       float* mask, size_t n) {
-  const size_t counters = (n + 3) / 4;
-  if (live_shift) base += *live_shift;
-  KEEL_GRID_STRIDE(c, counters) {
-    const philox::Words w = philox::draw(seed, base + c);
-    for (int j = 0; j < 4; ++j) {
-      const size_t i = c * 4 + j;
-      if (i >= n) break;
-      const float m = philox::to_uniform(w.w[j]) >= p ? keep_scale : 0.0f;
-      mask[i] = m;
-      y[i] = x[i] * m;
-    }
-  }
-}
-
 __global__ void normalize_channels_kernel(const float* x, const float* mean, const float* std, float* y,
                                           size_t total, int64_t c, int64_t plane) {
   KEEL_GRID_STRIDE(i, total) {
@@ -72,27 +54,7 @@ __global__ void column_sums_kernel(const float* x, int64_t rows, int64_t cols, f
   out[col] = total;
 }
 
-__global__ void gather_rows_kernel(const float* __restrict__ src, int64_t rows, int64_t row,
-                                   const float* __restrict__ indices, int64_t batch, float* __restrict__ dst) {
-  const size_t total = static_cast<size_t>(batch * row);
-  KEEL_GRID_STRIDE(i, total) {
-    const int64_t b = static_cast<int64_t>(i / row), j = static_cast<int64_t>(i % row);
-    const float index = indices[b];
-    const int64_t r = static_cast<int64_t>(index);
-    dst[i] = (r >= 0 && r < rows && static_cast<float>(r) == index) ? src[r * row + j] : NAN;
-  }
-}
-
 }  // namespace
-
-void launch_gather_rows(const float* src, int64_t rows, int64_t row, const float* indices, int64_t batch,
-                        float* dst, cudaStream_t stream) {
-  const size_t total = static_cast<size_t>(batch * row);
-  if (total == 0) return;
-  gather_rows_kernel<<<grid_for(total, kElementwiseBlock), kElementwiseBlock, 0, stream>>>(src, rows, row,
-                                                                                          indices, batch, dst);
-  KEEL_CUDA_CHECK_LAUNCH();
-}
 
 void launch_fill(float* y, size_t n, float value, cudaStream_t stream) {
   if (n == 0) return;
@@ -127,16 +89,6 @@ void launch_scale(const float* x, float alpha, float* y, size_t n, cudaStream_t 
 void launch_multiply(const float* a, const float* b, float* y, size_t n, cudaStream_t stream) {
   if (n == 0) return;
   multiply_kernel<<<grid_for(n, kElementwiseBlock), kElementwiseBlock, 0, stream>>>(a, b, y, n);
-  KEEL_CUDA_CHECK_LAUNCH();
-}
-
-void launch_dropout_forward(const float* x, float p, float keep_scale, uint64_t seed, uint64_t base,
-                            const unsigned long long* live_shift, float* y, float* mask, size_t n,
-                            cudaStream_t stream) {
-  if (n == 0) return;
-  const size_t counters = (n + 3) / 4;
-  dropout_forward_kernel<<<grid_for(counters, kElementwiseBlock), kElementwiseBlock, 0, stream>>>(
-      x, p, keep_scale, seed, base, live_shift, y, mask, n);
   KEEL_CUDA_CHECK_LAUNCH();
 }
 

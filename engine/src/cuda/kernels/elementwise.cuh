@@ -1,4 +1,4 @@
-// Elementwise kernels: fill, ReLU, add, scale, dropout, per-channel normalisation and the
+// Elementwise kernels: fill, ReLU, add, scale, multiply, per-channel normalisation and the
 // broadcast/column-sum helpers of the linear layer. Launchers queue on the given stream.
 #pragma once
 
@@ -17,12 +17,6 @@ void launch_relu_backward(const float* y, const float* dy, float* dx, size_t n, 
 void launch_add(const float* a, const float* b, float* y, size_t n, cudaStream_t stream);
 void launch_scale(const float* x, float alpha, float* y, size_t n, cudaStream_t stream);
 void launch_multiply(const float* a, const float* b, float* y, size_t n, cudaStream_t stream);
-// mask[i] = keep ? scale : 0 with keep = to_uniform(philox(seed, base + i/4).w[i%4]) >= p;
-// y = x * mask. One thread per Philox counter (four elements). A captured graph passes live_shift
-// (see live_values.cuh), which each replay sets so the base moves on as the generator does.
-void launch_dropout_forward(const float* x, float p, float keep_scale, uint64_t seed, uint64_t base,
-                            const unsigned long long* live_shift, float* y, float* mask, size_t n,
-                            cudaStream_t stream);
 // x, y: (N, C, plane) -> y = (x - mean[c]) / std[c]
 void launch_normalize_channels(const float* x, const float* mean, const float* std, float* y,
                                int64_t n, int64_t c, int64_t plane, cudaStream_t stream);
@@ -30,10 +24,5 @@ void launch_normalize_channels(const float* x, const float* mean, const float* s
 void launch_add_row_bias(float* y, const float* bias, int64_t rows, int64_t cols, cudaStream_t stream);
 // out[col] = Σ_row x[row, col], rows summed in order (deterministic, no atomics).
 void launch_column_sums(const float* x, int64_t rows, int64_t cols, float* out, cudaStream_t stream);
-
-// src: (rows, row) -> dst: (batch, row), dst[i] = src[indices[i]]; an index that is not an integer
-// in [0, rows) fills its row with NaN (the device cannot throw).
-void launch_gather_rows(const float* src, int64_t rows, int64_t row, const float* indices, int64_t batch,
-                        float* dst, cudaStream_t stream);
 
 }  // namespace keel::cuda

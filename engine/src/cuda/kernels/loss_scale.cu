@@ -1,10 +1,7 @@
-// Mixed-precision kernels (see mixed_precision.cuh): grid-stride loops over the elements, and one
+// The loss scaler's kernels (see loss_scale.cuh): grid-stride loops over the elements, and one
 // thread for the scale update.
 #include "grid_stride.cuh"
-#include "mixed_precision.cuh"
-
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+#include "loss_scale.cuh"
 
 #include "cuda/check.h"
 #include "cuda/context.h"
@@ -12,14 +9,6 @@
 namespace keel::cuda {
 
 namespace {
-
-__global__ void round_to_half_kernel(const float* x, float* y, size_t n) {
-  KEEL_GRID_STRIDE(i, n) y[i] = __half2float(__float2half_rn(x[i]));
-}
-
-__global__ void round_to_bfloat16_kernel(const float* x, float* y, size_t n) {
-  KEEL_GRID_STRIDE(i, n) y[i] = __bfloat162float(__float2bfloat16_rn(x[i]));
-}
 
 __global__ void apply_loss_scale_kernel(const float* x, const LossScaleState* state, float* y,
                                         size_t n) {
@@ -45,32 +34,18 @@ __global__ void loss_scale_update_kernel(LossScaleState* state, LossScaleRule ru
 
 }  // namespace
 
-void launch_round_to_half(const float* x, float* y, size_t n, cudaStream_t stream) {
-  if (n == 0) return;
-  round_to_half_kernel<<<grid_for(n, kMixedPrecisionBlock), kMixedPrecisionBlock, 0, stream>>>(x, y,
-                                                                                               n);
-  KEEL_CUDA_CHECK_LAUNCH();
-}
-
-void launch_round_to_bfloat16(const float* x, float* y, size_t n, cudaStream_t stream) {
-  if (n == 0) return;
-  round_to_bfloat16_kernel<<<grid_for(n, kMixedPrecisionBlock), kMixedPrecisionBlock, 0, stream>>>(
-      x, y, n);
-  KEEL_CUDA_CHECK_LAUNCH();
-}
-
 void launch_apply_loss_scale(const float* x, const LossScaleState* state, float* y, size_t n,
                              cudaStream_t stream) {
   if (n == 0) return;
-  apply_loss_scale_kernel<<<grid_for(n, kMixedPrecisionBlock), kMixedPrecisionBlock, 0, stream>>>(
-      x, state, y, n);
+  apply_loss_scale_kernel<<<grid_for(n, kLossScaleBlock), kLossScaleBlock, 0, stream>>>(x, state, y,
+                                                                                        n);
   KEEL_CUDA_CHECK_LAUNCH();
 }
 
 void launch_unscale_gradients(float* grad, size_t n, LossScaleState* state, cudaStream_t stream) {
   if (n == 0) return;
-  unscale_gradients_kernel<<<grid_for(n, kMixedPrecisionBlock), kMixedPrecisionBlock, 0, stream>>>(
-      grad, n, state);
+  unscale_gradients_kernel<<<grid_for(n, kLossScaleBlock), kLossScaleBlock, 0, stream>>>(grad, n,
+                                                                                         state);
   KEEL_CUDA_CHECK_LAUNCH();
 }
 
