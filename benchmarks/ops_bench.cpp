@@ -20,9 +20,10 @@
 // - The rows "<device>/cases/<case>/{fwd,bwd}" time every case of the op-case table the tests use
 //   (tests/op_cases/op_cases.h), at its own shapes: its bytes are every operand and output once,
 //   its FLOPs (convolution, linear) those of the case, twice in the backward pass where both the
-//   input's and the weights' gradients are computed. Ops that update state in place (running
-//   statistics, optimizer moments) run on a copy, and the copy is timed with them. The shapes are
-//   small, so their data sits in cache: a bandwidth percentage there may pass 100.
+//   input's and the weights' gradients are computed. A backward row runs the backward pass alone,
+//   on the forward pass's saved outputs. Ops that update state in place (running statistics,
+//   optimizer moments) run on a copy, and the copy is timed with them. The shapes are small, so
+//   their data sits in cache: a bandwidth percentage there may pass 100.
 //
 //   build/bin/ops_bench --benchmark_filter='cpu/small'            the small CNN's ops on the CPU
 //   build/bin/ops_bench --benchmark_filter='cpu/cases/conv2d'     the table's convolutions
@@ -565,9 +566,10 @@ Maker table_backward(const keel::testing::OpCase& c) {
   return [&c](Device d, int64_t) {
     const keel::testing::CaseRun r = keel::testing::run_case(c, d);
     const double gemms = c.flops > 0 ? (c.operands[0].differentiable ? 2.0 : 1.0) : 0.0;
-    return Work{
-        [&c, in = r.operands, dy = r.dy, grads = r.grads]() mutable { c.backward(in, dy, grads); },
-        gemms * c.flops, bytes_of(r.operands) + bytes_of({r.dy}) + bytes_of(r.grads)};
+    return Work{[&c, in = r.operands, out = r.outputs, dy = r.dy, grads = r.grads]() mutable {
+                  c.backward(in, out, dy, grads);
+                },
+                gemms * c.flops, bytes_of(r.operands) + bytes_of({r.dy}) + bytes_of(r.grads)};
   };
 }
 
@@ -585,10 +587,12 @@ void register_all() {
     const char* name;
     std::vector<Case> cases;
     int64_t cpu_batch, cuda_batch;
+    double min_time;  // seconds per row
   };
-  const Suite suites[] = {{"small", small_cases(), 64, 64},
-                          {"resnet34", resnet_cases(), 16, 64},
-                          {"cases", table_cases(), 0, 0}};
+  // The table's few hundred rows at small shapes: a baseline per case, timed briefly.
+  const Suite suites[] = {{"small", small_cases(), 64, 64, 0.2},
+                          {"resnet34", resnet_cases(), 16, 64, 0.2},
+                          {"cases", table_cases(), 0, 0, 0.05}};
   for (Device d : {Device::cpu, Device::cuda}) {
     for (const Suite& s : suites) {
       for (const Case& c : s.cases) {
@@ -598,7 +602,7 @@ void register_all() {
         benchmark::RegisterBenchmark(name.c_str(), bm_op, c.make, d, batch, 0)
             ->UseManualTime()
             ->Unit(benchmark::kMicrosecond)
-            ->MinTime(0.2);
+            ->MinTime(s.min_time);
         // The GEMMs also on one thread: against the one-thread peak, a figure that other work on a
         // shared machine disturbs far less than the all-thread one.
         if (c.cpu_only && keel_bench::bench_threads() > 1) {

@@ -322,8 +322,9 @@ if [[ -n "$sanitizer" && -x "$bin/keel_gpu_tests" && $gpu_ok == 1 ]]; then
     # Not CapturedStep.HostWaitInsideTheStepFailsCleanly: it waits for the device inside a stream
     # capture on purpose, and the runtime's refusal (cudaErrorStreamCaptureUnsupported) that it checks
     # for is reported by compute-sanitizer as an API error, which would fail this step. gpu_tests runs it.
-    run_step memcheck 120 "$sanitizer" --tool memcheck --leak-check no --error-exitcode 1 "$bin/keel_gpu_tests" \
-        --gtest_filter='AwkwardShapes/ConvParity.ForwardAndBackward*:LinearParity.ForwardAndBackward*:ElementwiseParity.*:DropoutParity.*:Shapes/BatchNormParity.*/0:Windows/*:AdaptivePoolParity.*:LossParity.*:OptimizerParity.*:ReductionParity.*:CudnnBackend.*:Shapes/WinogradParity.*/n3c5k7_*:Shapes/WinogradTileParity.*/n3c*:Shapes/StemParity.*/n3c*:CapturedStep.*:DirectFilterGradient.*:MixedPrecisionParity.*-CapturedStep.HostWaitInsideTheStepFailsCleanly'
+    # The op-case table's 240 cases on keel's kernels stand for the per-op parity tests they replaced.
+    run_step memcheck 180 "$sanitizer" --tool memcheck --leak-check no --error-exitcode 1 "$bin/keel_gpu_tests" \
+        --gtest_filter='OpCasesGpu.KeelKernelsMatchTheCpuOnEveryCase:ElementwiseParity.*:DropoutParity.*:ReductionParity.*:CudnnBackend.*:Shapes/WinogradParity.*/n3c5k7_*:Shapes/WinogradTileParity.*/n3c*:Shapes/StemParity.*/n3c*:CapturedStep.*:DirectFilterGradient.*:MixedPrecisionParity.*-CapturedStep.HostWaitInsideTheStepFailsCleanly'
 else
     skip_step memcheck "${sanitizer:-compute-sanitizer not found}$( [[ -n "$sanitizer" ]] && echo ": $no_gpu_reason or tests not built")"
 fi
@@ -350,8 +351,11 @@ done
 
 # ---- every op on the GPU against the card's measured FMA and copy peaks (ops_bench) ----------------
 if [[ -x "$bin/ops_bench" && $gpu_ok == 1 ]]; then
-    run_step ops_cuda 120 "$bin/ops_bench" --benchmark_filter='^cuda/' --benchmark_format=json \
+    run_step ops_cuda 120 "$bin/ops_bench" --benchmark_filter='^cuda/(small|resnet34)/' --benchmark_format=json \
         --benchmark_out="$out/ops_cuda.json" --benchmark_out_format=json
+    # The op-case table's rows (433 at small shapes, 0.05 s each): a baseline, not a peak figure.
+    run_step ops_cuda_cases 90 "$bin/ops_bench" --benchmark_filter='^cuda/cases/' \
+        --benchmark_format=json --benchmark_out="$out/ops_cuda_cases.json" --benchmark_out_format=json
 elif [[ -x "$bin/ops_bench" ]]; then
     skip_step ops_cuda "$no_gpu_reason"
 else

@@ -54,9 +54,9 @@ void train_forward(bool relu, const Tensors& in, Tensors& out) {
   op(in[0], in[1], in[2], rm, rv, kMomentum, kEps, out[0], out[1], out[2]);
 }
 
-void train_backward(bool relu, const Tensors& in, const Tensor& dy, Tensors& g) {
-  Tensors saved;
-  train_forward(relu, in, saved);
+// The saved mean and 1/σ (and, fused, y) are the forward pass's outputs.
+void train_backward(bool relu, const Tensors& in, const Tensors& saved, const Tensor& dy,
+                    Tensors& g) {
   slot(g, 2);
   if (relu) {
     batch_norm_relu_backward(in[0], saved[0], in[1], saved[1], saved[2], dy, g[0], g[1], g[2]);
@@ -72,8 +72,8 @@ OpCase train_case(const Shape& x, float low, float high, bool relu) {
   c.shape = shape_name(x) + (low > 10.0f ? "_mean100" : "");
   c.operands = operands(x, low, high, true);
   c.forward = [relu](const Tensors& in, Tensors& out) { train_forward(relu, in, out); };
-  c.backward = [relu](const Tensors& in, const Tensor& dy, Tensors& g) {
-    train_backward(relu, in, dy, g);
+  c.backward = [relu](const Tensors& in, const Tensors& out, const Tensor& dy, Tensors& g) {
+    train_backward(relu, in, out, dy, g);
   };
   c.reference = [d, relu](const Floats& in) {
     reference::BatchNormTrain r = reference::batch_norm_train(in[0], d.n, d.c, d.l, in[1], in[2],

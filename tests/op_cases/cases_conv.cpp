@@ -39,7 +39,7 @@ OpCase conv_case(const ConvSpec& s) {
   c.forward = [=](const Tensors& in, Tensors& out) {
     conv2d_forward(in[0], in[1], bias ? in[2] : Tensor(), slot(out, 0), args);
   };
-  c.backward = [=](const Tensors& in, const Tensor& dy, Tensors& g) {
+  c.backward = [=](const Tensors& in, const Tensors&, const Tensor& dy, Tensors& g) {
     const size_t dw = want_dx ? 1 : 0;
     slot(g, dw + (bias ? 1 : 0));
     conv2d_backward(in[0], in[1], dy, want_dx ? &g[0] : nullptr, g[dw], bias ? &g[dw + 1] : nullptr,
@@ -76,7 +76,7 @@ OpCase linear_case(int64_t n, int64_t in_features, int64_t out_features, bool bi
   c.forward = [=](const Tensors& in, Tensors& out) {
     linear_forward(in[0], in[1], bias ? in[2] : Tensor(), slot(out, 0));
   };
-  c.backward = [=](const Tensors& in, const Tensor& dy, Tensors& g) {
+  c.backward = [=](const Tensors& in, const Tensors&, const Tensor& dy, Tensors& g) {
     const size_t dw = input_gradient ? 1 : 0;
     slot(g, dw + (bias ? 1 : 0));
     linear_backward(in[0], in[1], dy, input_gradient ? &g[0] : nullptr, g[dw],

@@ -23,10 +23,8 @@ OpCase relu_case(const Shape& x) {
   c.shape = dims_name(x);
   c.operands = {{"x", x, true, Fill::away_from_zero}};
   c.forward = [](const Tensors& in, Tensors& out) { relu_forward(in[0], slot(out, 0)); };
-  c.backward = [](const Tensors& in, const Tensor& dy, Tensors& g) {
-    Tensor y;
-    relu_forward(in[0], y);
-    relu_backward(y, dy, slot(g, 0));
+  c.backward = [](const Tensors&, const Tensors& out, const Tensor& dy, Tensors& g) {
+    relu_backward(out[0], dy, slot(g, 0));
   };
   c.reference = [](const Floats& in) {
     std::vector<double> y = widen(in[0]);
@@ -111,7 +109,7 @@ OpCase concat_case(const Shape& a, int64_t b_channels) {
   c.shape = dims_name(a) + "_plus" + std::to_string(b_channels);
   c.operands = {{"a", a, true}, {"b", b, true}};
   c.forward = [](const Tensors& in, Tensors& out) { concat_channels(in[0], in[1], slot(out, 0)); };
-  c.backward = [ca](const Tensors&, const Tensor& dy, Tensors& g) {
+  c.backward = [ca](const Tensors&, const Tensors&, const Tensor& dy, Tensors& g) {
     slot(g, 1);
     split_channels(dy, ca, g[0], g[1]);
   };
@@ -168,19 +166,14 @@ OpCase dropout_case(const Shape& x, float p) {
   c.op = "dropout";
   c.shape = dims_name(x) + "_p" + std::to_string(static_cast<int>(p * 100));
   c.operands = {{"x", x, true}};
-  auto forward = [p](const Tensor& x_in, Tensor& y, Tensor& mask) {
-    Generator gen(1234);
-    gen.reserve(17);  // a counter offset, as a generator has after earlier layers drew theirs
-    dropout_forward(x_in, p, gen, y, mask);
-  };
-  c.forward = [forward](const Tensors& in, Tensors& out) {
+  c.forward = [p](const Tensors& in, Tensors& out) {
     slot(out, 1);
-    forward(in[0], out[0], out[1]);
+    Generator gen(1234);  // afresh each pass: the same mask every time
+    gen.reserve(17);      // a counter offset, as a generator has after earlier layers drew theirs
+    dropout_forward(in[0], p, gen, out[0], out[1]);
   };
-  c.backward = [forward](const Tensors& in, const Tensor& dy, Tensors& g) {
-    Tensor y, mask;
-    forward(in[0], y, mask);
-    dropout_backward(dy, mask, slot(g, 0));
+  c.backward = [](const Tensors&, const Tensors& out, const Tensor& dy, Tensors& g) {
+    dropout_backward(dy, out[1], slot(g, 0));  // out[1]: the mask
   };
   c.parity_tol = 0;  // the same mask bit for bit, and one multiplication per element
   return c;

@@ -14,7 +14,8 @@ std::string rows_name(int64_t n, int64_t k) {
   return std::to_string(n) + "x" + std::to_string(k);
 }
 
-// The loss is out[0] (one value), so the backward pass scales d loss / d logits by dy's one value.
+// The loss is out[0] (one value), so the backward pass scales d loss / d logits by dy's one value
+// (a second, element-wise op in its benchmark row).
 OpCase cross_entropy_case(int64_t n, int64_t k, float low, float high) {
   OpCase c;
   c.op = "softmax_cross_entropy";
@@ -25,10 +26,8 @@ OpCase cross_entropy_case(int64_t n, int64_t k, float low, float high) {
     slot(out, 1);
     softmax_cross_entropy_forward(in[0], in[1], out[0], out[1]);
   };
-  c.backward = [](const Tensors& in, const Tensor& dy, Tensors& g) {
-    Tensor loss, probs;
-    softmax_cross_entropy_forward(in[0], in[1], loss, probs);
-    softmax_cross_entropy_backward(probs, in[1], slot(g, 0));
+  c.backward = [](const Tensors& in, const Tensors& out, const Tensor& dy, Tensors& g) {
+    softmax_cross_entropy_backward(out[1], in[1], slot(g, 0));  // out[1]: the probabilities
     scale(g[0], dy.item(), g[0]);
   };
   c.reference = [=](const Floats& in) {

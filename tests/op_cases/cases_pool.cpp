@@ -40,7 +40,7 @@ OpCase window_case(const Shape& x, Pool2dArgs a, bool max) {
     c.forward = [a](const Tensors& in, Tensors& out) {
       max_pool2d_forward(in[0], slot(out, 0), a);
     };
-    c.backward = [a](const Tensors& in, const Tensor& dy, Tensors& g) {
+    c.backward = [a](const Tensors& in, const Tensors&, const Tensor& dy, Tensors& g) {
       max_pool2d_backward(in[0], dy, slot(g, 0), a);
     };
     c.reference = [=](const Floats& in) {
@@ -56,7 +56,7 @@ OpCase window_case(const Shape& x, Pool2dArgs a, bool max) {
     c.forward = [a](const Tensors& in, Tensors& out) {
       avg_pool2d_forward(in[0], slot(out, 0), a);
     };
-    c.backward = [a, p](const Tensors&, const Tensor& dy, Tensors& g) {
+    c.backward = [a, p](const Tensors&, const Tensors&, const Tensor& dy, Tensors& g) {
       avg_pool2d_backward(dy, slot(g, 0), a, p.h, p.w);
     };
     c.reference = [=](const Floats& in) {
@@ -85,7 +85,7 @@ OpCase adaptive_case(const Shape& x, Size out_size, bool max) {
     c.forward = [=](const Tensors& in, Tensors& out) {
       adaptive_max_pool2d_forward(in[0], slot(out, 0), oh, ow);
     };
-    c.backward = [](const Tensors& in, const Tensor& dy, Tensors& g) {
+    c.backward = [](const Tensors& in, const Tensors&, const Tensor& dy, Tensors& g) {
       adaptive_max_pool2d_backward(in[0], dy, slot(g, 0));
     };
     c.reference = [=](const Floats& in) {
@@ -101,7 +101,7 @@ OpCase adaptive_case(const Shape& x, Size out_size, bool max) {
     c.forward = [=](const Tensors& in, Tensors& out) {
       adaptive_avg_pool2d_forward(in[0], slot(out, 0), oh, ow);
     };
-    c.backward = [p](const Tensors&, const Tensor& dy, Tensors& g) {
+    c.backward = [p](const Tensors&, const Tensors&, const Tensor& dy, Tensors& g) {
       adaptive_avg_pool2d_backward(dy, slot(g, 0), p.h, p.w);
     };
     c.reference = [=](const Floats& in) {
@@ -127,7 +127,7 @@ OpCase resize_case(const Shape& x, Size out_size) {
   c.forward = [=](const Tensors& in, Tensors& out) {
     resize_bilinear_forward(in[0], slot(out, 0), oh, ow);
   };
-  c.backward = [p](const Tensors&, const Tensor& dy, Tensors& g) {
+  c.backward = [p](const Tensors&, const Tensors&, const Tensor& dy, Tensors& g) {
     resize_bilinear_backward(dy, slot(g, 0), p.h, p.w);
   };
   c.reference = [=](const Floats& in) {

@@ -85,9 +85,9 @@ CaseRun run_case(const OpCase& c, Device device) {
   if (!c.has_backward()) return r;
   Operand upstream{"dy", r.outputs.at(0).shape()};
   r.dy = Tensor::from_data(upstream.shape, draw(upstream, 97)).to(device);
-  c.backward(in, r.dy, r.grads);
+  c.backward(in, r.outputs, r.dy, r.grads);
   poison(r.grads);
-  c.backward(in, r.dy, r.grads);
+  c.backward(in, r.outputs, r.dy, r.grads);
   return r;
 }
 

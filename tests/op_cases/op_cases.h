@@ -47,8 +47,12 @@ struct OpCase {
   // that updates state in place (running statistics, optimizer moments) works on a copy in `out`.
   std::function<void(const Tensors& in, Tensors& out)> forward;
   // The gradients of L = Σ out[0] ⊙ dy with respect to the differentiable operands, in their
-  // order, written in place as `forward` writes its outputs. Unset for ops without a backward pass.
-  std::function<void(const Tensors& in, const Tensor& dy, Tensors& grads)> backward;
+  // order, written in place as `forward` writes its outputs. `out` holds the forward pass's outputs
+  // for the same operands (what the backward op reads back: y, saved statistics, a mask,
+  // probabilities), so a backward pass runs nothing of the forward one. Unset for ops without a
+  // backward pass.
+  std::function<void(const Tensors& in, const Tensors& out, const Tensor& dy, Tensors& grads)>
+      backward;
   // The outputs and (where written) the gradients in float64, from the operands' values.
   std::function<Doubles(const Floats& in)> reference;
   std::function<Doubles(const Floats& in, const std::vector<float>& dy)> reference_backward;
