@@ -16,6 +16,7 @@
 #include "keel/half.h"
 #include "keel/random.h"
 #include "keel/runtime.h"
+#include "support/cpu_settings_guard.h"
 
 namespace keel {
 namespace {
@@ -88,16 +89,6 @@ std::vector<CpuIsa> supported_paths() {
   return paths;
 }
 
-// Restores the CPU path a test changed.
-class PathGuard {
- public:
-  PathGuard() : saved_(cpu_isa()) {}
-  ~PathGuard() { set_cpu_isa(saved_); }
-
- private:
-  CpuIsa saved_;
-};
-
 void to_format_bulk(const Format& f, const std::vector<float>& src, std::vector<uint16_t>& dst) {
   if (f.mantissa_bits == 10)
     floats_to_halves(src, dst);
@@ -115,7 +106,7 @@ void from_format_bulk(const Format& f, const std::vector<uint16_t>& src, std::ve
 void expect_every_pattern_decodes(const Format& f) {
   std::vector<uint16_t> codes(65536);
   for (uint32_t c = 0; c < 65536; ++c) codes[c] = static_cast<uint16_t>(c);
-  const PathGuard guard;
+  const testing::CpuSettingsGuard guard;
   for (CpuIsa isa : supported_paths()) {
     set_cpu_isa(isa);
     std::vector<float> bulk(65536);
@@ -179,7 +170,7 @@ bool every_low_checked(const Format& f, uint32_t high) {
 // same floats with the sign bit, and every CPU path must give exactly those codes.
 void expect_floats_round(const Format& f) {
   const std::vector<CpuIsa> paths = supported_paths();
-  const PathGuard guard;
+  const testing::CpuSettingsGuard guard;
   Generator gen(7);
   RoundingWalk walk(f);
   std::vector<float> positive, negative;
@@ -222,7 +213,7 @@ void expect_floats_round(const Format& f) {
 // paths, so it is run by hand (--gtest_also_run_disabled_tests --gtest_filter='*AllFloats*').
 void expect_all_floats_round(const Format& f) {
   constexpr uint32_t kChunk = 1u << 20;
-  const PathGuard guard;
+  const testing::CpuSettingsGuard guard;
   RoundingWalk walk(f);
   std::vector<float> positive(kChunk), negative(kChunk);
   std::vector<uint16_t> expected(kChunk), got(kChunk);

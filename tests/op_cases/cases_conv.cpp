@@ -28,12 +28,12 @@ std::string conv_name(const ConvSpec& s) {
 
 OpCase conv_case(const ConvSpec& s) {
   const ConvDims d = s.d;
-  const Conv2dArgs args{static_cast<int>(d.stride), static_cast<int>(d.pad)};
+  const Conv2dArgs args = d.args();
   OpCase c;
   c.op = "conv2d";
   c.shape = conv_name(s);
-  c.operands = {{"x", Shape{d.n, d.c, d.h, d.w}, s.input_gradient},
-                {"w", Shape{d.k, d.c, d.r, d.s}, true, Fill::uniform, -0.5f, 0.5f}};
+  c.operands = {{"x", d.x_shape(), s.input_gradient},
+                {"w", d.w_shape(), true, Fill::uniform, -0.5f, 0.5f}};
   if (s.bias) c.operands.push_back({"b", Shape{d.k}, true});
   const bool bias = s.bias, want_dx = s.input_gradient;
   c.forward = [=](const Tensors& in, Tensors& out) {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "keel/ops.h"
+
 namespace keel::testing {
 
 // x: (n, c, h, w), w: (k, c, r, s) -> y: (n, k, oh, ow) with oh = (h + 2 pad - r) / stride + 1.
@@ -13,6 +15,10 @@ struct ConvDims {
   int64_t stride = 1, pad = 0;
   int64_t oh() const { return (h + 2 * pad - r) / stride + 1; }
   int64_t ow() const { return (w + 2 * pad - s) / stride + 1; }
+  Shape x_shape() const { return Shape{n, c, h, w}; }
+  Shape w_shape() const { return Shape{k, c, r, s}; }
+  Shape y_shape() const { return Shape{n, k, oh(), ow()}; }
+  Conv2dArgs args() const { return Conv2dArgs{static_cast<int>(stride), static_cast<int>(pad)}; }
 };
 
 // y[n, k, i, j] = b[k] + Σ_{c, p, q} x[n, c, i·stride − pad + p, j·stride − pad + q] · w[k, c, p,

@@ -35,15 +35,6 @@ class ConvAlgoTest : public ::testing::Test {
   int threads_ = num_threads();
 };
 
-Shape x_shape(const ConvDims& d) {
-  return Shape{d.n, d.c, d.h, d.w};
-}
-Shape w_shape(const ConvDims& d) {
-  return Shape{d.k, d.c, d.r, d.s};
-}
-Shape y_shape(const ConvDims& d) {
-  return Shape{d.n, d.k, d.oh(), d.ow()};
-}
 constexpr Conv2dArgs kSame{1, 1};
 
 // 3x3 "same" convolutions: odd sides (tiles hanging past the plane), one pixel, channel counts
@@ -68,8 +59,9 @@ void expect_matches_reference(CpuConvAlgo algo) {
   set_cpu_conv_algo(algo);
   for (const ConvDims& d : same_shapes()) {
     SCOPED_TRACE(dims_text(d));
-    const Tensor x = random_tensor(x_shape(d), 61), w = random_tensor(w_shape(d), 62, -0.5f, 0.5f);
-    const Tensor b = random_tensor({d.k}, 63), dy = random_tensor(y_shape(d), 64);
+    const Tensor x = random_tensor(d.x_shape(), 61),
+                 w = random_tensor(d.w_shape(), 62, -0.5f, 0.5f);
+    const Tensor b = random_tensor({d.k}, 63), dy = random_tensor(d.y_shape(), 64);
     Tensor y, dx, dw, db;
     conv2d_forward(x, w, b, y, kSame);
     conv2d_backward(x, w, dy, &dx, dw, &db, kSame);
@@ -95,7 +87,7 @@ TEST_F(ConvAlgoTest, Im2colMatchesTheReference) {
 // The two methods really differ (rounding), so the comparisons above ran two code paths.
 TEST_F(ConvAlgoTest, ForcingAMethodChangesTheRounding) {
   const ConvDims d{3, 17, 6, 6, 19, 3, 3, 1, 1};
-  const Tensor x = random_tensor(x_shape(d), 65), w = random_tensor(w_shape(d), 66);
+  const Tensor x = random_tensor(d.x_shape(), 65), w = random_tensor(d.w_shape(), 66);
   Tensor by_winograd, by_im2col;
   set_cpu_conv_algo(CpuConvAlgo::winograd);
   conv2d_forward(x, w, Tensor(), by_winograd, kSame);
@@ -109,9 +101,9 @@ TEST_F(ConvAlgoTest, ForcingAMethodChangesTheRounding) {
 TEST_F(ConvAlgoTest, WinogradGradientsMatchFiniteDifferences) {
   set_cpu_conv_algo(CpuConvAlgo::winograd);
   const ConvDims d{2, 3, 5, 6, 4, 3, 3, 1, 1};
-  Tensor x = random_tensor(x_shape(d), 67), w = random_tensor(w_shape(d), 68, -0.5f, 0.5f);
+  Tensor x = random_tensor(d.x_shape(), 67), w = random_tensor(d.w_shape(), 68, -0.5f, 0.5f);
   Tensor b = random_tensor({d.k}, 69);
-  const Tensor weights = random_tensor(y_shape(d), 70);
+  const Tensor weights = random_tensor(d.y_shape(), 70);
   const auto forward = [&] {
     Tensor y;
     conv2d_forward(x, w, b, y, kSame);
@@ -130,8 +122,8 @@ TEST_F(ConvAlgoTest, WinogradGivesIdenticalBitsForAnyThreadCount) {
   for (const ConvDims& d :
        {ConvDims{64, 32, 6, 6, 64, 3, 3, 1, 1}, ConvDims{5, 16, 13, 11, 24, 3, 3, 1, 1}}) {
     SCOPED_TRACE(dims_text(d));
-    const Tensor x = random_tensor(x_shape(d), 71), w = random_tensor(w_shape(d), 72);
-    const Tensor b = random_tensor({d.k}, 73), dy = random_tensor(y_shape(d), 74);
+    const Tensor x = random_tensor(d.x_shape(), 71), w = random_tensor(d.w_shape(), 72);
+    const Tensor b = random_tensor({d.k}, 73), dy = random_tensor(d.y_shape(), 74);
     std::vector<std::vector<float>> first;
     for (int threads : {1, 2, 3}) {
       set_num_threads(threads);
@@ -148,7 +140,7 @@ TEST_F(ConvAlgoTest, WinogradGivesIdenticalBitsForAnyThreadCount) {
 
 std::vector<float> forward_with(CpuConvAlgo algo, const ConvDims& d, Conv2dArgs args) {
   set_cpu_conv_algo(algo);
-  const Tensor x = random_tensor(x_shape(d), 75), w = random_tensor(w_shape(d), 76);
+  const Tensor x = random_tensor(d.x_shape(), 75), w = random_tensor(d.w_shape(), 76);
   Tensor y;
   conv2d_forward(x, w, Tensor(), y, args);
   return y.to_vector();
@@ -183,8 +175,8 @@ TEST_F(ConvAlgoTest, ForcedWinogradLeavesOtherConvolutionsAlone) {
 TEST_F(ConvAlgoTest, WinogradPaddingNeverLeaksAValueItDoesNotRead) {
   set_cpu_conv_algo(CpuConvAlgo::winograd);
   const ConvDims d{2, 16, 6, 6, 16, 3, 3, 1, 1};
-  Tensor x = random_tensor(x_shape(d), 77);
-  const Tensor w = random_tensor(w_shape(d), 78);
+  Tensor x = random_tensor(d.x_shape(), 77);
+  const Tensor w = random_tensor(d.w_shape(), 78);
   for (int64_t c = 0; c < d.c; ++c) {
     x.data()[(1 * d.c + c) * d.h * d.w] = std::numeric_limits<float>::infinity();  // image 1
   }

@@ -13,24 +13,12 @@
 #include "keel/random.h"
 #include "keel/runtime.h"
 #include "keel/tensor.h"
+#include "support/cpu_settings_guard.h"
 
 namespace keel {
 namespace {
 
 const CpuIsa kAllPaths[] = {CpuIsa::portable, CpuIsa::avx2, CpuIsa::avx512};
-
-class PathGuard {
- public:
-  PathGuard() : isa_(cpu_isa()), threads_(num_threads()) {}
-  ~PathGuard() {
-    set_cpu_isa(isa_);
-    set_num_threads(threads_);
-  }
-
- private:
-  CpuIsa isa_;
-  int threads_;
-};
 
 std::vector<CpuIsa> supported_paths() {
   std::vector<CpuIsa> paths;
@@ -66,7 +54,7 @@ TEST(CpuIsa, PortableAlwaysRunsAndTheBestIsSupported) {
 }
 
 TEST(CpuIsa, ForcedPathIsTheActiveOne) {
-  PathGuard guard;
+  const testing::CpuSettingsGuard guard;
   for (CpuIsa isa : supported_paths()) {
     set_cpu_isa(isa);
     EXPECT_EQ(cpu_isa(), isa);
@@ -74,7 +62,7 @@ TEST(CpuIsa, ForcedPathIsTheActiveOne) {
 }
 
 TEST(CpuIsa, UnsupportedPathIsRefusedWithTheSupportedOnes) {
-  PathGuard guard;
+  const testing::CpuSettingsGuard guard;
   for (CpuIsa isa : kAllPaths) {
     if (cpu_isa_supported(isa)) continue;
     try {
@@ -123,7 +111,7 @@ double max_relative_gap(const std::vector<float>& a, const std::vector<float>& b
 }
 
 TEST(CpuIsa, EveryPathIsThreadIndependentAndAgreesWithTheOthers) {
-  PathGuard guard;
+  const testing::CpuSettingsGuard guard;
   set_cpu_isa(CpuIsa::portable);
   set_num_threads(1);
   const ConvResult reference = conv_on_active_path();

@@ -13,6 +13,7 @@
 
 #include "keel/runtime.h"
 #include "op_cases/op_cases.h"
+#include "support/cpu_settings_guard.h"
 #include "support/test_util.h"
 
 namespace keel {
@@ -45,24 +46,6 @@ bool same_bits(const Tensor& a, const Tensor& b) {
   return va.size() == vb.size() &&
          std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)) == 0;
 }
-
-class ThreadCount {
- public:
-  ThreadCount() : saved_(num_threads()) {}
-  ~ThreadCount() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
-
-class CpuPath {
- public:
-  CpuPath() : saved_(cpu_isa()) {}
-  ~CpuPath() { set_cpu_isa(saved_); }
-
- private:
-  CpuIsa saved_;
-};
 
 TEST(OpCases, TheTableCoversEveryOpFamily) {
   std::vector<std::string> ops;
@@ -162,7 +145,7 @@ void expect_same_bits(const CaseRun& a, const CaseRun& b, const std::string& wha
 
 // Every element is summed in an order fixed by the shapes alone, never by the thread count.
 TEST(OpCases, TheThreadCountChangesNoBit) {
-  ThreadCount restore;
+  const testing::CpuSettingsGuard restore;
   for (const OpCase& c : op_cases()) {
     SCOPED_TRACE(c.name());
     set_num_threads(1);
@@ -178,7 +161,7 @@ TEST(OpCases, TheThreadCountChangesNoBit) {
 // parity bound. The active path is compared with the portable one, or the portable path with the
 // best one.
 TEST(OpCases, TheActivePathAgreesWithAnother) {
-  CpuPath restore;
+  const testing::CpuSettingsGuard restore;
   const CpuIsa active = cpu_isa();
   const CpuIsa other = active == CpuIsa::portable ? best_cpu_isa() : CpuIsa::portable;
   if (other == active) GTEST_SKIP() << "this CPU has one kernel path only (portable)";

@@ -87,29 +87,16 @@ long long heap_allocations() {
   return KEEL_TEST_COUNTS_MALLOC ? g_heap_allocations.load() : -1;
 }
 
-Shape x_shape(const ConvDims& d) {
-  return Shape{d.n, d.c, d.h, d.w};
-}
-Shape w_shape(const ConvDims& d) {
-  return Shape{d.k, d.c, d.r, d.s};
-}
-Shape y_shape(const ConvDims& d) {
-  return Shape{d.n, d.k, d.oh(), d.ow()};
-}
-Conv2dArgs args_of(const ConvDims& d) {
-  return Conv2dArgs{static_cast<int>(d.stride), static_cast<int>(d.pad)};
-}
-
 TEST(Conv2dSteadyState, NoAllocationAfterFirstCall) {
   const ConvDims d{64, 32, 6, 6, 64, 3, 3, 1, 1};
-  const Tensor x = random_tensor(x_shape(d), 51);
-  const Tensor w = random_tensor(w_shape(d), 52, -0.5f, 0.5f);
+  const Tensor x = random_tensor(d.x_shape(), 51);
+  const Tensor w = random_tensor(d.w_shape(), 52, -0.5f, 0.5f);
   const Tensor b = random_tensor({d.k}, 53);
-  const Tensor dy = random_tensor(y_shape(d), 54);
+  const Tensor dy = random_tensor(d.y_shape(), 54);
   Tensor y, dx, dw, db;
   const auto step = [&] {
-    conv2d_forward(x, w, b, y, args_of(d));
-    conv2d_backward(x, w, dy, &dx, dw, &db, args_of(d));
+    conv2d_forward(x, w, b, y, d.args());
+    conv2d_backward(x, w, dy, &dx, dw, &db, d.args());
   };
   step();
   const float* pointers[] = {y.data(), dx.data(), dw.data(), db.data()};
