@@ -320,17 +320,27 @@ inline double aligned_source(int64_t i, int64_t in, int64_t out) {
              : 0.0;
 }
 
+// The four input pixels output (oy, ox) reads, and its fractions between them.
+struct BilinearTaps {
+  int64_t y0, x0, y1, x1;
+  double fy, fx;
+};
+
+inline BilinearTaps bilinear_taps(int64_t oy, int64_t ox, int64_t h, int64_t w, int64_t oh,
+                                  int64_t ow) {
+  const double sy = aligned_source(oy, h, oh), sx = aligned_source(ox, w, ow);
+  const int64_t y0 = static_cast<int64_t>(std::floor(sy)),
+                x0 = static_cast<int64_t>(std::floor(sx));
+  return {y0, x0, std::min(y0 + 1, h - 1), std::min(x0 + 1, w - 1), sy - y0, sx - x0};
+}
+
 inline std::vector<double> resize_bilinear(const std::vector<float>& x, int64_t planes, int64_t h,
                                            int64_t w, int64_t oh, int64_t ow) {
   std::vector<double> y(planes * oh * ow);
   for (int64_t p = 0; p < planes; ++p)
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox) {
-        const double sy = aligned_source(oy, h, oh), sx = aligned_source(ox, w, ow);
-        const int64_t y0 = static_cast<int64_t>(std::floor(sy)),
-                      x0 = static_cast<int64_t>(std::floor(sx));
-        const int64_t y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
-        const double fy = sy - y0, fx = sx - x0;
+        const auto [y0, x0, y1, x1, fy, fx] = bilinear_taps(oy, ox, h, w, oh, ow);
         auto at = [&](int64_t iy, int64_t ix) {
           return static_cast<double>(x[(p * h + iy) * w + ix]);
         };
@@ -346,11 +356,8 @@ inline std::vector<double> resize_bilinear_backward(const std::vector<float>& dy
   for (int64_t p = 0; p < planes; ++p)
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox) {
-        const double sy = aligned_source(oy, h, oh), sx = aligned_source(ox, w, ow);
-        const int64_t y0 = static_cast<int64_t>(std::floor(sy)),
-                      x0 = static_cast<int64_t>(std::floor(sx));
-        const int64_t y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
-        const double fy = sy - y0, fx = sx - x0, g = dy[(p * oh + oy) * ow + ox];
+        const auto [y0, x0, y1, x1, fy, fx] = bilinear_taps(oy, ox, h, w, oh, ow);
+        const double g = dy[(p * oh + oy) * ow + ox];
         dx[(p * h + y0) * w + x0] += (1 - fy) * (1 - fx) * g;
         dx[(p * h + y0) * w + x1] += (1 - fy) * fx * g;
         dx[(p * h + y1) * w + x0] += fy * (1 - fx) * g;
