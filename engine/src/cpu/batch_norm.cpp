@@ -1,7 +1,6 @@
 // CPU batch normalisation, 2d (N, C, H, W) and 1d (N, C): training with batch statistics and
 // running averages, evaluation with the running statistics, and the backward pass.
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -10,6 +9,7 @@
 
 #include "cpu/cpu_ops.h"
 #include "cpu/parallel.h"
+#include "cpu/relu_pass.h"
 #include "cpu/simd.h"
 #include "cpu/workspace.h"
 #include "keel/runtime.h"
@@ -232,13 +232,6 @@ void stat_sums(const float* x, int64_t images, int64_t stride, int64_t l, double
   sum1 = a;
   sum2 = b;
 #endif
-}
-
-// dy where the ReLU passed (y > 0), else +0, as a mask on dy's bits: the portable loops stay free
-// of branches, which a select on the condition left behind (mispredicted on half the elements).
-inline float relu_pass(float y, float dy) {
-  const uint32_t keep = y > 0.0f ? 0xffffffffu : 0u;
-  return std::bit_cast<float>(std::bit_cast<uint32_t>(dy) & keep);
 }
 
 // Sums of g and g (x - mean) likewise, with g = dy, or with kRelu g = dy where y > 0 else 0

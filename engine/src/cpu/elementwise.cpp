@@ -6,6 +6,7 @@
 #include "common/check.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/parallel.h"
+#include "cpu/relu_pass.h"
 
 namespace keel::cpu::KEEL_CPU_ISA {
 
@@ -41,14 +42,9 @@ void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   const float* dyp = dy.data();
   float* dxp = dx.data();
   const int64_t n = y.numel();
-  // dy is read for every element, kept or not: a load under the condition is not vectorised
-  // (GCC will not speculate it) and the branch it leaves behind mispredicts on half the elements.
   for_shares(n, n >= kMinParallel, [&](int64_t begin, int64_t end) {
 #pragma omp simd
-    for (int64_t i = begin; i < end; ++i) {
-      const float g = dyp[i];
-      dxp[i] = yp[i] > 0.0f ? g : 0.0f;
-    }
+    for (int64_t i = begin; i < end; ++i) dxp[i] = relu_pass(yp[i], dyp[i]);
   });
 }
 
